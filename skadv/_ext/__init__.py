@@ -1,0 +1,1 @@
+"""Compiled kernels, built from ``src_ext/*.pyx`` by ``setup.py``."""

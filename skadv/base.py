@@ -1,0 +1,277 @@
+"""``BaseRecommender``: what every skadv recommender shares.
+
+Id encoding learned in ``fit``, ``predict`` on (user, item) pairs, ``recommend`` top-n lists and
+``score`` (NDCG@10 on held-out interactions). Subclasses implement ``_fit`` on integer codes and
+``_user_item_scores``; everything else, including the rule for ids not seen in ``fit``, lives here.
+
+Unknown users and items (``handle_unknown``)
+--------------------------------------------
+``"popularity"`` (default)
+    A user not seen in ``fit`` is scored with the training popularity of each item (number of
+    distinct training users who interacted with it): ``recommend`` returns the most popular
+    items. An item not seen in ``fit`` cannot be ranked: ``predict`` gives it ``-inf`` and, in
+    ``score`` and the ranking scorers, a held-out unknown item counts as relevant but never
+    retrieved. This keeps cross-validation working when a test fold holds ids its training
+    fold lacks.
+``"error"``
+    Any unknown user or item in ``predict``, ``recommend`` or ``score`` raises ``ValueError``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from skadv.utils._params import validate_params
+from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
+
+__all__ = ["BaseRecommender", "RankingProblem"]
+
+
+@dataclass
+class RankingProblem:
+    """Held-out interactions arranged for ranking metrics (see ``BaseRecommender``).
+
+    Attributes
+    ----------
+    user_codes : ndarray of shape (n_test_users,)
+        Codes of the test users in ``user_ids_`` (-1 for users unknown to the model).
+    y_true : scipy.sparse.csr_matrix of shape (n_test_users, n_items + n_unknown_items)
+        Relevance (the held-out weights) of each item; the last ``n_unknown_items`` columns are
+        held-out items the model never saw.
+    exclude : scipy.sparse.csr_matrix of shape (n_test_users, n_items + n_unknown_items)
+        Training interactions of each test user: not candidates for the ranking.
+    n_unknown_items : int
+        Number of extra columns for held-out items unknown to the model (score ``-inf``).
+    """
+
+    user_codes: np.ndarray
+    y_true: sparse.csr_matrix
+    exclude: sparse.csr_matrix
+    n_unknown_items: int
+
+
+class BaseRecommender(BaseEstimator):
+    """Base class for recommenders on (user, item) interaction pairs.
+
+    Not used directly: subclass it and implement ``_fit(user_codes, item_codes, weights)``
+    and ``_user_item_scores(user_codes)``.
+
+    Notes
+    -----
+    Subclasses must have parameters ``handle_unknown`` and ``positive_threshold``.
+
+    See the module docstring for the ``handle_unknown`` rule.
+    """
+
+    _parameter_constraints: dict = {}
+
+    # ----------------------------------------------------------------- fit-time helpers
+    def _validate_params(self):
+        validate_params(self)
+
+    def _fit_interactions(self, X, y=None):
+        """Validate ``(X, y)``, learn the id encodings and the training interaction matrix.
+
+        Returns
+        -------
+        user_codes, item_codes : ndarray of int32
+        weights : ndarray of float64
+        """
+        users, items, weights = check_interactions(
+            X, y, positive_threshold=self.positive_threshold
+        )
+        self.user_ids_, user_codes = encode_ids(users)
+        self.item_ids_, item_codes = encode_ids(items)
+        self.n_users_ = self.user_ids_.shape[0]
+        self.n_items_ = self.item_ids_.shape[0]
+        self.n_features_in_ = 2
+        matrix = sparse.csr_matrix(
+            (weights, (user_codes, item_codes)), shape=(self.n_users_, self.n_items_)
+        )
+        matrix.sum_duplicates()
+        self.interactions_ = matrix
+        self.item_popularity_ = np.bincount(matrix.indices, minlength=self.n_items_).astype(
+            np.float64
+        )
+        return user_codes, item_codes, weights
+
+    # ----------------------------------------------------------------- subclass hooks
+    def _user_item_scores(self, user_codes):
+        """Scores of every item for known users: ndarray (len(user_codes), n_items_)."""
+        raise NotImplementedError
+
+    def _pair_scores(self, user_codes, item_codes):
+        """Scores of known (user, item) pairs; override when cheaper than full rows."""
+        out = np.empty(user_codes.shape[0], dtype=np.float64)
+        uniq, inverse = np.unique(user_codes, return_inverse=True)
+        for start in range(0, uniq.shape[0], 256):
+            rows = self._user_item_scores(uniq[start : start + 256])
+            sel = (inverse >= start) & (inverse < start + 256)
+            out[sel] = rows[inverse[sel] - start, item_codes[sel]]
+        return out
+
+    # ----------------------------------------------------------------- id handling
+    def _encode_users(self, users):
+        codes = lookup_ids(self.user_ids_, users)
+        if self.handle_unknown == "error" and np.any(codes < 0):
+            unknown = np.unique(np.asarray(users, dtype=object)[codes < 0])[:5].tolist()
+            raise ValueError(
+                f"{int(np.sum(codes < 0))} interactions involve users not seen in fit "
+                f"(e.g. {unknown}) and handle_unknown='error'."
+            )
+        return codes
+
+    def _encode_items(self, items):
+        codes = lookup_ids(self.item_ids_, items)
+        if self.handle_unknown == "error" and np.any(codes < 0):
+            unknown = np.unique(np.asarray(items, dtype=object)[codes < 0])[:5].tolist()
+            raise ValueError(
+                f"{int(np.sum(codes < 0))} interactions involve items not seen in fit "
+                f"(e.g. {unknown}) and handle_unknown='error'."
+            )
+        return codes
+
+    def _score_users(self, user_codes):
+        """Scores of every item for users given by code; -1 rows get the popularity fallback."""
+        user_codes = np.asarray(user_codes, dtype=np.int32)
+        known = user_codes >= 0
+        if known.all():
+            return self._user_item_scores(user_codes)
+        out = np.empty((user_codes.shape[0], self.n_items_), dtype=np.float64)
+        if known.any():
+            out[known] = self._user_item_scores(user_codes[known])
+        out[~known] = self.item_popularity_
+        return out
+
+    # ----------------------------------------------------------------- public API
+    def predict(self, X):
+        """Score (user, item) pairs: higher means more likely to be relevant.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2) or DataFrame
+            ``(user, item)`` id pairs.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_pairs,)
+            Unknown users get item popularity and unknown items ``-inf`` (``handle_unknown=
+            "popularity"``), or a ``ValueError`` is raised (``"error"``).
+        """
+        check_is_fitted(self)
+        users, items, _ = check_interactions(X, allow_empty=True)
+        u = self._encode_users(users)
+        i = self._encode_items(items)
+        scores = np.full(u.shape[0], -np.inf, dtype=np.float64)
+        both = (u >= 0) & (i >= 0)
+        if both.any():
+            scores[both] = self._pair_scores(u[both], i[both])
+        cold_user = (u < 0) & (i >= 0)
+        scores[cold_user] = self.item_popularity_[i[cold_user]]
+        return scores
+
+    def recommend(self, users, n=10, *, exclude_seen=True):
+        """Top-``n`` items for each user.
+
+        Parameters
+        ----------
+        users : array-like of shape (n_users,)
+            User ids as given in ``fit`` (unknown users follow ``handle_unknown``).
+        n : int, default=10
+            Number of items per user; at most ``n_items_``.
+        exclude_seen : bool, default=True
+            Leave out items the user interacted with in ``fit``.
+
+        Returns
+        -------
+        items : ndarray of shape (n_users, n)
+            Original item ids, best first. When ``exclude_seen`` leaves fewer than ``n``
+            candidates, the trailing slots hold excluded items with score ``-inf``.
+        scores : ndarray of shape (n_users, n)
+        """
+        from skadv.utils._ranking import top_k
+
+        check_is_fitted(self)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}.")
+        n = int(min(n, self.n_items_))
+        if isinstance(users, (str, bytes)) or np.ndim(users) == 0:
+            raise TypeError("users must be a 1-d array-like of user ids, not a scalar.")
+        users = np.asarray(users, dtype=object if not isinstance(users, np.ndarray) else None)
+        if users.ndim != 1:
+            raise ValueError(f"users must be 1-dimensional, got shape {users.shape}.")
+        users, _, _ = check_interactions(
+            np.column_stack([users, users]) if users.size else np.empty((0, 2)),
+            allow_empty=True,
+        )
+        codes = self._encode_users(users)
+        exclude = self._seen_rows(codes) if exclude_seen else None
+        scores = self._score_users(codes)
+        idx, vals = top_k(scores, n, exclude=exclude, n_jobs=getattr(self, "n_jobs", None))
+        return self.item_ids_[idx], vals
+
+    def score(self, X, y=None):
+        """NDCG@10 of the model on held-out interactions ``X`` (higher is better).
+
+        Each test user's items in ``X`` are the relevant ones; all items not seen by that user
+        in ``fit`` are ranked. Other metrics: :func:`skadv.metrics.get_ranking_scorer`.
+        """
+        from skadv.metrics import get_ranking_scorer
+
+        return get_ranking_scorer("ndcg@10")(self, X, y)
+
+    # ----------------------------------------------------------------- evaluation support
+    def _seen_rows(self, user_codes):
+        """Training interactions of the given users as CSR rows (empty rows for code -1)."""
+        known = np.where(user_codes >= 0, user_codes, 0)
+        rows = self.interactions_[known]
+        if np.any(user_codes < 0):
+            keep = sparse.diags((user_codes >= 0).astype(np.float64))
+            rows = (keep @ rows).tocsr()
+            rows.eliminate_zeros()
+        return rows
+
+    def _ranking_problem(self, X, y=None):
+        """Arrange held-out interactions for ranking metrics (used by scorers and ``score``)."""
+        check_is_fitted(self)
+        users, items, weights = check_interactions(
+            X, y, positive_threshold=self.positive_threshold
+        )
+        u = self._encode_users(users)
+        i = self._encode_items(items)
+        test_users, row = encode_ids(users)
+        user_codes = u[_first_index(row, test_users.shape[0])]
+        unknown = i < 0
+        n_unknown = 0
+        col = i.astype(np.int64)
+        if unknown.any():
+            _, unk_codes = encode_ids(items[unknown])
+            n_unknown = int(unk_codes.max()) + 1
+            col[unknown] = self.n_items_ + unk_codes
+        n_cols = self.n_items_ + n_unknown
+        y_true = sparse.csr_matrix(
+            (np.where(weights > 0, weights, 0.0), (row, col)),
+            shape=(test_users.shape[0], n_cols),
+        )
+        y_true.sum_duplicates()
+        y_true.eliminate_zeros()
+        seen = self._seen_rows(user_codes)
+        seen.resize((seen.shape[0], n_cols))
+        return RankingProblem(user_codes, y_true, seen.tocsr(), n_unknown)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.two_d_array = True
+        tags.input_tags.string = True
+        return tags
+
+
+def _first_index(inverse, n):
+    first = np.full(n, -1, dtype=np.int64)
+    order = np.arange(inverse.shape[0] - 1, -1, -1)
+    first[inverse[order]] = order
+    return first

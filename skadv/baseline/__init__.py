@@ -1,0 +1,5 @@
+"""Non-personalized baselines."""
+
+from skadv.baseline._popularity import PopularityRecommender
+
+__all__ = ["PopularityRecommender"]

@@ -1,0 +1,1 @@
+"""Private helpers: input validation, parameters, seeds, threads, ranking kernels."""

@@ -1,0 +1,234 @@
+"""The one place where interaction input is checked: ``check_interactions``.
+
+Every estimator, splitter and scorer in skadv reads ``(X, y)`` through these functions, so the
+input contract is stated once:
+
+* ``X`` is an array-like of shape ``(n_interactions, 2)`` holding ``(user, item)`` id pairs, or a
+  ``pandas.DataFrame`` with ``user`` and ``item`` columns (a two-column frame with other names is
+  read positionally). Ids may be any hashable value: integers (also huge sparse ones such as
+  ``10**12``; nothing is allocated by maximum id), strings, tuples...
+* ``y`` is optional: one non-negative finite weight or rating per row. With
+  ``positive_threshold`` set, rows whose ``y`` is below the threshold are dropped (e.g. ratings
+  below 4 are not positives).
+"""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+__all__ = ["check_interactions", "encode_ids", "lookup_ids"]
+
+
+def _column_as_ids(col, name):
+    """Return one id column as an int64 array or an object array of hashables."""
+    if isinstance(col, pd.Series):
+        if pd.api.types.is_integer_dtype(col.dtype) and not col.hasnans:
+            return col.to_numpy(dtype=np.int64)
+        col = col.to_numpy(dtype=object)
+    col = np.asarray(col)
+    kind = col.dtype.kind
+    if kind in "iu":
+        if kind == "u" and col.size and col.max() > np.iinfo(np.int64).max:
+            return col.astype(object)
+        return col.astype(np.int64, copy=False)
+    if kind == "b":
+        return col.astype(np.int64)
+    if kind == "f":
+        if not np.all(np.isfinite(col)):
+            raise ValueError(f"{name} contains NaN or infinite ids.")
+        if np.all(col == np.round(col)) and np.all(np.abs(col) < 2**53):
+            return col.astype(np.int64)
+        return col.astype(np.float64)  # non-integral floats are still hashable ids
+    if kind in "US":
+        return col.astype(object)
+    if kind == "O":
+        out = np.empty(col.shape[0], dtype=object)
+        all_int = True
+        for k, v in enumerate(col):
+            if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
+                raise ValueError(f"{name} contains missing ids (None/NaN) at row {k}.")
+            try:
+                hash(v)
+            except TypeError:
+                raise TypeError(
+                    f"{name} ids must be hashable; row {k} holds a {type(v).__name__}."
+                ) from None
+            if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+                v = int(v)
+            else:
+                all_int = False
+            out[k] = v
+        if all_int and out.size:
+            try:
+                return out.astype(np.int64)
+            except OverflowError:
+                return out
+        return out
+    raise TypeError(f"{name} has unsupported id dtype {col.dtype}.")
+
+
+def _as_pair_columns(X, user_col, item_col):
+    if X is None:
+        raise TypeError("X must be an array-like of (user, item) pairs, got None.")
+    if sparse.issparse(X):
+        raise TypeError(
+            "X must hold (user, item) id pairs, not a sparse matrix; convert a user-item matrix "
+            "with np.argwhere / scipy.sparse.find first."
+        )
+    if isinstance(X, pd.DataFrame):
+        if user_col in X.columns and item_col in X.columns:
+            return X[user_col], X[item_col]
+        if X.shape[1] == 2:
+            return X.iloc[:, 0], X.iloc[:, 1]
+        raise ValueError(
+            f"X is a DataFrame without {user_col!r}/{item_col!r} columns and has "
+            f"{X.shape[1]} columns; expected those two columns or exactly two."
+        )
+    if isinstance(X, np.ndarray):
+        arr = X
+    else:
+        if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+            raise TypeError(
+                f"X must be an array-like of shape (n_interactions, 2), got {type(X).__name__}."
+            )
+        # object dtype first: np.asarray would turn [(1, "a")] into strings and lose the ints.
+        try:
+            arr = np.asarray(X, dtype=object)
+        except ValueError:
+            raise ValueError("X must be a rectangular array-like of (user, item) pairs.") from None
+        if arr.ndim == 1 and arr.size == 0:
+            arr = arr.reshape(0, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(
+            f"X must have shape (n_interactions, 2) holding (user, item) ids, got shape "
+            f"{arr.shape}."
+        )
+    return arr[:, 0], arr[:, 1]
+
+
+def check_interactions(
+    X,
+    y=None,
+    *,
+    positive_threshold=None,
+    user_col="user",
+    item_col="item",
+    allow_empty=False,
+):
+    """Validate interaction data and return user ids, item ids and weights.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_interactions, 2) or DataFrame
+        ``(user, item)`` id pairs, or a DataFrame with ``user_col`` and ``item_col`` columns.
+        Ids may be any hashable.
+    y : array-like of shape (n_interactions,), default=None
+        Non-negative finite weights or ratings; ``None`` means weight 1 for every row.
+    positive_threshold : float, default=None
+        When set (and ``y`` is given), rows with ``y < positive_threshold`` are dropped: they
+        are not positive interactions.
+    user_col, item_col : str, default="user", "item"
+        Column names read from a DataFrame ``X``.
+    allow_empty : bool, default=False
+        Whether zero rows (after thresholding) are acceptable.
+
+    Returns
+    -------
+    users : ndarray of shape (n,)
+        int64 when all ids are integers, otherwise object.
+    items : ndarray of shape (n,)
+    weights : ndarray of shape (n,), float64
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, NaN/inf, missing ids, mismatched lengths, negative weights, empty input.
+    TypeError
+        Non-hashable ids, a sparse matrix or a scalar as ``X``.
+
+    Examples
+    --------
+    >>> users, items, w = check_interactions([[1, "a"], [2, "b"]], y=[5.0, 3.0])
+    >>> users.tolist(), items.tolist(), w.tolist()
+    ([1, 2], ['a', 'b'], [5.0, 3.0])
+    >>> check_interactions([[1, 2]], y=[-1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: y must be non-negative; found -1.0.
+    """
+    ucol, icol = _as_pair_columns(X, user_col, item_col)
+    users = _column_as_ids(ucol, "X (user column)")
+    items = _column_as_ids(icol, "X (item column)")
+    n = users.shape[0]
+    if y is None:
+        weights = np.ones(n, dtype=np.float64)
+    else:
+        if isinstance(y, pd.DataFrame):
+            raise ValueError("y must be 1-dimensional (one weight per interaction).")
+        try:
+            weights = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError("y must hold numeric weights or ratings.") from None
+        if weights.ndim == 2 and weights.shape[1] == 1:
+            weights = weights.ravel()
+        if weights.ndim != 1:
+            raise ValueError(f"y must be 1-dimensional, got shape {weights.shape}.")
+        if weights.shape[0] != n:
+            raise ValueError(
+                f"X and y have inconsistent lengths: X has {n} interactions, y has "
+                f"{weights.shape[0]}."
+            )
+        if not np.all(np.isfinite(weights)):
+            raise ValueError("y contains NaN or infinite values.")
+        if n and weights.min() < 0:
+            raise ValueError(f"y must be non-negative; found {weights.min()}.")
+        if positive_threshold is not None:
+            keep = weights >= positive_threshold
+            users, items, weights = users[keep], items[keep], weights[keep]
+    if users.shape[0] == 0 and not allow_empty:
+        raise ValueError(
+            "X holds no interactions"
+            + (" at or above positive_threshold." if n else ".")
+        )
+    return users, items, weights
+
+
+def encode_ids(values):
+    """Map ids to contiguous codes ``0..n_unique-1``.
+
+    Unique ids are sorted when they are mutually comparable (ints, strings), otherwise kept in
+    order of first appearance. Hash based: huge sparse integer ids cost nothing extra.
+
+    Returns
+    -------
+    uniques : ndarray of shape (n_unique,)
+    codes : ndarray of shape (n,), int32
+
+    Examples
+    --------
+    >>> uniques, codes = encode_ids(np.array([10**12, 7, 10**12]))
+    >>> uniques.tolist(), codes.tolist()
+    ([7, 1000000000000], [1, 0, 1])
+    """
+    try:
+        codes, uniques = pd.factorize(values, sort=True)
+    except TypeError:  # ids of mutually incomparable types
+        codes, uniques = pd.factorize(values, sort=False)
+    uniques = np.asarray(uniques, dtype=values.dtype)
+    if uniques.shape[0] >= np.iinfo(np.int32).max:
+        raise ValueError("more than 2**31 - 1 distinct ids are not supported.")
+    return uniques, codes.astype(np.int32)
+
+
+def lookup_ids(uniques, values):
+    """Codes of ``values`` in ``uniques`` (as returned by :func:`encode_ids`); -1 if unknown.
+
+    Examples
+    --------
+    >>> lookup_ids(np.array(["a", "b"], dtype=object), np.array(["b", "z"], dtype=object))
+    array([ 1, -1], dtype=int32)
+    """
+    index = pd.Index(uniques)
+    return index.get_indexer(pd.Index(values)).astype(np.int32)

@@ -1,0 +1,54 @@
+"""scikit-learn's estimator checks on every public skadv estimator.
+
+X for a recommender is exactly two id columns, so checks that build X with 3, 4, 5 or 10
+feature columns (or need a numeric-feature regressor/classifier/transformer contract) cannot
+apply. They are listed below with a reason and run as strict xfails, so a check that starts
+passing is noticed.
+"""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skadv import PopularityRecommender
+
+_TWO_ID_COLUMNS = "X must be (n, 2) id pairs; the check builds X with other column counts"
+
+# Checks that generate X with a number of columns other than two (the shape sklearn's
+# checks use for numeric features), with the shape each one builds.
+_NOT_TWO_COLUMNS = {
+    "check_complex_data": "(10, 1)",
+    "check_dict_unchanged": "(20, 3)",
+    "check_dont_overwrite_parameters": "(20, 3)",
+    "check_dtype_object": "(10, 3)",
+    "check_estimators_dtypes": "(20, 5)",
+    "check_estimators_empty_data_messages": "(12, 0)",
+    "check_estimators_nan_inf": "(10, 3)",
+    "check_estimators_pickle": "(30, 3)",
+    "check_estimators_pickle(readonly_memmap=True)": "(30, 3)",
+    "check_f_contiguous_array_estimator": "(20, 3)",
+    "check_fit2d_1feature": "(10, 1)",
+    "check_fit2d_1sample": "(1, 10)",
+    "check_fit2d_predict1d": "(20, 3)",
+    "check_fit_score_takes_y": "(30, 3)",
+    "check_methods_sample_order_invariance": "(20, 3)",
+    "check_methods_subset_invariance": "(20, 3)",
+    "check_n_features_in_after_fitting": "(15, 4)",
+    "check_pipeline_consistency": "(30, 3)",
+    "check_positive_only_tag_during_fit": "(150, 4)",
+}
+RECOMMENDER_EXPECTED_FAILED = {
+    name: f"{_TWO_ID_COLUMNS}: X of shape {shape} is rejected by check_interactions"
+    for name, shape in _NOT_TWO_COLUMNS.items()
+}
+
+
+def _expected_failed_checks(estimator):
+    return RECOMMENDER_EXPECTED_FAILED
+
+
+ESTIMATORS = [PopularityRecommender()]
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
