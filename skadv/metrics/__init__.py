@@ -1,0 +1,45 @@
+"""Ranking metrics and scikit-learn scorers for recommenders."""
+
+from skadv.metrics._ranking import (
+    auc,
+    hit_rate_at_k,
+    map_at_k,
+    mrr,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+)
+
+# ROBUSTNESS HOOK (skadv/metrics/_robustness.py, another helper) -- uncomment when it lands:
+# from skadv.metrics._robustness import robustness_curve
+from skadv.metrics._scorer import (
+    auc_scorer,
+    get_ranking_scorer,
+    hit_rate_scorer,
+    make_ranking_scorer,
+    map_scorer,
+    mrr_scorer,
+    ndcg_scorer,
+    precision_scorer,
+    recall_scorer,
+)
+
+__all__ = [
+    "auc",
+    "auc_scorer",
+    "get_ranking_scorer",
+    "hit_rate_at_k",
+    "hit_rate_scorer",
+    "make_ranking_scorer",
+    "map_at_k",
+    "map_scorer",
+    "mrr",
+    "mrr_scorer",
+    "ndcg_at_k",
+    "ndcg_scorer",
+    "precision_at_k",
+    "precision_scorer",
+    "recall_at_k",
+    "recall_scorer",
+    # "robustness_curve",  ROBUSTNESS HOOK: uncomment with the import above
+]

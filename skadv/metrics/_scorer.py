@@ -1,0 +1,241 @@
+"""Ranking scorers for ``GridSearchCV`` / ``cross_validate`` (``scoring=``).
+
+A scorer is called as ``scorer(estimator, X, y=None)`` on held-out interactions ``X``, ranks
+for each test user every item not seen by that user in ``fit`` and returns the mean of a
+ranking metric over the test users (higher is better). Held-out items the model never saw
+count as relevant but are never retrieved (see :class:`skadv.base.BaseRecommender`).
+
+scikit-learn's scorer registry is left untouched: pass these objects (or
+``get_ranking_scorer("ndcg@10")``) directly as ``scoring=``.
+"""
+
+import numbers
+import re
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from skadv.metrics import _ranking
+
+__all__ = [
+    "auc_scorer",
+    "get_ranking_scorer",
+    "hit_rate_scorer",
+    "make_ranking_scorer",
+    "map_scorer",
+    "mrr_scorer",
+    "ndcg_scorer",
+    "precision_scorer",
+    "recall_scorer",
+]
+
+# public metric function -> short name used in scorer names ("ndcg@10")
+_METRIC_NAMES = {
+    _ranking.ndcg_at_k: "ndcg",
+    _ranking.recall_at_k: "recall",
+    _ranking.precision_at_k: "precision",
+    _ranking.hit_rate_at_k: "hit_rate",
+    _ranking.map_at_k: "map",
+    _ranking.mrr: "mrr",
+    _ranking.auc: "auc",
+}
+_NAME_TO_METRIC = {name: func for func, name in _METRIC_NAMES.items()}
+_WITH_K = ("ndcg", "recall", "precision", "hit_rate", "map")
+_VALID_NAMES = (
+    "'ndcg@K', 'recall@K', 'precision@K', 'hit_rate@K', 'map@K' (K a positive integer; "
+    "without '@K', K=10), 'mrr', 'auc'"
+)
+
+
+class _RankingScorer:
+    """Callable ``scorer(estimator, X, y=None)``; build it with :func:`make_ranking_scorer`.
+
+    A plain class holding only a metric name and two integers, so it pickles and can be sent
+    to joblib workers.
+    """
+
+    def __init__(self, name, k, batch_size):
+        self._name = name
+        self._k = k
+        self._batch_size = batch_size
+
+    def __repr__(self):
+        func = _NAME_TO_METRIC[self._name].__name__
+        k = f", k={self._k}" if self._name in _WITH_K else ""
+        return f"make_ranking_scorer({func}{k}, batch_size={self._batch_size})"
+
+    def __call__(self, estimator, X, y=None):
+        """Mean of the metric over the test users of ``X`` (those with a relevant item).
+
+        Parameters
+        ----------
+        estimator : fitted skadv recommender or Pipeline ending with one
+        X : array-like of shape (n_interactions, 2) or DataFrame
+            Held-out ``(user, item)`` pairs: each user's relevant items.
+        y : array-like of shape (n_interactions,), default=None
+            Weights (relevance; graded gains for NDCG), thresholded by the estimator's
+            ``positive_threshold``.
+
+        Returns
+        -------
+        score : float
+        """
+        final, X = _final_step(estimator, X)
+        problem = final._ranking_problem(X, y)
+        n_users = problem.user_codes.shape[0]
+        total, count = 0.0, 0
+        for start in range(0, n_users, self._batch_size):
+            batch = slice(start, start + self._batch_size)
+            scores = final._score_users(problem.user_codes[batch])
+            if problem.n_unknown_items:
+                # Held-out items unknown to the model: relevant, never retrievable.
+                pad = np.full((scores.shape[0], problem.n_unknown_items), -np.inf, scores.dtype)
+                scores = np.hstack([scores, pad])
+            values = _ranking._per_user(
+                self._name,
+                problem.y_true[batch],
+                scores,
+                k=self._k,
+                exclude=problem.exclude[batch],
+                n_unretrievable=problem.n_unknown_items,
+            )
+            defined = values[~np.isnan(values)]
+            total += float(defined.sum())
+            count += defined.shape[0]
+        if count == 0:
+            raise ValueError(
+                f"{self._name} is undefined for every test user of X: no user has a relevant "
+                "item that is not among their training items."
+            )
+        return total / count
+
+
+def _final_step(estimator, X):
+    """The recommender at the end of ``estimator`` and ``X`` passed through the steps before.
+
+    Steps without ``transform`` (resamplers such as imbalanced-learn's, applied to training
+    data only), ``"passthrough"`` and ``None`` are skipped.
+    """
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps[:-1]:
+            # "passthrough" is the only string Pipeline accepts as a step
+            if step is None or isinstance(step, str) or not hasattr(step, "transform"):
+                continue
+            X = step.transform(X)
+        estimator = estimator.steps[-1][1]
+    if not (hasattr(estimator, "_ranking_problem") and hasattr(estimator, "_score_users")):
+        raise TypeError(
+            "ranking scorers need a skadv recommender (a BaseRecommender subclass) or a "
+            f"Pipeline ending with one; got {type(estimator).__name__}."
+        )
+    return estimator, X
+
+
+def make_ranking_scorer(metric, k=10, *, batch_size=1024):
+    """Make a scorer from a ranking metric, for ``scoring=`` in model selection.
+
+    Parameters
+    ----------
+    metric : callable or str
+        One of :func:`~skadv.metrics.ndcg_at_k`, :func:`~skadv.metrics.recall_at_k`,
+        :func:`~skadv.metrics.precision_at_k`, :func:`~skadv.metrics.hit_rate_at_k`,
+        :func:`~skadv.metrics.map_at_k`, :func:`~skadv.metrics.mrr`,
+        :func:`~skadv.metrics.auc`, or its short name (``"ndcg"``, ``"recall"``,
+        ``"precision"``, ``"hit_rate"``, ``"map"``, ``"mrr"``, ``"auc"``).
+    k : int, default=10
+        Cut-off of the top-k metrics; ignored by ``mrr`` and ``auc``.
+    batch_size : int, default=1024
+        Users scored at once: memory stays within ``batch_size * n_items`` scores.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y=None) -> float``, higher is better. ``estimator`` is a fitted
+        skadv recommender or a :class:`~sklearn.pipeline.Pipeline` ending with one (``X``
+        goes through the earlier steps that have ``transform``). Picklable.
+
+    Notes
+    -----
+    For each test user of ``X``, every item not among the user's training interactions is
+    ranked by the model (``exclude`` = training items); the user's items in ``X`` are the
+    relevant ones (weights ``y`` as gains for NDCG). Held-out items unknown to the model are
+    relevant but never retrieved: they lower the score instead of being dropped. The result
+    is the mean over test users with a relevant item (for AUC, also an irrelevant one).
+    Ties are pessimistic, as in :mod:`skadv.metrics._ranking`.
+
+    Examples
+    --------
+    >>> from skadv import PopularityRecommender
+    >>> from skadv.metrics import recall_at_k
+    >>> train = [[0, "a"], [1, "a"], [1, "b"], [2, "c"]]
+    >>> model = PopularityRecommender().fit(train)
+    >>> scorer = make_ranking_scorer(recall_at_k, k=1)
+    >>> scorer
+    make_ranking_scorer(recall_at_k, k=1, batch_size=1024)
+    >>> # user 0: "b" ties with "c" and ranks after it (a miss); user 2: "a" comes first
+    >>> scorer(model, [[0, "b"], [2, "a"]])
+    0.5
+    """
+    if isinstance(metric, str):
+        if metric not in _NAME_TO_METRIC:
+            raise ValueError(f"Unknown ranking metric {metric!r}; valid names: {_VALID_NAMES}.")
+        name = metric
+    elif any(metric is func for func in _METRIC_NAMES):
+        name = _METRIC_NAMES[metric]
+    else:
+        raise TypeError(
+            "metric must be one of the skadv.metrics ranking functions (ndcg_at_k, recall_at_k, "
+            f"precision_at_k, hit_rate_at_k, map_at_k, mrr, auc) or its name; got {metric!r}."
+        )
+    k = _ranking._check_k(k)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise TypeError(f"batch_size must be an integer, got {type(batch_size).__name__}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    return _RankingScorer(name, k, int(batch_size))
+
+
+def get_ranking_scorer(name):
+    """Ranking scorer from a name such as ``"ndcg@10"``, ``"recall@20"``, ``"mrr"``, ``"auc"``.
+
+    Parameters
+    ----------
+    name : str
+        ``"<metric>@<k>"`` for ``ndcg``, ``recall``, ``precision``, ``hit_rate`` and ``map``
+        (``"<metric>"`` alone means ``k=10``), or ``"mrr"`` / ``"auc"``. Case-insensitive.
+
+    Returns
+    -------
+    scorer : callable
+        As returned by :func:`make_ranking_scorer`.
+
+    Raises
+    ------
+    ValueError
+        Unknown name; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> get_ranking_scorer("recall@20")
+    make_ranking_scorer(recall_at_k, k=20, batch_size=1024)
+    >>> get_ranking_scorer("ndcg@ten")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown ranking scorer 'ndcg@ten'; valid names: 'ndcg@K', ...
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}.")
+    match = re.fullmatch(r"([a-z_]+)(?:@([0-9]+))?", name.strip().lower())
+    metric, k = (match.group(1), match.group(2)) if match else (None, None)
+    if metric not in _NAME_TO_METRIC or (k is not None and (metric not in _WITH_K or int(k) < 1)):
+        raise ValueError(f"Unknown ranking scorer {name!r}; valid names: {_VALID_NAMES}.")
+    return make_ranking_scorer(metric, 10 if k is None else int(k))
+
+
+ndcg_scorer = make_ranking_scorer(_ranking.ndcg_at_k)
+recall_scorer = make_ranking_scorer(_ranking.recall_at_k)
+precision_scorer = make_ranking_scorer(_ranking.precision_at_k)
+hit_rate_scorer = make_ranking_scorer(_ranking.hit_rate_at_k)
+map_scorer = make_ranking_scorer(_ranking.map_at_k)
+mrr_scorer = make_ranking_scorer(_ranking.mrr)
+auc_scorer = make_ranking_scorer(_ranking.auc)

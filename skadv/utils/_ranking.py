@@ -1,0 +1,147 @@
+"""Top-k selection over a dense score matrix, skipping excluded items (``top_k``).
+
+The thin Python side of ``src_ext/_topk.pyx``: it fixes dtype and contiguity, turns the
+exclusion mask into canonical CSR rows, maps ``n_jobs`` to OpenMP threads and rejects NaN
+scores, so that the compiled kernel never has to validate anything.
+"""
+
+import numbers
+
+import numpy as np
+from scipy import sparse
+
+from skadv.utils._threads import effective_n_threads
+
+__all__ = ["check_exclude", "check_scores", "top_k"]
+
+
+def check_scores(scores, name="scores"):
+    """Return ``scores`` as a C-contiguous 2-d float32/float64 array without NaN.
+
+    Other numeric dtypes (integers, bool, float16) are converted to float64; ``-inf`` and
+    ``+inf`` are valid scores.
+    """
+    if sparse.issparse(scores):
+        raise TypeError(f"{name} must be a dense array, not a sparse matrix.")
+    scores = np.asarray(scores)
+    if scores.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {scores.dtype}.")
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
+    if scores.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-dimensional (n_users, n_items), got shape {scores.shape}."
+        )
+    scores = np.ascontiguousarray(scores)
+    if np.isnan(scores).any():
+        raise ValueError(f"{name} contains NaN; NaN cannot be ranked.")
+    return scores
+
+
+def check_exclude(exclude, shape, *, allow_fewer_columns=False, name="exclude"):
+    """Canonical CSR form of an exclusion mask: nonzero entries are excluded.
+
+    Parameters
+    ----------
+    exclude : scipy sparse matrix/array, array-like or None
+        Mask with one row per score row. Any stored value other than zero (and any nonzero
+        entry of a dense mask) marks an excluded item.
+    shape : tuple of int
+        ``(n_rows, n_items)`` of the score matrix.
+    allow_fewer_columns : bool, default=False
+        Accept a mask with fewer than ``n_items`` columns (the missing ones are not excluded).
+
+    Returns
+    -------
+    exclude : scipy.sparse.csr_matrix of shape ``shape``
+        Boolean, without explicit zeros, with sorted indices (a new object: the input is
+        never modified).
+    """
+    n_rows, n_items = shape
+    if exclude is None:
+        return sparse.csr_matrix((n_rows, n_items), dtype=bool)
+    if sparse.issparse(exclude):
+        mask = sparse.csr_matrix(exclude, copy=True)
+        mask.data = mask.data != 0
+    else:
+        arr = np.asarray(exclude)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be a boolean mask, got dtype {arr.dtype}.")
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be 2-dimensional, got shape {arr.shape}.")
+        mask = sparse.csr_matrix(arr != 0)
+    rows, cols = mask.shape
+    if rows != n_rows or cols > n_items or (cols < n_items and not allow_fewer_columns):
+        expected = f"({n_rows}, {'<= ' if allow_fewer_columns else ''}{n_items})"
+        raise ValueError(f"{name} has shape {mask.shape}; expected {expected}.")
+    mask.eliminate_zeros()
+    mask.sum_duplicates()  # also sorts the indices
+    if cols < n_items:
+        mask.resize((n_rows, n_items))
+    return mask
+
+
+def top_k(scores, k, *, exclude=None, n_jobs=None):
+    """Indices and values of the ``k`` highest scores of each row, skipping excluded items.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_users, n_items)
+        Real scores; higher is better. ``-inf`` and ``+inf`` are valid, NaN is not.
+    k : int
+        Number of items per row, ``1 <= k <= n_items``.
+    exclude : scipy sparse matrix or bool array-like of shape (n_users, m), default=None
+        Items that must not be selected (e.g. each user's training items), ``m <= n_items``:
+        column ``j`` of ``exclude`` is item ``j``; missing columns are not excluded.
+    n_jobs : int, default=None
+        Threads, as in scikit-learn: ``None`` means 1, ``-1`` all cores.
+
+    Returns
+    -------
+    idx : ndarray of shape (n_users, k), int64
+        Item indices, best first.
+    values : ndarray of shape (n_users, k)
+        Their scores, float32 when ``scores`` is float32, float64 otherwise.
+
+    Raises
+    ------
+    ValueError
+        NaN in ``scores``, ``k`` out of range, or an ``exclude`` of the wrong shape.
+
+    Notes
+    -----
+    Order: score descending, ties broken by the lower item index, so the result is
+    deterministic and independent of ``n_jobs``. Excluded items are never selected, except
+    when a row has fewer than ``k`` non-excluded items: the trailing slots then hold excluded
+    items (lowest index first) with value ``-inf``.
+
+    Each row is a bounded min-heap selection (O(n_items log k)), rows run in parallel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> scores = np.array([[0.1, 0.9, 0.5, 0.9], [3.0, 2.0, 1.0, 0.0]])
+    >>> idx, values = top_k(scores, 2, exclude=sparse.csr_matrix([[0, 1, 0, 0], [1, 0, 0, 0]]))
+    >>> idx.tolist(), values.tolist()
+    ([[3, 2], [1, 2]], [[0.9, 0.5], [2.0, 1.0]])
+    """
+    from skadv._ext._topk import topk_exclude
+
+    scores = check_scores(scores)
+    n_rows, n_items = scores.shape
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an integer, got {type(k).__name__}.")
+    if not 1 <= k <= n_items:
+        raise ValueError(f"k must be in [1, n_items={n_items}], got {k}.")
+    k = int(k)
+    n_threads = effective_n_threads(n_jobs)
+    mask = check_exclude(exclude, scores.shape, allow_fewer_columns=True)
+    indptr = mask.indptr.astype(np.int64)
+    # The kernel takes the address of indices[0]: give it one element even with no exclusion.
+    indices = mask.indices.astype(np.int32) if mask.nnz else np.zeros(1, dtype=np.int32)
+    out_idx = np.empty((n_rows, k), dtype=np.int64)
+    out_val = np.empty((n_rows, k), dtype=scores.dtype)
+    if n_rows:
+        topk_exclude(scores, indptr, indices, k, n_threads, out_idx, out_val)
+    return out_idx, out_val

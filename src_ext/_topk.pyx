@@ -1,0 +1,134 @@
+# src_ext/_topk.pyx: top-k items per row of a dense score matrix, skipping excluded items.
+#
+# Used by BaseRecommender.recommend through skadv.utils._ranking.top_k, which validates the
+# input (no NaN, 1 <= k <= n_items, canonical CSR) before calling in here.
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+from libc.stdint cimport int32_t, int64_t
+
+
+cdef inline bint _worse(floating va, int64_t ia, floating vb, int64_t ib) noexcept nogil:
+    """Whether item ``ia`` (score ``va``) ranks after item ``ib`` (score ``vb``).
+
+    Lower score ranks later; equal scores rank by item index, so the order is total and the
+    result does not depend on the scan order or on the number of threads.
+    """
+    return va < vb or (va == vb and ia > ib)
+
+
+cdef inline void _sift_down(floating* val, int64_t* idx, Py_ssize_t size,
+                            Py_ssize_t pos) noexcept nogil:
+    # Min-heap on "goodness": the root is the worst item kept so far.
+    cdef floating v = val[pos]
+    cdef int64_t i = idx[pos]
+    cdef Py_ssize_t child
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and _worse(val[child + 1], idx[child + 1], val[child], idx[child]):
+            child = child + 1
+        if not _worse(val[child], idx[child], v, i):
+            break
+        val[pos] = val[child]
+        idx[pos] = idx[child]
+        pos = child
+    val[pos] = v
+    idx[pos] = i
+
+
+cdef inline void _sift_up(floating* val, int64_t* idx, Py_ssize_t pos) noexcept nogil:
+    cdef floating v = val[pos]
+    cdef int64_t i = idx[pos]
+    cdef Py_ssize_t parent
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if not _worse(v, i, val[parent], idx[parent]):
+            break
+        val[pos] = val[parent]
+        idx[pos] = idx[parent]
+        pos = parent
+    val[pos] = v
+    idx[pos] = i
+
+
+cdef inline void _select_row(const floating* s, Py_ssize_t n, const int32_t* excl,
+                             Py_ssize_t n_excl, Py_ssize_t k, int64_t* idx,
+                             floating* val) noexcept nogil:
+    """Best ``k`` of ``s[0:n]`` minus the sorted indices ``excl``, written best first."""
+    cdef Py_ssize_t size = 0, p, j, start = 0, stop
+    cdef int64_t prev
+    cdef floating tv
+    cdef int64_t ti
+    # Candidates are the gaps between consecutive excluded indices: no per-item membership
+    # test and no scratch mask. Items arrive in increasing index order, so a new item that ties
+    # the heap's worst has the higher index and loses: a strict ">" is the exact test.
+    for p in range(n_excl + 1):
+        stop = excl[p] if p < n_excl else n
+        for j in range(start, stop):
+            if size < k:
+                val[size] = s[j]
+                idx[size] = j
+                _sift_up(val, idx, size)
+                size = size + 1
+            elif s[j] > val[0]:
+                val[0] = s[j]
+                idx[0] = j
+                _sift_down(val, idx, k, 0)
+        if stop + 1 > start:  # a duplicated excluded index gives stop < start: keep start
+            start = stop + 1
+    # Heap sort in place: moving the worst to the end each time leaves the best first.
+    for p in range(size - 1, 0, -1):
+        tv = val[0]
+        ti = idx[0]
+        val[0] = val[p]
+        idx[0] = idx[p]
+        val[p] = tv
+        idx[p] = ti
+        _sift_down(val, idx, p, 0)
+    # Fewer than k candidates: fill with excluded items (lowest index first) at -inf.
+    prev = -1
+    for p in range(n_excl):
+        if size >= k:
+            break
+        if excl[p] != prev:
+            idx[size] = excl[p]
+            val[size] = -INFINITY
+            size = size + 1
+        prev = excl[p]
+
+
+def topk_exclude(const floating[:, ::1] scores, const int64_t[::1] indptr,
+                 const int32_t[::1] indices, int k, int n_threads,
+                 int64_t[:, ::1] out_idx, floating[:, ::1] out_val):
+    """Top-``k`` column indices of each row of ``scores``, skipping excluded columns.
+
+    Parameters
+    ----------
+    scores : memoryview of shape (n_rows, n_items), float32 or float64
+        Must not contain NaN (not checked here).
+    indptr : memoryview of shape (n_rows + 1,), int64
+    indices : memoryview of shape (>= max(nnz, 1),), int32
+        CSR rows aligned with ``scores``: the columns to exclude from each row, sorted
+        increasingly within each row (duplicates allowed), all in ``[0, n_items)``.
+    k : int
+        ``1 <= k <= n_items``.
+    n_threads : int
+        OpenMP threads; rows are split statically.
+    out_idx : memoryview of shape (n_rows, k), int64
+    out_val : memoryview of shape (n_rows, k), same dtype as ``scores``
+        Filled in place: score descending, ties by lower column index. When a row has fewer
+        than ``k`` non-excluded columns, the trailing slots hold excluded columns (lowest
+        index first) with value ``-inf``.
+
+    Notes
+    -----
+    Each row keeps a bounded min-heap of size ``k`` inside its own output row:
+    O(n_items log k) per row and no scratch memory.
+    """
+    cdef Py_ssize_t r, n_rows = scores.shape[0], n = scores.shape[1]
+    with nogil:
+        for r in prange(n_rows, num_threads=n_threads, schedule="static"):
+            _select_row(&scores[r, 0], n, &indices[0] + indptr[r], indptr[r + 1] - indptr[r],
+                        k, &out_idx[r, 0], &out_val[r, 0])
