@@ -63,9 +63,13 @@ class BuildExt(build_ext):
             if msvc:
                 ext.extra_compile_args += ["/O2"] + (["/openmp"] if openmp else [])
             else:
-                # -O3 lets gcc vectorize the multi-accumulator dot products; no -ffast-math
-                # (it drops NaN checks) and no -march=native (wheels must stay portable).
-                ext.extra_compile_args += ["-O3"] + (["-fopenmp"] if openmp else [])
+                # -O3 lets gcc vectorize the multi-accumulator dot products; -fno-math-errno
+                # lets it inline sqrt (errno is never read; NaN/inf semantics are kept). No
+                # -ffast-math (it drops NaN checks) and no -march=native (wheels must stay
+                # portable).
+                ext.extra_compile_args += ["-O3", "-fno-math-errno"] + (
+                    ["-fopenmp"] if openmp else []
+                )
                 ext.extra_link_args += ["-fopenmp"] if openmp else []
         super().build_extensions()
 

@@ -9,7 +9,7 @@ passing is noticed.
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skadv import PopularityRecommender
+from skadv import AdversarialMFRecommender, PopularityRecommender
 
 _TWO_ID_COLUMNS = "X must be (n, 2) id pairs; the check builds X with other column counts"
 
@@ -46,7 +46,10 @@ def _expected_failed_checks(estimator):
     return RECOMMENDER_EXPECTED_FAILED
 
 
-ESTIMATORS = [PopularityRecommender()]
+ESTIMATORS = [
+    PopularityRecommender(),
+    AdversarialMFRecommender(n_factors=4, n_epochs=2, random_state=0),
+]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)

@@ -1,0 +1,719 @@
+# src_ext/_mf_sgd.pyx: SGD epochs for matrix-factorization recommenders (BPR, APR).
+# cython: language_level=3
+# setup.py compiles with -fno-math-errno: with errno-setting sqrt, gcc guards each square root
+# with a branch and leaves the AdaGrad loops scalar (2.4x slower); NaN/inf still propagate.
+"""Per-sample BPR / APR updates of user and item embeddings (Hogwild SGD or AdaGrad).
+
+One sample is a triple (u, i, j): user ``u``, an item ``i`` it interacted with and an item ``j``
+it did not. ``_update`` applies the step on
+
+    BPR(x) + adv_reg * BPR(x_adv) + reg / 2 * (|p_u|^2 + |q_i|^2 + |q_j|^2 + b_i^2 + b_j^2)
+
+with ``x = p_u . (q_i - q_j) + b_i - b_j``, ``BPR(x) = softplus(-x)`` and ``x_adv`` the same score
+with the embedding rows moved by a fixed perturbation (APR, He et al. 2018) whose rows each have
+L2 norm epsilon. The adversarial perturbation is computed on the batch made of this one triple.
+
+``sgd_epoch`` samples triples (uniform positive interaction, uniform negative item rejected
+through the CSR rows) in parallel with lock-free updates; ``sgd_triples`` applies given triples
+in order, on one thread, so that tests can compare it with a NumPy reference. Both call the same
+``_update``. Nothing here validates input: ``skadv.mf._cython_backend`` does.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport exp, log, sqrt, sqrtf
+from libc.stdint cimport uint64_t, int64_t
+
+import numpy as np
+
+# Adversary codes (keep in sync with skadv.mf._cython_backend.ADVERSARIES).
+cdef enum:
+    ADV_NONE = 0
+    ADV_GRADIENT = 1
+    ADV_RANDOM = 2
+
+# Added to sqrt(accumulator) in AdaGrad so that a zero gradient on a fresh row is a no-op.
+cdef double ADAGRAD_EPS = 1e-8
+
+# AdaGrad gradients are staged through stack buffers of this many features (any k works).
+cdef enum:
+    BLOCK = 128
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define SKADV_PREFETCH(addr) __builtin_prefetch((const void *)(addr))
+    #else
+    #define SKADV_PREFETCH(addr) ((void)0)
+    #endif
+    """
+    void SKADV_PREFETCH(const void* addr) noexcept nogil
+
+
+cdef struct Params:
+    double lr
+    double reg
+    double adv_reg
+    double eps_user     # norm of the perturbation of a user row
+    double eps_item     # norm of the perturbation of an item row
+    int adversary       # ADV_NONE, ADV_GRADIENT or ADV_RANDOM
+    bint adagrad
+    bint use_bias
+    Py_ssize_t k
+    Py_ssize_t n_items
+    Py_ssize_t item_start   # items with a smaller index are frozen (fold-in)
+
+
+# ----------------------------------------------------------------------------- random numbers
+cdef inline uint64_t _splitmix64(uint64_t x) noexcept nogil:
+    # Scrambles a seed so that nearby seeds give unrelated xorshift streams.
+    x = x + 0x9E3779B97F4A7C15ULL
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL
+    x = x ^ (x >> 31)
+    return x if x != 0 else 0x2545F4914F6CDD1DULL  # xorshift state must be non-zero
+
+
+cdef inline uint64_t _next(uint64_t* state) noexcept nogil:
+    # xorshift64*: 3 shifts and a multiply, good enough for sampling and noise directions.
+    cdef uint64_t x = state[0]
+    x = x ^ (x >> 12)
+    x = x ^ (x << 25)
+    x = x ^ (x >> 27)
+    state[0] = x
+    return x * 0x2545F4914F6CDD1DULL
+
+
+cdef inline Py_ssize_t _randint(uint64_t* state, Py_ssize_t n) noexcept nogil:
+    # Lemire's multiply-shift on the high 32 bits: uniform in [0, n) for n < 2**32 without
+    # a division (bias below n / 2**32).
+    return <Py_ssize_t>(((_next(state) >> 32) * <uint64_t>n) >> 32)
+
+
+cdef inline double _uniform_sym(uint64_t* state) noexcept nogil:
+    # Uniform in [-1, 1).
+    return <double>(_next(state) >> 11) * (2.0 / 9007199254740992.0) - 1.0
+
+
+# ----------------------------------------------------------------------------- scalar helpers
+cdef struct LossSum:
+    # Sum of softplus(-x) = max(-x, 0) + log(1 + exp(-|x|)) over samples, without a log per
+    # sample: the factors 1 + exp(-|x|), each in (1, 2], are multiplied and their product's log
+    # is taken every FLUSH samples (2**FLUSH cannot overflow). Clean and adversarial terms have
+    # separate products; the adversarial ones are weighted by adv_reg at the end.
+    double linear       # max(-x, 0) terms, adversarial ones already weighted
+    double log_clean
+    double log_adv
+    double prod_clean
+    double prod_adv
+    int n
+
+
+cdef enum:
+    FLUSH = 256
+
+
+cdef inline void _loss_init(LossSum* acc) noexcept nogil:
+    acc.linear = 0.0
+    acc.log_clean = 0.0
+    acc.log_adv = 0.0
+    acc.prod_clean = 1.0
+    acc.prod_adv = 1.0
+    acc.n = 0
+
+
+cdef inline void _loss_flush(LossSum* acc) noexcept nogil:
+    acc.log_clean = acc.log_clean + log(acc.prod_clean)
+    acc.log_adv = acc.log_adv + log(acc.prod_adv)
+    acc.prod_clean = 1.0
+    acc.prod_adv = 1.0
+    acc.n = 0
+
+
+cdef inline double _loss_total(LossSum* acc, double adv_reg) noexcept nogil:
+    _loss_flush(acc)
+    return acc.linear + acc.log_clean + adv_reg * acc.log_adv
+
+
+cdef inline double _bpr(double x, double weight, double* linear, double* prod) noexcept nogil:
+    """Add the BPR loss ``softplus(-x)`` (times ``weight``) to a LossSum's terms; return
+    ``sigmoid(-x)``, minus its derivative. One exp of ``-|x|``; nothing overflows."""
+    cdef double e = exp(-x if x > 0 else x)
+    prod[0] = prod[0] * (1.0 + e)
+    if x > 0:
+        return e / (1.0 + e)
+    linear[0] = linear[0] - weight * x
+    return 1.0 / (1.0 + e)
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    # sqrtf for float32 keeps the AdaGrad loop in single precision (vectorizable).
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline bint _contains(const int* indices, int64_t start, int64_t end, int j) noexcept nogil:
+    """Binary search for ``j`` in the sorted ``indices[start:end]`` (one CSR row).
+
+    Branch-free halving (the comparison becomes a conditional move): the probes of a random
+    item are unpredictable, and mispredicted branches cost more than the loads.
+    """
+    cdef int64_t half, n = end - start
+    if n <= 0:
+        return False
+    while n > 1:
+        half = n >> 1
+        start = start + half if indices[start + half] <= j else start
+        n = n - half
+    return indices[start] == j
+
+
+# ----------------------------------------------------------------------------- dot products
+# Eight partial sums over contiguous rows: gcc -O3 packs them into SIMD registers (the
+# reduction order is fixed by the code, so no -ffast-math is needed), about 2x faster than one
+# scalar accumulator. The summation order therefore differs from NumPy's: compare with rtol.
+cdef inline double _dot_diff(const floating* p, const floating* qi, const floating* qj,
+                             Py_ssize_t k) noexcept nogil:
+    """p . (qi - qj)."""
+    cdef floating a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
+    cdef Py_ssize_t f, k8 = k - k % 8
+    for f in range(0, k8, 8):
+        a0 = a0 + p[f] * (qi[f] - qj[f])
+        a1 = a1 + p[f + 1] * (qi[f + 1] - qj[f + 1])
+        a2 = a2 + p[f + 2] * (qi[f + 2] - qj[f + 2])
+        a3 = a3 + p[f + 3] * (qi[f + 3] - qj[f + 3])
+        a4 = a4 + p[f + 4] * (qi[f + 4] - qj[f + 4])
+        a5 = a5 + p[f + 5] * (qi[f + 5] - qj[f + 5])
+        a6 = a6 + p[f + 6] * (qi[f + 6] - qj[f + 6])
+        a7 = a7 + p[f + 7] * (qi[f + 7] - qj[f + 7])
+    for f in range(k8, k):
+        a0 = a0 + p[f] * (qi[f] - qj[f])
+    return <double>(((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)))
+
+
+cdef inline double _sqnorm(const floating* p, Py_ssize_t k) noexcept nogil:
+    """p . p (kept apart from _dot_diff: gcc vectorizes one 8-way sum per loop well, but
+    turns a loop with several sums into lane shuffles, 3x slower than three loops)."""
+    cdef floating a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
+    cdef Py_ssize_t f, k8 = k - k % 8
+    for f in range(0, k8, 8):
+        a0 = a0 + p[f] * p[f]
+        a1 = a1 + p[f + 1] * p[f + 1]
+        a2 = a2 + p[f + 2] * p[f + 2]
+        a3 = a3 + p[f + 3] * p[f + 3]
+        a4 = a4 + p[f + 4] * p[f + 4]
+        a5 = a5 + p[f + 5] * p[f + 5]
+        a6 = a6 + p[f + 6] * p[f + 6]
+        a7 = a7 + p[f + 7] * p[f + 7]
+    for f in range(k8, k):
+        a0 = a0 + p[f] * p[f]
+    return <double>(((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)))
+
+
+cdef inline double _sqnorm_diff(const floating* qi, const floating* qj,
+                                Py_ssize_t k) noexcept nogil:
+    """|qi - qj|^2."""
+    cdef floating a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
+    cdef floating d0, d1, d2, d3, d4, d5, d6, d7
+    cdef Py_ssize_t f, k8 = k - k % 8
+    for f in range(0, k8, 8):
+        d0 = qi[f] - qj[f]
+        d1 = qi[f + 1] - qj[f + 1]
+        d2 = qi[f + 2] - qj[f + 2]
+        d3 = qi[f + 3] - qj[f + 3]
+        d4 = qi[f + 4] - qj[f + 4]
+        d5 = qi[f + 5] - qj[f + 5]
+        d6 = qi[f + 6] - qj[f + 6]
+        d7 = qi[f + 7] - qj[f + 7]
+        a0 = a0 + d0 * d0
+        a1 = a1 + d1 * d1
+        a2 = a2 + d2 * d2
+        a3 = a3 + d3 * d3
+        a4 = a4 + d4 * d4
+        a5 = a5 + d5 * d5
+        a6 = a6 + d6 * d6
+        a7 = a7 + d7 * d7
+    for f in range(k8, k):
+        d0 = qi[f] - qj[f]
+        a0 = a0 + d0 * d0
+    return <double>(((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)))
+
+
+cdef inline double _dot_delta(const floating* p, const floating* qi, const floating* qj,
+                              const floating* du, const floating* di, const floating* dj,
+                              Py_ssize_t k) noexcept nogil:
+    """(p + du) . ((qi + di) - (qj + dj)): the score margin under an explicit perturbation."""
+    cdef floating a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0
+    cdef Py_ssize_t f, k8 = k - k % 8
+    for f in range(0, k8, 8):
+        a0 = a0 + (p[f] + du[f]) * ((qi[f] + di[f]) - (qj[f] + dj[f]))
+        a1 = a1 + (p[f + 1] + du[f + 1]) * ((qi[f + 1] + di[f + 1]) - (qj[f + 1] + dj[f + 1]))
+        a2 = a2 + (p[f + 2] + du[f + 2]) * ((qi[f + 2] + di[f + 2]) - (qj[f + 2] + dj[f + 2]))
+        a3 = a3 + (p[f + 3] + du[f + 3]) * ((qi[f + 3] + di[f + 3]) - (qj[f + 3] + dj[f + 3]))
+        a4 = a4 + (p[f + 4] + du[f + 4]) * ((qi[f + 4] + di[f + 4]) - (qj[f + 4] + dj[f + 4]))
+        a5 = a5 + (p[f + 5] + du[f + 5]) * ((qi[f + 5] + di[f + 5]) - (qj[f + 5] + dj[f + 5]))
+        a6 = a6 + (p[f + 6] + du[f + 6]) * ((qi[f + 6] + di[f + 6]) - (qj[f + 6] + dj[f + 6]))
+        a7 = a7 + (p[f + 7] + du[f + 7]) * ((qi[f + 7] + di[f + 7]) - (qj[f + 7] + dj[f + 7]))
+    for f in range(k8, k):
+        a0 = a0 + (p[f] + du[f]) * ((qi[f] + di[f]) - (qj[f] + dj[f]))
+    return <double>(((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)))
+
+
+# ----------------------------------------------------------------------------- perturbations
+cdef inline void _gradient_coefficients(double pp, double dd, double eps_user, double eps_item,
+                                        double* c_p, double* c_d) noexcept nogil:
+    """Coefficients of the APR perturbation of one triple, in closed form.
+
+    The clean BPR gradients are ``-s d`` (user row), ``-s p`` (item i) and ``+s p`` (item j),
+    with ``s = sigmoid(-x) > 0`` and ``d = qi - qj``; normalised per row they give
+    ``delta_u = -c_d d``, ``delta_i = -c_p p`` and ``delta_j = +c_p p`` with
+    ``c_d = eps_user / |d|`` and ``c_p = eps_item / |p|``. A zero row gradient (|p| = 0 or
+    |d| = 0, or a squared norm that underflows) has no direction: its perturbation is zero.
+    """
+    c_p[0] = eps_item / sqrt(pp) if pp > 0 else 0.0
+    c_d[0] = eps_user / sqrt(dd) if dd > 0 else 0.0
+
+
+cdef inline void _random_direction(floating* out, Py_ssize_t k, double norm,
+                                   uint64_t* state) noexcept nogil:
+    """A uniformly random direction (normalised Gaussian vector) of L2 norm ``norm``.
+
+    Gaussians come in pairs from Marsaglia's polar method: one log and one sqrt per pair, no
+    trigonometric call (half the cost of Box-Muller).
+    """
+    cdef Py_ssize_t f = 0
+    cdef double a, b, r, z, sq = 0.0
+    while f < k:
+        a = _uniform_sym(state)
+        b = _uniform_sym(state)
+        r = a * a + b * b
+        if r >= 1.0 or r == 0.0:
+            continue
+        z = sqrt(-2.0 * log(r) / r)
+        out[f] = <floating>(a * z)
+        sq = sq + <double>out[f] * out[f]
+        f = f + 1
+        if f < k:
+            out[f] = <floating>(b * z)
+            sq = sq + <double>out[f] * out[f]
+            f = f + 1
+    z = norm / sqrt(sq) if sq > 0 else 0.0
+    for f in range(k):
+        out[f] = <floating>(out[f] * z)
+
+
+# ----------------------------------------------------------------------------- the update
+cdef inline void _adagrad_row(floating* w, floating* acc, const floating* g, Py_ssize_t n,
+                              floating lr) noexcept nogil:
+    """AdaGrad on one row: acc += g * g; w -= lr * g / (sqrt(acc) + eps)."""
+    cdef Py_ssize_t f
+    cdef floating eps = <floating>ADAGRAD_EPS
+    for f in range(n):
+        acc[f] = acc[f] + g[f] * g[f]
+        w[f] = w[f] - lr * g[f] / (_sqrt(acc[f]) + eps)
+
+
+cdef inline void _apply_linear(floating* p, floating* qi, floating* qj,
+                               floating* gp, floating* gqi, floating* gqj,
+                               floating a_d, floating a_p, floating b_p, floating b_d,
+                               floating reg, floating lr, floating mi, floating mj,
+                               Py_ssize_t k, bint adagrad) noexcept nogil:
+    """Simultaneous update of rows p, qi, qj whose gradients are linear in (p, d = qi - qj).
+
+    grad p = a_d d + a_p p;  grad qi = b_p p + b_d d + reg qi;
+    grad qj = -(b_p p + b_d d) + reg qj.
+    ``mi``/``mj`` are 1 for trainable items and 0 for frozen ones (fold-in).
+    """
+    cdef Py_ssize_t f, start, n
+    cdef floating pf, qif, qjf, df, core, c_pp, c_pd, c_ii, c_jj, lr_i, lr_j, c_ip, c_jp
+    cdef floating g_p[BLOCK]
+    cdef floating g_i[BLOCK]
+    cdef floating g_j[BLOCK]
+    if adagrad:
+        # Gradients first (into stack buffers, which cannot alias the rows), then one
+        # two-array loop per row: short loops that gcc vectorizes after one alias check.
+        start = 0
+        while start < k:
+            n = min(<Py_ssize_t>BLOCK, k - start)
+            for f in range(n):
+                pf = p[start + f]
+                qif = qi[start + f]
+                qjf = qj[start + f]
+                df = qif - qjf
+                core = b_p * pf + b_d * df
+                g_p[f] = a_d * df + a_p * pf
+                g_i[f] = mi * (core + reg * qif)
+                g_j[f] = mj * (reg * qjf - core)
+            _adagrad_row(p + start, gp + start, g_p, n, lr)
+            _adagrad_row(qi + start, gqi + start, g_i, n, lr)
+            _adagrad_row(qj + start, gqj + start, g_j, n, lr)
+            start = start + n
+    else:
+        # The steps expanded into per-row coefficients: 13 vector operations per feature
+        # instead of 19, and 7 for plain BPR without L2 (the common case), because the loop
+        # is bound by arithmetic throughput, not by memory.
+        c_pp = 1 - lr * a_p
+        c_pd = -lr * a_d
+        c_ii = 1 - lr * mi * reg
+        c_jj = 1 - lr * mj * reg
+        lr_i = lr * mi
+        lr_j = lr * mj
+        if b_d == 0 and a_p == 0 and reg == 0:
+            # grad p = a_d d, grad qi = b_p p = -grad qj
+            c_ip = lr_i * b_p
+            c_jp = lr_j * b_p
+            for f in range(k):
+                pf = p[f]
+                qif = qi[f]
+                qjf = qj[f]
+                p[f] = pf + c_pd * (qif - qjf)
+                qi[f] = qif - c_ip * pf
+                qj[f] = qjf + c_jp * pf
+        else:
+            for f in range(k):
+                pf = p[f]
+                qif = qi[f]
+                qjf = qj[f]
+                df = qif - qjf
+                core = b_p * pf + b_d * df
+                p[f] = c_pp * pf + c_pd * df
+                qi[f] = c_ii * qif - lr_i * core
+                qj[f] = c_jj * qjf + lr_j * core
+
+
+cdef inline void _apply_delta(floating* p, floating* qi, floating* qj,
+                              floating* gp, floating* gqi, floating* gqj,
+                              const floating* du, const floating* di, const floating* dj,
+                              floating s, floating ls_adv, floating reg, floating lr,
+                              floating mi, floating mj, Py_ssize_t k, bint adagrad) noexcept nogil:
+    """Update with an explicit perturbation (any direction), ``ls_adv = adv_reg * s_adv``.
+
+    grad p = -s d - ls_adv (d + di - dj) + reg p;  grad qi = -s p - ls_adv (p + du) + reg qi;
+    grad qj = s p + ls_adv (p + du) + reg qj.
+    """
+    cdef Py_ssize_t f, start, n, h
+    cdef floating pf, qif, qjf, df, core
+    cdef floating g_p[BLOCK]
+    cdef floating g_i[BLOCK]
+    cdef floating g_j[BLOCK]
+    start = 0
+    while start < k:
+        n = min(<Py_ssize_t>BLOCK, k - start)
+        for f in range(n):
+            h = start + f
+            pf = p[h]
+            qif = qi[h]
+            qjf = qj[h]
+            df = qif - qjf
+            core = -s * pf - ls_adv * (pf + du[h])
+            g_p[f] = -s * df - ls_adv * (df + di[h] - dj[h]) + reg * pf
+            g_i[f] = mi * (core + reg * qif)
+            g_j[f] = mj * (reg * qjf - core)
+        if adagrad:
+            _adagrad_row(p + start, gp + start, g_p, n, lr)
+            _adagrad_row(qi + start, gqi + start, g_i, n, lr)
+            _adagrad_row(qj + start, gqj + start, g_j, n, lr)
+        else:
+            for f in range(n):
+                p[start + f] = p[start + f] - lr * g_p[f]
+                qi[start + f] = qi[start + f] - lr * g_i[f]
+                qj[start + f] = qj[start + f] - lr * g_j[f]
+        start = start + n
+
+
+cdef inline void _update_bias(floating* b, floating* acc, double g, double lr,
+                              bint adagrad) noexcept nogil:
+    if adagrad:
+        acc[0] = acc[0] + <floating>(g * g)
+        b[0] = b[0] - <floating>(lr * g / (sqrt(<double>acc[0]) + ADAGRAD_EPS))
+    else:
+        b[0] = b[0] - <floating>(lr * g)
+
+
+cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, floating* bj,
+                         floating* gp, floating* gqi, floating* gqj,
+                         floating* gbi, floating* gbj, bint train_i, bint train_j,
+                         const Params* prm, floating* work, uint64_t* state,
+                         LossSum* acc) noexcept nogil:
+    """One SGD/AdaGrad step on triple (p, qi, qj); adds its loss (no L2 term) to ``acc``.
+
+    ``work`` holds 3 * k scratch values (the random perturbation); ``state`` is the thread's
+    RNG. Gradients are taken at the current values of all three rows (simultaneous update).
+    """
+    cdef Py_ssize_t k = prm.k
+    cdef double pd, pp = 0.0, dd = 0.0, x, s, x_adv, s_adv, c_p, c_d, a, lam
+    cdef double bias = (bi[0] - bj[0]) if prm.use_bias else 0.0
+    cdef floating mi = 1 if train_i else 0
+    cdef floating mj = 1 if train_j else 0
+    lam = prm.adv_reg
+
+    pd = _dot_diff(p, qi, qj, k)
+    if prm.adversary == ADV_GRADIENT:
+        pp = _sqnorm(p, k)
+        dd = _sqnorm_diff(qi, qj, k)
+    x = pd + bias
+    s = _bpr(x, 1.0, &acc.linear, &acc.prod_clean)
+
+    if prm.adversary == ADV_NONE:
+        _apply_linear(p, qi, qj, gp, gqi, gqj, <floating>(-s), <floating>prm.reg,
+                      <floating>(-s), 0, <floating>prm.reg, <floating>prm.lr, mi, mj, k,
+                      prm.adagrad)
+        a = s
+    elif prm.adversary == ADV_GRADIENT:
+        # (p - c_d d) . (d - 2 c_p p) expanded: the perturbed margin from the three dots.
+        _gradient_coefficients(pp, dd, prm.eps_user, prm.eps_item, &c_p, &c_d)
+        x_adv = pd - 2.0 * c_p * pp - c_d * dd + 2.0 * c_p * c_d * pd + bias
+        s_adv = _bpr(x_adv, lam, &acc.linear, &acc.prod_adv)
+        a = s + lam * s_adv
+        # grad p  = -s d - lam s_adv (d - 2 c_p p) + reg p
+        # grad qi = -s p - lam s_adv (p - c_d d) + reg qi
+        _apply_linear(p, qi, qj, gp, gqi, gqj, <floating>(-a),
+                      <floating>(2.0 * lam * s_adv * c_p + prm.reg),
+                      <floating>(-a), <floating>(lam * s_adv * c_d), <floating>prm.reg,
+                      <floating>prm.lr, mi, mj, k, prm.adagrad)
+    else:
+        _random_direction(work, k, prm.eps_user, state)
+        _random_direction(work + k, k, prm.eps_item, state)
+        _random_direction(work + 2 * k, k, prm.eps_item, state)
+        x_adv = _dot_delta(p, qi, qj, work, work + k, work + 2 * k, k) + bias
+        s_adv = _bpr(x_adv, lam, &acc.linear, &acc.prod_adv)
+        a = s + lam * s_adv
+        _apply_delta(p, qi, qj, gp, gqi, gqj, work, work + k, work + 2 * k, <floating>s,
+                     <floating>(lam * s_adv), <floating>prm.reg, <floating>prm.lr, mi, mj, k,
+                     prm.adagrad)
+
+    if prm.use_bias:
+        # The biases are not perturbed; d x / d b_i = 1 = -d x / d b_j.
+        if train_i:
+            _update_bias(bi, gbi, -a + prm.reg * bi[0], prm.lr, prm.adagrad)
+        if train_j:
+            _update_bias(bj, gbj, a + prm.reg * bj[0], prm.lr, prm.adagrad)
+    acc.n = acc.n + 1
+    if acc.n == FLUSH:
+        _loss_flush(acc)
+
+
+# ----------------------------------------------------------------------------- epochs
+cdef inline bint _draw(uint64_t* state, const int64_t* indptr, const int* indices,
+                       const int* sample_users, const int* sample_items, Py_ssize_t n_pairs,
+                       Py_ssize_t n_items, int* u, int* i, int* j) noexcept nogil:
+    """Draw one triple; False when the user interacted with every item (no negative)."""
+    cdef Py_ssize_t idx = _randint(state, n_pairs)
+    cdef int64_t start, end
+    u[0] = sample_users[idx]
+    i[0] = sample_items[idx]
+    start = indptr[u[0]]
+    end = indptr[u[0] + 1]
+    if end - start >= n_items:
+        return False
+    while True:  # rejection sampling: terminates because a negative exists
+        j[0] = <int>_randint(state, n_items)
+        if not _contains(indices, start, end, j[0]):
+            return True
+
+
+cdef inline void _prefetch_row(const void* row, Py_ssize_t nbytes) noexcept nogil:
+    cdef Py_ssize_t off
+    for off in range(0, nbytes, 64):
+        SKADV_PREFETCH(<const char*>row + off)
+
+
+cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
+                         floating* GP, floating* GQ, floating* Gb,
+                         const int64_t* indptr, const int* indices,
+                         const int* sample_users, const int* sample_items, Py_ssize_t n_pairs,
+                         Py_ssize_t n_draws, uint64_t seed, floating* work,
+                         const Params* prm) noexcept nogil:
+    """``n_draws`` sampled updates on one thread, with this thread's own RNG stream.
+
+    Triples are drawn one step ahead and their rows prefetched, so that the dependent loads
+    of sampling (pair, CSR row, binary search, embedding rows) overlap the current update.
+    """
+    cdef uint64_t state = _splitmix64(seed)
+    cdef Py_ssize_t t, k = prm.k, n_items = prm.n_items
+    cdef Py_ssize_t row_bytes = k * sizeof(floating)
+    cdef int u, i, j, u_next = 0, i_next = 0, j_next = 0
+    cdef bint ok, ok_next = False
+    cdef LossSum acc
+    _loss_init(&acc)
+    if n_draws > 0:
+        ok_next = _draw(&state, indptr, indices, sample_users, sample_items, n_pairs, n_items,
+                        &u_next, &i_next, &j_next)
+    for t in range(n_draws):
+        u = u_next
+        i = i_next
+        j = j_next
+        ok = ok_next
+        if t + 1 < n_draws:
+            ok_next = _draw(&state, indptr, indices, sample_users, sample_items, n_pairs,
+                            n_items, &u_next, &i_next, &j_next)
+            if ok_next:
+                _prefetch_row(P + u_next * k, row_bytes)
+                _prefetch_row(Q + i_next * k, row_bytes)
+                _prefetch_row(Q + j_next * k, row_bytes)
+                if prm.adagrad:
+                    _prefetch_row(GP + u_next * k, row_bytes)
+                    _prefetch_row(GQ + i_next * k, row_bytes)
+                    _prefetch_row(GQ + j_next * k, row_bytes)
+        if not ok:
+            continue  # the wrapper removes users without negatives beforehand
+        _update(P + u * k, Q + i * k, Q + j * k, b + i, b + j,
+                GP + u * k, GQ + i * k, GQ + j * k, Gb + i, Gb + j,
+                i >= prm.item_start, j >= prm.item_start, prm, work, &state, &acc)
+    return _loss_total(&acc, prm.adv_reg)
+
+
+cdef Params _make_params(double lr, double reg, double adv_reg, double eps_user,
+                         double eps_item, int adversary, bint adagrad, bint use_bias,
+                         Py_ssize_t k, Py_ssize_t n_items, Py_ssize_t item_start):
+    cdef Params prm
+    prm.lr = lr
+    prm.reg = reg
+    prm.adv_reg = adv_reg
+    prm.eps_user = eps_user
+    prm.eps_item = eps_item
+    prm.adversary = adversary
+    prm.adagrad = adagrad
+    prm.use_bias = use_bias
+    prm.k = k
+    prm.n_items = n_items
+    prm.item_start = item_start
+    return prm
+
+
+def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
+              floating[:, ::1] acc_P, floating[:, ::1] acc_Q, floating[::1] acc_bias,
+              const int64_t[::1] indptr, const int[::1] indices,
+              const int[::1] sample_users, const int[::1] sample_items,
+              const int64_t[::1] offsets, const uint64_t[::1] seeds, floating[:, ::1] work,
+              Py_ssize_t n_draws, double lr, double reg, double adv_reg, double eps_user,
+              double eps_item, int adversary, bint adagrad, bint use_bias,
+              Py_ssize_t item_start):
+    """One epoch of ``n_draws`` sampled BPR/APR updates, Hogwild-parallel; returns the loss sum.
+
+    Thread ``t`` of ``len(seeds)`` threads (static schedule) owns the positive pairs
+    ``offsets[t]:offsets[t + 1]`` of ``(sample_users, sample_items)`` and makes its share of the
+    ``n_draws`` draws (proportional to its pairs) from its own RNG stream seeded by
+    ``seeds[t]``: a pair uniformly among its own, a negative item uniformly among those absent
+    from the user's (sorted) CSR row ``indices[indptr[u]:indptr[u + 1]]``. When the pairs are
+    grouped by user, threads never share a user row; item rows are shared and updated
+    without locks. ``acc_*`` are AdaGrad accumulators (any (1, 1)/(1,) arrays with plain SGD);
+    ``work`` has one row of at least 3 * k values per thread (random adversary only); items
+    below ``item_start`` are kept fixed. Samples of users who interacted with every item are
+    skipped.
+    """
+    cdef Py_ssize_t n_threads = seeds.shape[0], n_pairs = sample_users.shape[0]
+    cdef Params prm = _make_params(lr, reg, adv_reg, eps_user, eps_item, adversary, adagrad,
+                                   use_bias, P.shape[1], Q.shape[0], item_start)
+    cdef floating* P_ptr = &P[0, 0]
+    cdef floating* Q_ptr = &Q[0, 0]
+    cdef floating* b_ptr = &bias[0]
+    cdef floating* GP_ptr = &acc_P[0, 0]
+    cdef floating* GQ_ptr = &acc_Q[0, 0]
+    cdef floating* Gb_ptr = &acc_bias[0]
+    cdef floating* work_ptr = &work[0, 0]
+    cdef Py_ssize_t work_stride = work.shape[1]
+    cdef Py_ssize_t tid, start, end
+    cdef double loss = 0.0
+    cdef double draws_per_pair = <double>n_draws / n_pairs if n_pairs > 0 else 0.0
+    if n_pairs == 0 or n_draws == 0:
+        return 0.0
+    # Taken after the check above: &sample_users[0] of an empty array is out of bounds.
+    cdef const int* users_ptr = &sample_users[0]
+    cdef const int* items_ptr = &sample_items[0]
+    with nogil:
+        for tid in prange(n_threads, num_threads=n_threads, schedule="static", chunksize=1):
+            start = offsets[tid]
+            end = offsets[tid + 1]
+            loss += _epoch_chunk(
+                P_ptr, Q_ptr, b_ptr, GP_ptr, GQ_ptr, Gb_ptr, &indptr[0], &indices[0],
+                users_ptr + start, items_ptr + start, end - start,
+                <Py_ssize_t>(draws_per_pair * end + 0.5)
+                - <Py_ssize_t>(draws_per_pair * start + 0.5),
+                seeds[tid], work_ptr + tid * work_stride, &prm,
+            )
+    return loss
+
+
+def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
+                floating[:, ::1] acc_P, floating[:, ::1] acc_Q, floating[::1] acc_bias,
+                const int[::1] users, const int[::1] pos_items, const int[::1] neg_items,
+                double lr, double reg, double adv_reg, double eps_user, double eps_item,
+                int adversary, bint adagrad, bint use_bias, Py_ssize_t item_start,
+                uint64_t seed):
+    """Apply the update of each given triple in order, on one thread; returns the loss sum.
+
+    Same update as :func:`sgd_epoch`; ``seed`` seeds the random adversary's directions.
+    """
+    cdef Params prm = _make_params(lr, reg, adv_reg, eps_user, eps_item, adversary, adagrad,
+                                   use_bias, P.shape[1], Q.shape[0], item_start)
+    cdef Py_ssize_t t, k = P.shape[1]
+    cdef int u, i, j
+    cdef uint64_t state = _splitmix64(seed)
+    cdef floating[::1] work = np.zeros(3 * k + 1, dtype=np.float32 if floating is float
+                                       else np.float64)
+    cdef LossSum acc
+    _loss_init(&acc)
+    with nogil:
+        for t in range(users.shape[0]):
+            u = users[t]
+            i = pos_items[t]
+            j = neg_items[t]
+            _update(&P[u, 0], &Q[i, 0], &Q[j, 0], &bias[i], &bias[j],
+                    &acc_P[u, 0] if adagrad else &acc_P[0, 0],
+                    &acc_Q[i, 0] if adagrad else &acc_Q[0, 0],
+                    &acc_Q[j, 0] if adagrad else &acc_Q[0, 0],
+                    &acc_bias[i] if adagrad else &acc_bias[0],
+                    &acc_bias[j] if adagrad else &acc_bias[0],
+                    i >= item_start, j >= item_start, &prm, &work[0], &state, &acc)
+    return _loss_total(&acc, adv_reg)
+
+
+def perturbation(floating[::1] p, floating[::1] qi, floating[::1] qj, double eps_user,
+                 double eps_item, int adversary, uint64_t seed):
+    """The perturbation ``(delta_u, delta_i, delta_j)`` that ``_update`` uses for one triple.
+
+    A test hook for the cdef helpers: ``adversary=1`` (gradient) rebuilds the vectors from the
+    closed-form coefficients of the update; ``adversary=2`` (random) draws them with the RNG
+    seeded like :func:`sgd_triples` with ``seed``, so a one-triple ``sgd_triples`` call uses
+    exactly these vectors.
+    """
+    cdef Py_ssize_t f, k = p.shape[0]
+    cdef double pp, dd, c_p, c_d
+    cdef uint64_t state = _splitmix64(seed)
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[::1] out = np.zeros(3 * k + 1, dtype=dtype)
+    if adversary == ADV_GRADIENT:
+        pp = _sqnorm(&p[0], k)
+        dd = _sqnorm_diff(&qi[0], &qj[0], k)
+        _gradient_coefficients(pp, dd, eps_user, eps_item, &c_p, &c_d)
+        for f in range(k):
+            out[f] = <floating>(-c_d * (qi[f] - qj[f]))
+            out[k + f] = <floating>(-c_p * p[f])
+            out[2 * k + f] = <floating>(c_p * p[f])
+    elif adversary == ADV_RANDOM:
+        _random_direction(&out[0], k, eps_user, &state)
+        _random_direction(&out[k], k, eps_item, &state)
+        _random_direction(&out[2 * k], k, eps_item, &state)
+    arr = np.asarray(out)
+    return arr[:k].copy(), arr[k:2 * k].copy(), arr[2 * k:3 * k].copy()
+
+
+def bpr_loss(double x):
+    """``(softplus(-x), sigmoid(-x))`` as the kernel computes them (test hook)."""
+    cdef LossSum acc
+    _loss_init(&acc)
+    cdef double s = _bpr(x, 1.0, &acc.linear, &acc.prod_clean)
+    return _loss_total(&acc, 0.0), s
+
+
+def row_contains(const int[::1] indices, int64_t start, int64_t end, int j):
+    """Whether ``j`` is in the sorted ``indices[start:end]``, by the sampler's search.
+
+    A test hook for the binary search of negative sampling.
+    """
+    if end <= start:
+        return False
+    return bool(_contains(&indices[0], start, end, j))

@@ -1,0 +1,314 @@
+"""The compiled BPR/APR kernel (src_ext/_mf_sgd.pyx) against a NumPy reference."""
+
+import numpy as np
+import pytest
+from _reference import apr_loss, bpr_terms, gradient_perturbation, reference_step
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import sparse
+
+from skadv._ext import _mf_sgd
+from skadv.mf._cython_backend import ADVERSARIES, thread_offsets
+
+N_USERS, N_ITEMS, K = 5, 7, 6  # K is not a multiple of 8: the kernels' tail loops run too
+# Float32 rows are updated in single precision and summed in another order than NumPy's:
+# one step agrees to ~1e-6 relative; float64 to rounding.
+RTOL = {np.float32: 2e-5, np.float64: 1e-11}
+ATOL = {np.float32: 1e-6, np.float64: 1e-13}
+
+# Given triples on 5 users x 7 items: every user, both frozen (< 2) and trainable items.
+TRIPLES = np.array(
+    [[0, 1, 2], [1, 3, 0], [2, 4, 6], [3, 0, 5], [4, 6, 1], [0, 2, 3], [1, 5, 4], [2, 0, 1],
+     [3, 6, 2], [4, 3, 5], [0, 1, 6], [2, 4, 3]],
+    dtype=np.int32,
+)  # fmt: skip
+HYPER = dict(lr=0.1, reg=0.05, adv_reg=0.7, eps_user=0.3, eps_item=0.2)
+
+
+def _params(dtype, seed=0):
+    rng = np.random.RandomState(seed)
+    P = rng.normal(0, 0.5, (N_USERS, K))
+    Q = rng.normal(0, 0.5, (N_ITEMS, K))
+    b = rng.normal(0, 0.1, N_ITEMS)
+    acc = [rng.uniform(0, 0.5, a.shape) for a in (P, Q, b)]
+    return [np.ascontiguousarray(a, dtype=dtype) for a in (P, Q, b, *acc)]
+
+
+def _assert_all_close(kernel, ref, dtype):
+    """Compare all six arrays, reporting every one that differs (not only the first)."""
+    names = ["P", "Q", "bias", "acc_P", "acc_Q", "acc_bias"]
+    differ = [
+        name for name, got, want in zip(names, kernel, ref, strict=True)
+        if not np.allclose(got, want, rtol=RTOL[dtype], atol=ATOL[dtype])
+    ]  # fmt: skip
+    assert differ == []
+
+
+def _kernel_triples(arrays, triples, *, adversary, optimizer, use_bias, item_start=0, seed=1):
+    P, Q, b, aP, aQ, ab = arrays
+    return _mf_sgd.sgd_triples(
+        P, Q, b, aP, aQ, ab, np.ascontiguousarray(triples[:, 0]),
+        np.ascontiguousarray(triples[:, 1]), np.ascontiguousarray(triples[:, 2]),
+        HYPER["lr"], HYPER["reg"], HYPER["adv_reg"], HYPER["eps_user"], HYPER["eps_item"],
+        ADVERSARIES[adversary], optimizer == "adagrad", use_bias, item_start, seed,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
+@pytest.mark.parametrize("adversary", ["none", "gradient"])
+@pytest.mark.parametrize("use_bias", [False, True])
+@pytest.mark.parametrize("item_start", [0, 2])
+def test_kernel_matches_reference(dtype, optimizer, adversary, use_bias, item_start):
+    kernel = _params(dtype)
+    ref = [a.astype(np.float64) for a in kernel]
+    loss = _kernel_triples(
+        kernel, TRIPLES, adversary=adversary, optimizer=optimizer, use_bias=use_bias,
+        item_start=item_start,
+    )  # fmt: skip
+    ref_loss = sum(
+        reference_step(
+            *ref,
+            u,
+            i,
+            j,
+            adversary=adversary,
+            optimizer=optimizer,
+            use_bias=use_bias,
+            item_start=item_start,
+            **HYPER,
+        )  # fmt: skip
+        for u, i, j in TRIPLES
+    )
+    assert loss == pytest.approx(ref_loss, rel=RTOL[dtype])
+    _assert_all_close(kernel, ref, dtype)
+
+
+@pytest.mark.parametrize("adversary", ["none", "gradient"])
+def test_loss_sum_over_many_triples(adversary):
+    # 600 triples: the kernel's loss accumulator flushes its products every 256 samples.
+    kernel = _params(np.float64)
+    ref = [a.copy() for a in kernel]
+    triples = np.tile(TRIPLES, (50, 1))
+    loss = _kernel_triples(
+        kernel, triples, adversary=adversary, optimizer="adagrad", use_bias=True
+    )
+    ref_loss = sum(
+        reference_step(
+            *ref, u, i, j, adversary=adversary, optimizer="adagrad", use_bias=True, **HYPER
+        )  # fmt: skip
+        for u, i, j in triples
+    )
+    assert loss == pytest.approx(ref_loss, rel=1e-10)
+    _assert_all_close(kernel, ref, np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
+def test_random_adversary_matches_reference(dtype, optimizer):
+    # One triple: the kernel draws its perturbation from the RNG that `perturbation` reuses.
+    kernel = _params(dtype)
+    ref = [a.astype(np.float64) for a in kernel]
+    u, i, j = TRIPLES[0]
+    P, Q = kernel[0], kernel[1]
+    delta = _mf_sgd.perturbation(
+        P[u].copy(), Q[i].copy(), Q[j].copy(), HYPER["eps_user"], HYPER["eps_item"],
+        ADVERSARIES["random"], 7,
+    )  # fmt: skip
+    loss = _kernel_triples(
+        kernel, TRIPLES[:1], adversary="random", optimizer=optimizer, use_bias=True, seed=7
+    )
+    delta = [d.astype(np.float64) for d in delta]
+    ref_loss = reference_step(
+        *ref, u, i, j, adversary="random", optimizer=optimizer, use_bias=True, delta=delta,
+        **HYPER,
+    )  # fmt: skip
+    assert loss == pytest.approx(ref_loss, rel=RTOL[dtype])
+    _assert_all_close(kernel, ref, dtype)
+
+
+def test_adversarial_gradient_matches_finite_differences():
+    # With SGD, lr=1 and reg=0 the step is exactly minus the gradient of the APR loss
+    # BPR(Θ) + λ BPR(Θ + Δ) with Δ held fixed at its value in Θ.
+    P, Q, b, aP, aQ, ab = _params(np.float64, seed=3)
+    u, i, j = 1, 3, 0
+    theta = np.concatenate([P[u], Q[i], Q[j]])
+    delta = gradient_perturbation(P[u], Q[i], Q[j], b[i], b[j], 0.4, 0.25)
+
+    def loss(t):
+        return apr_loss(t[:K], t[K : 2 * K], t[2 * K :], b[i], b[j], delta, 0.8)
+
+    h = 1e-6
+    numeric = np.array(
+        [(loss(theta + h * e) - loss(theta - h * e)) / (2 * h) for e in np.eye(3 * K)]
+    )
+    _mf_sgd.sgd_triples(
+        P, Q, b, aP, aQ, ab, np.array([u], np.int32), np.array([i], np.int32),
+        np.array([j], np.int32), 1.0, 0.0, 0.8, 0.4, 0.25, ADVERSARIES["gradient"], False, True,
+        0, 0,
+    )  # fmt: skip
+    analytic = theta - np.concatenate([P[u], Q[i], Q[j]])
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_gradient_perturbation_increases_the_loss():
+    # The adversary moves along the gradient: to first order the loss grows by ε |g|.
+    P, Q, b, *_ = _params(np.float64, seed=4)
+    p, qi, qj = P[0], Q[1], Q[2]
+    delta = _mf_sgd.perturbation(p, qi, qj, 1e-4, 1e-4, ADVERSARIES["gradient"], 0)
+    zero = [np.zeros(K)] * 3
+    assert apr_loss(p, qi, qj, 0.0, 0.0, delta, 1.0) > apr_loss(p, qi, qj, 0.0, 0.0, zero, 1.0)
+
+
+# Embedding values: zero or of magnitude 1e-3..10 (a row whose squared norm underflows, near
+# 1e-154 in float64, counts as a zero row in the kernel: no direction).
+_values = st.one_of(st.just(0.0), st.floats(1e-3, 10), st.floats(-10, -1e-3))
+_rows = arrays(np.float64, K, elements=_values)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    p=_rows, qi=_rows, qj=_rows,
+    eps_user=st.floats(0, 5), eps_item=st.floats(0, 5),
+    adversary=st.sampled_from(["gradient", "random"]), seed=st.integers(0, 2**32 - 1),
+)  # fmt: skip
+def test_perturbation_rows_have_norm_epsilon(p, qi, qj, eps_user, eps_item, adversary, seed):
+    du, di, dj = _mf_sgd.perturbation(p, qi, qj, eps_user, eps_item, ADVERSARIES[adversary], seed)
+    # A zero row gradient has no direction: its perturbation is zero (gradient adversary).
+    has_direction = adversary == "random" or np.linalg.norm(qi - qj) > 0
+    expected_u = eps_user if has_direction else 0.0
+    expected_i = eps_item if adversary == "random" or np.linalg.norm(p) > 0 else 0.0
+    assert np.linalg.norm(du) == pytest.approx(expected_u, rel=1e-9, abs=1e-12)
+    assert np.linalg.norm(di) == pytest.approx(expected_i, rel=1e-9, abs=1e-12)
+    assert np.linalg.norm(dj) == pytest.approx(expected_i, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=_rows, qi=_rows, qj=_rows, eps=st.floats(0.01, 5))
+def test_gradient_perturbation_is_the_normalized_gradient(p, qi, qj, eps):
+    kernel = _mf_sgd.perturbation(p, qi, qj, eps, 2 * eps, ADVERSARIES["gradient"], 0)
+    reference = gradient_perturbation(p, qi, qj, 0.0, 0.0, eps, 2 * eps)
+    np.testing.assert_allclose(np.stack(kernel), np.stack(reference), rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=st.floats(-800, 800))
+def test_bpr_loss_is_stable_softplus(x):
+    loss, s = _mf_sgd.bpr_loss(x)
+    ref_loss, ref_s = bpr_terms(x)
+    assert np.isfinite(loss) and 0.0 <= s <= 1.0
+    # The kernel takes logs of products of (1 + exp(-|x|)), not log1p: each sample's loss is
+    # exact to a few ulps of 1, in absolute terms.
+    assert loss == pytest.approx(ref_loss, rel=1e-12, abs=1e-15)
+    assert s == pytest.approx(ref_s, rel=1e-12, abs=1e-300)
+    # softplus(-x) - softplus(x) = -x
+    assert loss - _mf_sgd.bpr_loss(-x)[0] == pytest.approx(-x, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    row=st.lists(st.integers(0, 50), unique=True, max_size=20).map(sorted),
+    pad=st.integers(0, 3),
+    j=st.integers(-1, 52),
+)
+def test_row_contains_is_membership(row, pad, j):
+    # The row sits inside a larger indices array, as a CSR row does.
+    indices = np.array([-5] * pad + row + [99] * pad, dtype=np.int32)
+    assert _mf_sgd.row_contains(indices, pad, pad + len(row), j) == (j in row)
+
+
+def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, item_start=0,
+           seed=0, n_draws=None):  # fmt: skip
+    matrix = sparse.csr_matrix(matrix)
+    matrix.sort_indices()
+    coo = matrix.tocoo()
+    b = np.zeros(Q.shape[0], dtype=P.dtype)
+    accs = (np.zeros_like(P), np.zeros_like(Q), np.zeros_like(b))
+    seeds = np.arange(1, n_threads + 1, dtype=np.uint64) + seed
+    work = np.zeros((n_threads, 3 * P.shape[1] + 1), dtype=P.dtype)
+    users = coo.row.astype(np.int32)
+    return _mf_sgd.sgd_epoch(
+        P, Q, b, *accs, matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
+        users, coo.col.astype(np.int32), thread_offsets(users, n_threads), seeds, work,
+        coo.nnz if n_draws is None else n_draws, lr, 0.0, 1.0, 0.1, 0.1,
+        ADVERSARIES[adversary], adagrad, False, item_start,
+    )  # fmt: skip
+
+
+def test_negatives_are_never_positives():
+    # Each user lacks exactly one item, so its only valid negative is known. With P rows the
+    # unit vectors, Q = 0 and a tiny step (sigmoid(-x) stays 0.5), a draw of user u moves
+    # Q[negative_u, u] down by lr / 2: the moves add up to n_draws * lr / 2 only if every
+    # draw picked the valid negative.
+    negative = np.array([7, 3, 0])
+    matrix = np.ones((3, 8))
+    matrix[np.arange(3), negative] = 0
+    P, Q = np.eye(3), np.zeros((8, 3))
+    n_draws, lr = 2000, 1e-9
+    _epoch(P, Q, matrix, lr=lr, n_draws=n_draws)
+    moved = -Q[negative, np.arange(3)]
+    assert (moved > 0).all()
+    assert moved.sum() == pytest.approx(n_draws * lr / 2, rel=1e-5)
+
+
+def test_users_without_negatives_are_skipped():
+    # User 1 interacted with every item: the kernel must not loop forever nor touch its row.
+    matrix = np.array([[1, 0, 0, 1], [1, 1, 1, 1]])
+    P = np.random.RandomState(0).normal(size=(2, 4))
+    Q = np.random.RandomState(1).normal(size=(4, 4))
+    before = P[1].copy()
+    _epoch(P, Q, matrix, lr=0.1, n_draws=50)
+    np.testing.assert_array_equal(P[1], before)
+
+
+@pytest.mark.parametrize("adversary", ["none", "gradient", "random"])
+@pytest.mark.parametrize("adagrad", [False, True])
+def test_frozen_items_stay_fixed_in_epochs(adversary, adagrad):
+    rng = np.random.RandomState(0)
+    matrix = (rng.rand(6, 9) < 0.4).astype(float)
+    matrix[:, 0] = 1
+    P, Q = rng.normal(size=(6, 5)), rng.normal(size=(9, 5))
+    Q0 = Q.copy()
+    _epoch(P, Q, matrix, lr=0.1, adversary=adversary, adagrad=adagrad, item_start=4)
+    np.testing.assert_array_equal(Q[:4], Q0[:4])
+    assert not np.allclose(Q[4:], Q0[4:])
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_epoch_lowers_the_loss(n_threads):
+    rng = np.random.RandomState(0)
+    matrix = (rng.rand(30, 20) < 0.3).astype(float)
+    P = rng.normal(0, 0.1, (30, 8)).astype(np.float32)
+    Q = rng.normal(0, 0.1, (20, 8)).astype(np.float32)
+    losses = [_epoch(P, Q, matrix, lr=0.05, n_threads=n_threads, seed=s) for s in range(15)]
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_same_seeds_same_epoch():
+    rng = np.random.RandomState(0)
+    matrix = (rng.rand(10, 12) < 0.3).astype(float)
+    P, Q = rng.normal(size=(10, 4)), rng.normal(size=(12, 4))
+    P2, Q2 = P.copy(), Q.copy()
+    _epoch(P, Q, matrix, lr=0.1, adversary="random", seed=5)
+    _epoch(P2, Q2, matrix, lr=0.1, adversary="random", seed=5)
+    np.testing.assert_array_equal(P, P2)
+    np.testing.assert_array_equal(Q, Q2)
+    _epoch(P2, Q2, matrix, lr=0.1, adversary="random", seed=6)
+    _epoch(P, Q, matrix, lr=0.1, adversary="random", seed=7)
+    assert not np.array_equal(P, P2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    counts=st.lists(st.integers(1, 20), min_size=0, max_size=15),
+    n_threads=st.integers(1, 6),
+)
+def test_thread_offsets_split_at_user_boundaries(counts, n_threads):
+    users = np.repeat(np.arange(len(counts)), counts).astype(np.int32)
+    offsets = thread_offsets(users, n_threads)
+    n = users.shape[0]
+    assert offsets.shape == (n_threads + 1,) and offsets[0] == 0 and offsets[-1] == n
+    assert (np.diff(offsets) >= 0).all()
+    inner = offsets[(offsets > 0) & (offsets < n)]
+    assert (users[inner - 1] != users[inner]).all()  # no user is split between threads
