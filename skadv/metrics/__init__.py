@@ -9,9 +9,7 @@ from skadv.metrics._ranking import (
     precision_at_k,
     recall_at_k,
 )
-
-# ROBUSTNESS HOOK (skadv/metrics/_robustness.py, another helper) -- uncomment when it lands:
-# from skadv.metrics._robustness import robustness_curve
+from skadv.metrics._robustness import make_robustness_scorer, robustness_curve
 from skadv.metrics._scorer import (
     auc_scorer,
     get_ranking_scorer,
@@ -41,5 +39,6 @@ __all__ = [
     "precision_scorer",
     "recall_at_k",
     "recall_scorer",
-    # "robustness_curve",  ROBUSTNESS HOOK: uncomment with the import above
+    "robustness_curve",
+    "make_robustness_scorer",
 ]

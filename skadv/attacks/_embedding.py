@@ -1,0 +1,496 @@
+"""Adversarial perturbations of the embeddings of a fitted matrix-factorization recommender.
+
+``EmbeddingAttack`` maximises the training BPR loss of a fitted model with respect to its user
+and item embedding matrices, one L2 ball of radius ε per row: FGSM (one normalised gradient
+step, the attack of APR), PGD (projected gradient ascent, Madry et al.) and random noise of the
+same norm (the control). It is the measuring stick of :func:`skadv.metrics.robustness_curve`.
+"""
+
+import copy
+
+import numpy as np
+from scipy import sparse
+from scipy.special import expit
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from skadv.utils._params import NONE, RANDOM_STATE, Interval, Options, validate_params
+
+__all__ = ["EmbeddingAttack"]
+
+# Triples are scored in chunks so that the gathered (chunk, n_factors) blocks stay small
+# (2**16 x 64 float64 = 32 MiB) whatever the number of interactions.
+_CHUNK = 1 << 16
+# Score matrices up to this many times the number of triples are computed densely.
+_DENSE_RATIO = 64
+
+
+class EmbeddingAttack(BaseEstimator):
+    """Worst-case (or random) perturbation of the user and item embeddings of a fitted model.
+
+    The adversary maximises the model's training BPR loss by adding to every embedding row a
+    perturbation of L2 norm at most ε. Works on any fitted recommender that scores a pair by
+    the dot product of ``user_factors_`` and ``item_factors_`` rows plus an optional
+    ``item_bias_``, such as :class:`skadv.mf.AdversarialMFRecommender`, alone or as the last
+    step of a :class:`~sklearn.pipeline.Pipeline`. The model is never modified:
+    :meth:`perturb` returns a perturbed deep copy.
+
+    Parameters
+    ----------
+    method : {"fgsm", "pgd", "random"}, default="fgsm"
+        ``"fgsm"``: one step of length ε along the row-normalised gradient (the attack used by
+        APR). ``"pgd"``: ``n_steps`` projected gradient-ascent steps. ``"random"``: a uniformly
+        random direction of norm ε per row, the control an attack must beat.
+    epsilon : float, default=0.5
+        Radius ε of the L2 ball around each embedding row; ``0`` leaves the model unchanged.
+    n_steps : int, default=10
+        Number of PGD steps (ignored by the other methods).
+    step_size : float, default=None
+        Length of each PGD step, in the units of ε (so relative to the mean row norm with
+        ``epsilon_mode="relative"``). ``None`` means ``2.5 * epsilon / n_steps`` (Madry et al.),
+        enough to reach the boundary of the ball from any point inside it.
+    norm : {"row-l2"}, default="row-l2"
+        The constraint: each row of a perturbation has L2 norm at most ε (the threat model of
+        APR). The only option for now; the parameter reserves the name for others.
+    epsilon_mode : {"absolute", "relative"}, default="absolute"
+        ``"absolute"``: ε is the radius itself. ``"relative"``: the radius is ε times the mean
+        L2 row norm of the matrix being perturbed (user and item matrices each get their own),
+        so that one ε means the same thing for models whose embeddings have different scales.
+        :meth:`effective_epsilon` returns the resulting radii.
+    target : {"both", "users", "items"}, default="both"
+        Which embedding matrices are perturbed; the other gets a zero perturbation.
+    n_negatives : int, default=1
+        Negative items sampled, uniformly among the items the user did not interact with,
+        for every training interaction in the BPR loss.
+    random_state : int, RandomState instance or None, default=None
+        Seeds negative sampling (``"fgsm"``, ``"pgd"``, :meth:`bpr_loss`) and the random
+        directions (``"random"``). An int gives the same triples and perturbation on every
+        call, so that :meth:`bpr_loss` and an attack with the same seed see the same loss.
+
+    See Also
+    --------
+    skadv.metrics.robustness_curve : Ranking quality of a model under attacks of growing ε.
+    skadv.metrics.make_robustness_scorer : Robustness as a scorer for model selection.
+
+    Notes
+    -----
+    With user embeddings :math:`P`, item embeddings :math:`Q` and item biases :math:`b`, the
+    adversary maximises the BPR loss summed over the training interactions :math:`(u, i)` (each
+    stored entry of ``interactions_`` counts once, whatever its weight) and
+    :math:`n_{neg}` negatives :math:`j` per interaction, sampled once per call:
+
+    .. math::
+
+        L(P, Q) = \\sum_{(u, i, j)} \\log\\left(1 + e^{-x_{uij}}\\right), \\qquad
+        x_{uij} = p_u^\\top (q_i - q_j) + b_i - b_j .
+
+    With :math:`g_r` the gradient of :math:`L` with respect to row :math:`r` of :math:`P` or
+    :math:`Q`, evaluated at the current perturbed point:
+
+    * FGSM (Goodfellow et al.; per row as in APR, He et al.):
+      :math:`\\Delta_r = \\epsilon \\, g_r / \\lVert g_r \\rVert_2`.
+    * PGD (Madry et al.): from :math:`\\Delta^{(0)} = 0`,
+      :math:`\\Delta_r^{(t+1)} = \\Pi_{\\epsilon}\\big(\\Delta_r^{(t)} + \\alpha\\, g_r /
+      \\lVert g_r \\rVert_2\\big)` with :math:`\\Pi_\\epsilon(d) = d \\min(1, \\epsilon /
+      \\lVert d \\rVert_2)`, the projection onto the ball, and step size :math:`\\alpha`. The
+      sampled triples stay fixed across the steps, so PGD ascends one objective.
+    * random: :math:`\\Delta_r = \\epsilon\\, z_r / \\lVert z_r \\rVert_2`,
+      :math:`z_r \\sim \\mathcal{N}(0, I)`: uniform on the sphere.
+
+    A row whose gradient is exactly zero gets no perturbation (it is not random): such a row
+    has no first-order effect on the loss (a user whose every item is a positive, so that no
+    negative can be sampled; an item no triple touches; or all-zero embeddings on the other
+    side), and a random direction there would only add noise to a deterministic attack. This
+    is also what the reference implementation of APR does (``tf.nn.l2_normalize``). So every
+    row of an FGSM perturbation has norm ε or 0, and every PGD row at most ε.
+
+    The gradient is :math:`\\nabla_P L = C Q` and :math:`\\nabla_Q L = C^\\top P` with the
+    sparse :math:`C = \\sum_{(u,i,j)} -\\sigma(-x_{uij}) \\, e_u (e_i - e_j)^\\top`: one sparse
+    product per matrix, no Python loop over interactions.
+
+    References
+    ----------
+    .. [1] He, X., He, Z., Du, X. and Chua, T.-S. "Adversarial Personalized Ranking for
+       Recommendation". SIGIR 2018.
+    .. [2] Goodfellow, I., Shlens, J. and Szegedy, C. "Explaining and Harnessing Adversarial
+       Examples". ICLR 2015.
+    .. [3] Madry, A., Makelov, A., Schmidt, L., Tsipras, D. and Vladu, A. "Towards Deep Learning
+       Models Resistant to Adversarial Attacks". ICLR 2018.
+    .. [4] Rendle, S., Freudenthaler, C., Gantner, Z. and Schmidt-Thieme, L. "BPR: Bayesian
+       Personalized Ranking from Implicit Feedback". UAI 2009.
+
+    Examples
+    --------
+    >>> from skadv.datasets import make_interactions
+    >>> from skadv.mf import AdversarialMFRecommender
+    >>> X = make_interactions(n_users=50, n_items=40, random_state=0)
+    >>> model = AdversarialMFRecommender(n_factors=8, n_epochs=5, random_state=0).fit(X)
+    >>> attack = EmbeddingAttack("fgsm", epsilon=0.1, random_state=0)
+    >>> d_users, d_items = attack.perturbation(model)
+    >>> d_users.shape == model.user_factors_.shape
+    True
+    >>> round(float(np.linalg.norm(d_users, axis=1).max()), 6)
+    0.1
+    >>> attacked = attack.perturb(model)
+    >>> bool(attack.bpr_loss(attacked) > attack.bpr_loss(model))
+    True
+    """
+
+    _parameter_constraints = {
+        "method": [Options("fgsm", "pgd", "random")],
+        "epsilon": [Interval("real", 0, None)],
+        "n_steps": [Interval("int", 1, None)],
+        "step_size": [NONE, Interval("real", 0, None, closed="neither")],
+        "norm": [Options("row-l2")],
+        "epsilon_mode": [Options("absolute", "relative")],
+        "target": [Options("both", "users", "items")],
+        "n_negatives": [Interval("int", 1, None)],
+        "random_state": [NONE, RANDOM_STATE],
+    }
+
+    def __init__(
+        self,
+        method="fgsm",
+        epsilon=0.5,
+        *,
+        n_steps=10,
+        step_size=None,
+        norm="row-l2",
+        epsilon_mode="absolute",
+        target="both",
+        n_negatives=1,
+        random_state=None,
+    ):
+        self.method = method
+        self.epsilon = epsilon
+        self.n_steps = n_steps
+        self.step_size = step_size
+        self.norm = norm
+        self.epsilon_mode = epsilon_mode
+        self.target = target
+        self.n_negatives = n_negatives
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------- public API
+    def effective_epsilon(self, estimator):
+        """Radii of the L2 balls around user and item rows, in embedding units.
+
+        Parameters
+        ----------
+        estimator : fitted recommender or Pipeline
+            A model with ``user_factors_`` and ``item_factors_`` (see the class docstring).
+
+        Returns
+        -------
+        epsilon_users, epsilon_items : float
+            ``epsilon`` itself (``epsilon_mode="absolute"``), or ``epsilon`` times the mean L2
+            row norm of ``user_factors_`` / ``item_factors_`` (``"relative"``). Reported for
+            both matrices whatever ``target`` is.
+        """
+        validate_params(self)
+        model = _check_mf_estimator(estimator)
+        return _radii(self.epsilon, self.epsilon_mode, model.P, model.Q)
+
+    def perturbation(self, estimator):
+        """Compute the perturbation of the embeddings of a fitted model.
+
+        Parameters
+        ----------
+        estimator : fitted recommender or Pipeline
+            A model with ``user_factors_`` of shape (n_users_, n_factors), ``item_factors_`` of
+            shape (n_items_, n_factors), optionally ``item_bias_`` of shape (n_items_,), and the
+            training matrix ``interactions_`` (every :class:`skadv.base.BaseRecommender` has
+            it). For a Pipeline, its last step. Not modified.
+
+        Returns
+        -------
+        delta_users : ndarray of shape (n_users_, n_factors), float64
+            Added to ``user_factors_``; zero when ``target="items"``.
+        delta_items : ndarray of shape (n_items_, n_factors), float64
+            Added to ``item_factors_``; zero when ``target="users"``.
+
+        Raises
+        ------
+        NotFittedError
+            If ``estimator`` is not fitted.
+        TypeError
+            If ``estimator`` has no embedding matrices to attack.
+        ValueError
+            If a parameter is invalid (the message names it).
+        """
+        validate_params(self)
+        model = _check_mf_estimator(estimator)
+        rng = check_random_state(self.random_state)
+        eps_u, eps_i = _radii(self.epsilon, self.epsilon_mode, model.P, model.Q)
+        want_u = self.target in ("both", "users")
+        want_i = self.target in ("both", "items")
+        d_users = np.zeros_like(model.P)
+        d_items = np.zeros_like(model.Q)
+        if self.method == "random":
+            # Users first, then items: the draw order is part of the seeded contract.
+            if want_u:
+                d_users = eps_u * _unit_rows(rng.standard_normal(model.P.shape))
+            if want_i:
+                d_items = eps_i * _unit_rows(rng.standard_normal(model.Q.shape))
+            return d_users, d_items
+
+        u, i, j = _sample_triples(model.interactions, self.n_negatives, rng)
+        if self.method == "fgsm":
+            _, g_users, g_items = _bpr_loss_grad(model.P, model.Q, model.b, u, i, j)
+            if want_u:
+                d_users = eps_u * _unit_rows(g_users)
+            if want_i:
+                d_items = eps_i * _unit_rows(g_items)
+            return d_users, d_items
+
+        # PGD. step_size is in the units of epsilon, so it scales with each matrix's radius.
+        alpha = 2.5 * self.epsilon / self.n_steps if self.step_size is None else self.step_size
+        alpha_u, alpha_i = _radii(alpha, self.epsilon_mode, model.P, model.Q)
+        pattern = _CoefficientPattern(u, i, j, (model.P.shape[0], model.Q.shape[0]))
+        for _ in range(self.n_steps):
+            _, g_users, g_items = _bpr_loss_grad(
+                model.P + d_users, model.Q + d_items, model.b, u, i, j, pattern=pattern
+            )
+            if want_u:
+                d_users = _project_rows(d_users + alpha_u * _unit_rows(g_users), eps_u)
+            if want_i:
+                d_items = _project_rows(d_items + alpha_i * _unit_rows(g_items), eps_i)
+        return d_users, d_items
+
+    def perturb(self, estimator):
+        """Return a deep copy of ``estimator`` with perturbed embeddings.
+
+        Parameters
+        ----------
+        estimator : fitted recommender or Pipeline
+            See :meth:`perturbation`. Left untouched.
+
+        Returns
+        -------
+        perturbed : same type as ``estimator``
+            A deep copy whose ``user_factors_`` and ``item_factors_`` (of the last step, for a
+            Pipeline) hold the clean embeddings plus :meth:`perturbation`, in the original
+            dtype.
+        """
+        d_users, d_items = self.perturbation(estimator)
+        perturbed = copy.deepcopy(estimator)
+        final = _final_step(perturbed)
+        for name, delta in (("user_factors_", d_users), ("item_factors_", d_items)):
+            clean = getattr(final, name)
+            setattr(final, name, (np.asarray(clean, dtype=np.float64) + delta).astype(clean.dtype))
+        return perturbed
+
+    def bpr_loss(self, estimator):
+        """Training BPR loss of ``estimator``: the objective the attack maximises.
+
+        Negatives are drawn from ``random_state`` exactly as :meth:`perturbation` draws them,
+        so with an int seed the clean and the attacked model are compared on the same triples.
+
+        Parameters
+        ----------
+        estimator : fitted recommender or Pipeline
+            See :meth:`perturbation`.
+
+        Returns
+        -------
+        loss : float
+            :math:`\\sum_{(u,i,j)} \\log(1 + e^{-x_{uij}})` (see Notes of the class docstring).
+        """
+        validate_params(self)
+        model = _check_mf_estimator(estimator)
+        rng = check_random_state(self.random_state)
+        u, i, j = _sample_triples(model.interactions, self.n_negatives, rng)
+        loss, _, _ = _bpr_loss_grad(model.P, model.Q, model.b, u, i, j, grad=False)
+        return loss
+
+
+# --------------------------------------------------------------------- estimator access
+class _MFModel:
+    """The float64 arrays an attack needs, read from a fitted estimator."""
+
+    def __init__(self, P, Q, b, interactions):
+        self.P, self.Q, self.b, self.interactions = P, Q, b, interactions
+
+
+def _final_step(estimator):
+    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
+
+
+def _check_mf_estimator(estimator):
+    final = _final_step(estimator)
+    if not hasattr(final, "fit"):
+        raise TypeError(
+            f"estimator must be a fitted recommender with user_factors_ and item_factors_, "
+            f"got a {type(final).__name__} (not an estimator)."
+        )
+    check_is_fitted(final)
+    missing = [
+        name
+        for name in ("user_factors_", "item_factors_", "interactions_")
+        if getattr(final, name, None) is None
+    ]
+    if missing:
+        raise TypeError(
+            f"estimator must be a fitted matrix-factorization recommender that scores by the "
+            f"dot product of user_factors_ and item_factors_ rows; {type(final).__name__} has no "
+            f"{', '.join(missing)}."
+        )
+    P = np.asarray(final.user_factors_, dtype=np.float64)
+    Q = np.asarray(final.item_factors_, dtype=np.float64)
+    if P.ndim != 2 or Q.ndim != 2 or P.shape[1] != Q.shape[1]:
+        raise ValueError(
+            f"estimator has user_factors_ of shape {P.shape} and item_factors_ of shape "
+            f"{Q.shape}; expected 2-d arrays with the same number of columns."
+        )
+    interactions = final.interactions_
+    if not sparse.issparse(interactions) or interactions.shape != (P.shape[0], Q.shape[0]):
+        raise ValueError(
+            f"estimator.interactions_ must be a sparse matrix of shape "
+            f"{(P.shape[0], Q.shape[0])} (n_users_, n_items_)."
+        )
+    b = getattr(final, "item_bias_", None)
+    if b is not None:
+        b = np.asarray(b, dtype=np.float64)
+        if b.shape != (Q.shape[0],):
+            raise ValueError(
+                f"estimator.item_bias_ has shape {b.shape}; expected ({Q.shape[0]},)."
+            )
+    if not (np.isfinite(P).all() and np.isfinite(Q).all()):
+        raise ValueError("estimator has non-finite user_factors_ or item_factors_.")
+    return _MFModel(P, Q, b, interactions)
+
+
+# --------------------------------------------------------------------- numerics
+def _mean_row_norm(M):
+    return float(np.linalg.norm(M, axis=1).mean()) if M.shape[0] else 0.0
+
+
+def _radii(epsilon, epsilon_mode, P, Q):
+    if epsilon_mode == "absolute":
+        return float(epsilon), float(epsilon)
+    return float(epsilon) * _mean_row_norm(P), float(epsilon) * _mean_row_norm(Q)
+
+
+def _unit_rows(G):
+    """Rows scaled to unit L2 norm; all-zero rows stay zero (see the class Notes)."""
+    norms = np.linalg.norm(G, axis=1, keepdims=True)
+    return np.divide(G, norms, out=np.zeros_like(G), where=norms > 0)
+
+
+def _project_rows(D, radius):
+    """Project each row onto the L2 ball of the given radius."""
+    norms = np.linalg.norm(D, axis=1, keepdims=True)
+    shrink = np.minimum(1.0, np.divide(radius, norms, out=np.ones_like(norms), where=norms > 0))
+    return D * shrink
+
+
+def _sample_triples(interactions, n_negatives, rng):
+    """BPR triples: every stored positive (u, i), ``n_negatives`` times, with a uniform negative.
+
+    Exact and loop-free: with ``m_0 < m_1 < ...`` the items of user u, the r-th item *not* in
+    the row is ``r + #{t : m_t - t <= r}`` (``m_t - t`` counts the non-items before ``m_t``),
+    found for all draws at once by one ``searchsorted`` on keys ``u * (n_items + 1) + m_t - t``.
+    Users who interacted with every item have no negative: their interactions are skipped.
+
+    Returns
+    -------
+    u, i, j : ndarray of int64, sorted by ``u``
+    """
+    M = sparse.csr_matrix(interactions, copy=True)
+    M.eliminate_zeros()
+    M.sum_duplicates()  # also sorts the column indices of each row
+    n_users, n_items = M.shape
+    indptr = M.indptr.astype(np.int64)
+    items = M.indices.astype(np.int64)
+    deg = np.diff(indptr)
+    row = np.repeat(np.arange(n_users, dtype=np.int64), deg)
+    n_free = n_items - deg
+    keep = n_free[row] > 0
+    u = np.repeat(row[keep], n_negatives)
+    i = np.repeat(items[keep], n_negatives)
+    if u.size == 0:
+        return u, i, i.copy()
+    r = np.floor(rng.random_sample(u.shape[0]) * n_free[u]).astype(np.int64)
+    np.minimum(r, n_free[u] - 1, out=r)  # guards the (measure-zero) rounding up to n_free
+    local = np.arange(items.shape[0], dtype=np.int64) - indptr[row]
+    keys = row * (n_items + 1) + (items - local)
+    k = np.searchsorted(keys, u * (n_items + 1) + r, side="right") - indptr[u]
+    return u, i, r + k
+
+
+def _triple_margins(P, Q, u, i, j):
+    """``p_u . q_i - p_u . q_j`` for every triple (``u`` sorted), without Python-level loops.
+
+    Dense blocks ``P[a:b] @ Q.T`` (BLAS) when the score matrix is small next to the number of
+    triples, as on ml-100k where this is ~10x faster than gathering rows; otherwise chunked row
+    gathers, whose memory stays bounded for large catalogues.
+    """
+    n_users, n_items = P.shape[0], Q.shape[0]
+    out = np.empty(u.shape[0], dtype=np.float64)
+    if n_users * n_items <= _DENSE_RATIO * u.shape[0]:
+        block = max(1, _CHUNK * 64 // max(n_items, 1))
+        bounds = np.searchsorted(u, np.arange(0, n_users + block, block))
+        for b, start in enumerate(range(0, n_users, block)):
+            sl = slice(bounds[b], bounds[b + 1])
+            scores = P[start : start + block] @ Q.T
+            rows = u[sl] - start
+            out[sl] = scores[rows, i[sl]] - scores[rows, j[sl]]
+        return out
+    for start in range(0, u.shape[0], _CHUNK):
+        sl = slice(start, start + _CHUNK)
+        out[sl] = np.einsum("ij,ij->i", P[u[sl]], Q[i[sl]] - Q[j[sl]])
+    return out
+
+
+class _CoefficientPattern:
+    """Sparsity pattern of ``C = sum_t c_t e_u (e_i - e_j)^T``, built once per set of triples.
+
+    PGD needs ``C`` at every step with new ``c`` but the same (u, i, j): sorting and merging
+    the duplicate entries once, then summing values with ``np.add.reduceat``, makes a step
+    ~2x cheaper than a COO -> CSR conversion each time.
+    """
+
+    def __init__(self, u, i, j, shape):
+        n_users, n_items = shape
+        rows = np.concatenate([u, u])
+        keys = rows * n_items + np.concatenate([i, j])
+        self._order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[self._order]
+        first = np.ones(sorted_keys.shape[0], dtype=bool)
+        first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+        self._starts = np.flatnonzero(first)
+        unique_keys = sorted_keys[self._starts]
+        self._indices = unique_keys % n_items
+        counts = np.bincount(unique_keys // n_items, minlength=n_users)
+        self._indptr = np.concatenate([[0], np.cumsum(counts)])
+        self._shape = shape
+
+    def matrix(self, c):
+        values = np.concatenate([c, -c])[self._order]
+        data = np.add.reduceat(values, self._starts) if values.size else values
+        return sparse.csr_matrix((data, self._indices, self._indptr), shape=self._shape)
+
+
+def _bpr_loss_grad(P, Q, b, u, i, j, *, grad=True, pattern=None):
+    """Summed BPR loss of the triples and its gradients with respect to P and Q.
+
+    ``pattern`` is a :class:`_CoefficientPattern` of the same triples, to reuse across calls.
+
+    Returns
+    -------
+    loss : float
+    grad_P : ndarray like P, or None when ``grad=False``
+    grad_Q : ndarray like Q, or None when ``grad=False``
+    """
+    x = _triple_margins(P, Q, u, i, j)
+    if b is not None:
+        x += b[i] - b[j]
+    loss = float(np.logaddexp(0.0, -x).sum())
+    if not grad:
+        return loss, None, None
+    if pattern is None:
+        pattern = _CoefficientPattern(u, i, j, (P.shape[0], Q.shape[0]))
+    C = pattern.matrix(-expit(-x))  # -expit(-x) = d log(1 + exp(-x)) / dx
+    return loss, C @ Q, C.T @ P
