@@ -42,7 +42,7 @@ def _has_openmp(compiler):
             compiler.link_executable(
                 objs, os.path.join(tmp, "omp_test"), extra_postargs=["-fopenmp"]
             )
-        except Exception:  # noqa: BLE001 - any compiler failure means "no OpenMP"
+        except Exception:  # any compiler or linker failure means "no OpenMP"
             return False
     return True
 

@@ -23,8 +23,11 @@ def main():
     scores = evaluate(model, X_test)
     elapsed = time.perf_counter() - start
     print(f"{'model':<12}" + "".join(f"{m:>13}" for m in scores) + f"{'seconds':>10}")
-    print(f"{'popularity':<12}" + "".join(f"{v:>13.4f}" for v in scores.values())
-          + f"{elapsed:>10.2f}")
+    print(
+        f"{'popularity':<12}"
+        + "".join(f"{v:>13.4f}" for v in scores.values())
+        + f"{elapsed:>10.2f}"
+    )
     print(f"{'reference':<12}" + "".join(f"{REFERENCE[m]:>13.4f}" for m in scores))
     print(f"{'ratio':<12}" + "".join(f"{scores[m] / REFERENCE[m]:>13.3f}" for m in scores))
 

@@ -6,7 +6,6 @@ apply. They are listed below with a reason and run as strict xfails, so a check 
 passing is noticed.
 """
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skadv import AdversarialMFRecommender, PopularityRecommender

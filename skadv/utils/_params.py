@@ -103,8 +103,8 @@ def validate_params(estimator):
     ...
     ValueError: The 'alpha' parameter of Est must be a float in the range [0, inf); got -1.0.
     """
-    params = estimator.get_params(deep=False) if _accepts_deep(estimator) else (
-        estimator.get_params()
+    params = (
+        estimator.get_params(deep=False) if _accepts_deep(estimator) else (estimator.get_params())
     )
     for name, constraints in estimator._parameter_constraints.items():
         value = params[name]

@@ -13,9 +13,9 @@ def _cpu_count():
 def effective_n_threads(n_jobs):
     """Number of OpenMP threads a kernel should use for ``n_jobs``.
 
-    Follows scikit-learn: ``None`` means 1; ``-1`` means all cores, ``-2`` all but one, and so on. The result never exceeds
-    what the OpenMP runtime allows (1 inside joblib/loky workers, which prevents
-    oversubscription when GridSearchCV runs folds in parallel).
+    Follows scikit-learn: ``None`` means 1; ``-1`` means all cores, ``-2`` all but one, and
+    so on. The result never exceeds what the OpenMP runtime allows (1 inside joblib/loky
+    workers, which prevents oversubscription when GridSearchCV runs folds in parallel).
 
     Parameters
     ----------

@@ -189,8 +189,7 @@ def check_interactions(
             users, items, weights = users[keep], items[keep], weights[keep]
     if users.shape[0] == 0 and not allow_empty:
         raise ValueError(
-            "X holds no interactions"
-            + (" at or above positive_threshold." if n else ".")
+            "X holds no interactions" + (" at or above positive_threshold." if n else ".")
         )
     return users, items, weights
 
