@@ -13,10 +13,10 @@ from scipy import sparse
 from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from skadv.utils._params import NONE, RANDOM_STATE, Interval, Options, validate_params
+from skadv.utils._random import check_random_state
 
 __all__ = ["EmbeddingAttack"]
 

@@ -4,7 +4,9 @@ import numbers
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils import check_scalar
+
+from skadv.utils._random import check_random_state
 
 __all__ = ["make_interactions"]
 
@@ -146,9 +148,6 @@ def make_interactions(
         return_timestamps=return_timestamps,
         as_frame=as_frame,
     )
-    # A numpy Generator is accepted too: RandomState can run on its bit generator.
-    if isinstance(random_state, np.random.Generator):
-        random_state = np.random.RandomState(random_state.bit_generator)
     rng = check_random_state(random_state)
     n_users, n_items, n_factors = int(n_users), int(n_items), int(n_factors)
     noise = float(noise)

@@ -17,9 +17,10 @@ import numbers
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
-from sklearn.utils import _safe_indexing, check_consistent_length, check_random_state
+from sklearn.utils import check_consistent_length
 
 from skadv.utils._params import BOOL, NONE, RANDOM_STATE, Interval
+from skadv.utils._random import check_random_state
 from skadv.utils._validation import check_interactions, encode_ids
 
 __all__ = [
@@ -129,7 +130,7 @@ class UserHoldoutSplit(_InteractionSplitter):
         codes = _user_codes(X)
         counts = np.bincount(codes)
         n_test = _test_counts(counts, self.test_size, self.min_interactions)
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         for _ in range(self.n_splits):
             yield _holdout(codes, counts, n_test, rng)
 
@@ -189,7 +190,7 @@ class LeaveOneOutSplit(_InteractionSplitter):
         codes = _user_codes(X)
         counts = np.bincount(codes)
         n_test = _test_counts(counts, 1, 2)
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         for _ in range(self.n_splits):
             yield _holdout(codes, counts, n_test, rng)
 
@@ -267,7 +268,7 @@ class UserKFold(_InteractionSplitter):
         k = int(self.n_splits)
         counts = np.bincount(codes)
         if self.shuffle:
-            rng = _check_random_state(self.random_state)
+            rng = check_random_state(self.random_state)
             rank = _ranks(codes, counts, rng.random_sample(n))
             # A random rotation per user spreads the larger folds of users whose count is
             # not a multiple of k over all folds instead of always the first ones.
@@ -455,21 +456,24 @@ def train_test_split_interactions(
         random_state=random_state,
     )
     train, test = next(cv.split(X))
-    out = [_safe_indexing(X, train), _safe_indexing(X, test)]
+    out = [_take_rows(X, train), _take_rows(X, test)]
     if y is not None:
-        out += [_safe_indexing(y, train), _safe_indexing(y, test)]
+        out += [_take_rows(y, train), _take_rows(y, test)]
     return tuple(out)
 
 
+def _take_rows(data, rows):
+    """Rows of ``data`` in the type it came in (DataFrame/Series, ndarray, list)."""
+    if hasattr(data, "iloc"):
+        return data.iloc[rows]
+    if isinstance(data, np.ndarray):
+        return data[rows]
+    if isinstance(data, list):
+        return [data[r] for r in rows]
+    return np.asarray(data, dtype=object)[rows]
+
+
 # --------------------------------------------------------------------------- helpers
-def _check_random_state(random_state):
-    # A numpy Generator passes the RANDOM_STATE constraint; wrapping its bit generator keeps
-    # the RandomState semantics (drawing advances the caller's generator).
-    if isinstance(random_state, np.random.Generator):
-        return np.random.RandomState(random_state.bit_generator)
-    return check_random_state(random_state)
-
-
 def _user_codes(X):
     users, _, _ = check_interactions(X)
     return encode_ids(users)[1].astype(np.int64)

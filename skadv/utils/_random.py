@@ -1,6 +1,7 @@
 """Seeds for kernels, drawn from a ``random_state`` the way scikit-learn does."""
 
 import numpy as np
+from sklearn.utils import check_random_state as sklearn_check_random_state
 
 _SEED_MAX = np.iinfo(np.uint32).max
 
@@ -17,3 +18,21 @@ def draw_seeds(rng, n):
     (2,)
     """
     return rng.randint(1, _SEED_MAX, size=n, dtype=np.int64).astype(np.uint64)
+
+
+def check_random_state(random_state):
+    """A ``numpy.random.RandomState`` from None, an int, a RandomState or a Generator.
+
+    scikit-learn's ``check_random_state`` plus numpy ``Generator`` support: the RandomState
+    runs on the Generator's bit generator, so drawing advances the caller's generator.
+
+    Examples
+    --------
+    >>> check_random_state(0).randint(10) == check_random_state(0).randint(10)
+    True
+    >>> isinstance(check_random_state(np.random.default_rng(0)), np.random.RandomState)
+    True
+    """
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(random_state.bit_generator)
+    return sklearn_check_random_state(random_state)
