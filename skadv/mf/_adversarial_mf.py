@@ -81,10 +81,29 @@ class AdversarialMFRecommender(BaseRecommender):
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of the factors.
     backend : {"auto", "cython", "torch"}, default="auto"
-        Training backend. Only the compiled ``"cython"`` backend exists in this version;
-        ``"auto"`` selects it and ``"torch"`` raises a ``ValueError``.
+        Training backend: the compiled per-sample kernel (``"cython"``, CPU) or mini-batch
+        PyTorch (``"torch"``, CPU or CUDA; ``pip install 'skadv[torch]'``, else an
+        ``ImportError``). ``"auto"`` picks ``"torch"`` only when PyTorch is installed and
+        ``device`` names a CUDA device (``"cuda"`` or ``"cuda:N"``), else ``"cython"``; in
+        particular ``device=None`` trains with ``"cython"`` even when a GPU is present
+        (the compiled kernel is the faster one on CPU). Both train the same loss; the
+        fitted state is NumPy either way (a model trained on a GPU loads without torch).
     device : str, default=None
-        Device of the backend; ``None`` or ``"cpu"`` for ``"cython"``.
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. ``None``: ``"cpu"`` for ``"cython"``; for
+        ``"torch"`` the current CUDA device when CUDA is available, else ``"cpu"``. A CUDA
+        device without CUDA, or with ``backend="cython"``, raises a ``ValueError``.
+        With ``"torch"`` on CPU, ``n_jobs`` sets torch's threads during ``fit``; on CUDA
+        the gradient sums use atomic adds, so same-seed fits agree to rounding only.
+    batch_size : int, default=None
+        Triples per optimizer step. ``"cython"`` takes one triple at a time (``None`` or
+        ``1``; other values raise a ``ValueError``). ``"torch"`` sums the losses of a
+        mini-batch: a row shared by several triples gets the sum of their gradients, and
+        APR perturbs it along the normalized gradient of the clean BPR loss of the whole
+        batch (the paper's mini-batch APR), where the kernel perturbs per triple;
+        ``batch_size=1`` gives the kernel's updates. ``None`` means 4096 for ``"torch"``,
+        or fewer on small data, so that an epoch takes at least 16 steps. With
+        ``optimizer="sgd"``, large batches may need a lower ``learning_rate`` (popular rows
+        get summed gradients).
     n_jobs : int, default=None
         OpenMP threads of the training kernel (and of ``recommend``): ``None`` means 1, ``-1``
         all cores. Threads update the shared factors without locks (Hogwild): results with
@@ -210,6 +229,7 @@ class AdversarialMFRecommender(BaseRecommender):
         "dtype": [Options(np.float32, np.float64, "float32", "float64")],
         "backend": [Options(*BACKENDS)],
         "device": [NONE, STRING],
+        "batch_size": [NONE, Interval("int", 1, None)],
         "n_jobs": [NONE, Interval("int", 1, None), Interval("int", None, -1)],
         "random_state": [NONE, RANDOM_STATE],
         "verbose": [BOOL, Interval("int", 0, None)],
@@ -240,6 +260,7 @@ class AdversarialMFRecommender(BaseRecommender):
         dtype=np.float32,
         backend="auto",
         device=None,
+        batch_size=None,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -266,6 +287,7 @@ class AdversarialMFRecommender(BaseRecommender):
         self.dtype = dtype
         self.backend = backend
         self.device = device
+        self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -414,8 +436,13 @@ class AdversarialMFRecommender(BaseRecommender):
 
     # ------------------------------------------------------------------------------ helpers
     def _train(self, state, interactions, users, items, rng, n_threads, item_start, on_epoch):
-        from skadv.mf import _cython_backend  # the only backend of this version
+        from skadv.mf import _cython_backend
 
+        if self.backend_ == "cython" and self.batch_size not in (None, 1):
+            raise ValueError(
+                f"batch_size={self.batch_size!r}: backend='cython' updates one triple at a "
+                "time; use batch_size=None (or 1), or backend='torch' for mini-batches."
+            )
         schedule = _cython_backend.TrainingSchedule(
             n_epochs=self.n_epochs,
             learning_rate=float(self.learning_rate),
@@ -428,10 +455,18 @@ class AdversarialMFRecommender(BaseRecommender):
             adv_start=self._adv_start(),
             use_bias=bool(self.item_bias),
         )
-        return _cython_backend.train(
-            state, interactions, users, items, schedule, rng=rng, n_threads=n_threads,
-            item_start=item_start, verbose=self.verbose, on_epoch=on_epoch,
+        common = dict(
+            rng=rng, n_threads=n_threads, item_start=item_start, verbose=self.verbose,
+            on_epoch=on_epoch,
         )  # fmt: skip
+        if self.backend_ == "torch":
+            from skadv.mf import _torch_backend  # imports torch: only when asked for
+
+            return _torch_backend.train(
+                state, interactions, users, items, schedule, device=self.device_,
+                batch_size=self.batch_size, **common,
+            )  # fmt: skip
+        return _cython_backend.train(state, interactions, users, items, schedule, **common)
 
     def _adv_start(self):
         return self.n_epochs // 2 if self.adv_start == "auto" else self.adv_start
