@@ -135,7 +135,7 @@ EFFECTS = [
     ("reg", 0.1, {}),
     ("adv_reg", 0.5, {}),
     ("epsilon", 0.2, {}),
-    ("epsilon_mode", "relative", {}),
+    ("epsilon_mode", "absolute", {}),
     ("adversary", "random", {}),
     ("adv_start", 0, {}),
     ("item_bias", True, {}),
@@ -271,7 +271,9 @@ def test_collapse_warning(X, monkeypatch):
 def test_collapse_warning_on_movielens(movielens_path):
     # APR with an absolute ε as large as the initial rows, from the first epoch, collapses.
     data = np.loadtxt(movielens_path / "u.data", dtype=np.int64)[:, :2]
-    model = AdversarialMFRecommender(n_epochs=20, adv_start=0, random_state=0)
+    model = AdversarialMFRecommender(
+        n_epochs=20, adv_start=0, epsilon=0.5, epsilon_mode="absolute", random_state=0
+    )
     with pytest.warns(ConvergenceWarning, match="collapsed"):
         model.fit(data)
 
