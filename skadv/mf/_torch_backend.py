@@ -35,22 +35,13 @@ so that early stopping, the finiteness and collapse checks and the fitted model 
 arrays; the fitted state never holds a tensor.
 """
 
-import sys
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.exceptions import ConvergenceWarning
 
-from skadv.mf._cython_backend import (
-    COLLAPSE_RATIO,
-    _adversarial,
-    _check_finite,
-    _progress,
-    _usable_samples,
-)
+from skadv.mf._cython_backend import _check_finite, _usable_samples, run_epochs
 from skadv.utils._random import draw_seeds
 
 __all__ = [
@@ -412,7 +403,7 @@ def train(
     previous_threads = _set_threads(n_threads)
     try:
         with torch.no_grad():
-            losses = _run_epochs(
+            losses = run_epochs(
                 schedule, run_epoch, lambda: (_mean_row_norm(factors.user),
                                               _mean_row_norm(factors.item)),
                 check_finite, n_draws, verbose, None if on_epoch is None else after_epoch,
@@ -428,53 +419,3 @@ def _mean_row_norm(matrix):
     if matrix.shape[0] == 0:
         return 0.0
     return torch.linalg.vector_norm(matrix, dim=1, dtype=torch.float64).mean().item()
-
-
-def _run_epochs(schedule, run_epoch, row_norms, check_finite, n_draws, verbose, on_epoch):
-    """The epoch loop, written to be shared by both backends (it only calls back).
-
-    ``run_epoch(adversary, eps_user, eps_item) -> summed loss`` trains one epoch;
-    ``row_norms() -> (mean user row norm, mean item row norm)`` of the current factors;
-    ``check_finite(loss, epoch)`` raises the divergence error; ``on_epoch`` as in
-    :func:`train`. This adds the schedule (BPR, then APR from ``adv_start``; relative
-    radii from the norms of the previous epoch's end), progress, the collapse warning and
-    the verbose log.
-    """
-    norms = start_norms = row_norms()
-    collapsed = False
-    epochs, log = _progress(schedule.n_epochs, verbose)
-    losses = []
-    for epoch in epochs:
-        adversarial = _adversarial(schedule, epoch)
-        eps_user = eps_item = schedule.epsilon if adversarial else 0.0
-        if adversarial and schedule.epsilon_mode == "relative":
-            eps_user, eps_item = schedule.epsilon * norms[0], schedule.epsilon * norms[1]
-        loss = run_epoch(schedule.adversary if adversarial else "none", eps_user, eps_item)
-        loss /= n_draws
-        check_finite(loss, epoch)
-        losses.append(loss)
-        norms = row_norms()
-        if not collapsed and any(
-            n < COLLAPSE_RATIO * s for n, s in zip(norms, start_norms, strict=True) if s > 0
-        ):
-            collapsed = True
-            warnings.warn(
-                f"The embeddings collapsed in epoch {epoch + 1}: mean row norms "
-                f"{norms[0]:.3g} (users) and {norms[1]:.3g} (items), from {start_norms[0]:.3g} "
-                f"and {start_norms[1]:.3g}. Adversarial training with a large epsilon * adv_reg "
-                "shrinks the factors; lower epsilon or adv_reg, or use "
-                "epsilon_mode='relative'.",
-                ConvergenceWarning,
-                stacklevel=5,  # the caller of fit / partial_fit
-            )
-        stop, message = on_epoch(epoch, loss) if on_epoch is not None else (False, None)
-        if log is not None:
-            phase = f"APR ({schedule.adversary})" if adversarial else "BPR"
-            extra = f", {message}" if message else ""
-            log(f"epoch {epoch + 1}/{schedule.n_epochs} [{phase}]: loss {loss:.5f}{extra}")
-            sys.stdout.flush()
-        if stop:
-            break
-    if hasattr(epochs, "close"):
-        epochs.close()
-    return losses

@@ -438,11 +438,38 @@ def test_apr_beats_popularity_on_structured_data(synthetic_interactions):
     X_train, X_test = train_test_split_interactions(synthetic_interactions, random_state=0)
     from skadv import PopularityRecommender
 
-    apr = AdversarialMFRecommender(n_factors=16, n_epochs=20, random_state=0).fit(X_train)
-    assert apr.score(X_test) > PopularityRecommender().fit(X_train).score(X_test)
+    # Mean over three model seeds: one fit's NDCG@10 varies by about 0.01 on this data.
+    apr = np.mean([
+        AdversarialMFRecommender(n_factors=16, n_epochs=60, random_state=seed)
+        .fit(X_train).score(X_test)
+        for seed in range(3)
+    ])  # fmt: skip
+    assert apr > PopularityRecommender().fit(X_train).score(X_test) + 0.01
 
 
 def test_import_does_not_load_torch():
     code = "import sys, skadv.mf; skadv.mf.AdversarialMFRecommender; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_collapse_is_measured_against_the_largest_norms_reached():
+    # Norms that first grow (0.8 -> 2.3) and then shrink to 0.03 have collapsed even though
+    # they never fell far below their starting value.
+    from skadv.mf._cython_backend import TrainingSchedule, run_epochs
+
+    norms = iter([(0.8, 0.8), (2.3, 1.7), (1.0, 1.0), (0.03, 0.05)])
+    schedule = TrainingSchedule(
+        n_epochs=3, learning_rate=0.05, optimizer="adagrad", reg=0.0, adv_reg=1.0,
+        epsilon=0.5, epsilon_mode="absolute", adversary="gradient", adv_start=1, use_bias=False,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="collapsed in epoch 3.*down from 2.3"):
+        run_epochs(
+            schedule,
+            run_epoch=lambda adversary, eps_user, eps_item: 1.0,
+            row_norms=lambda: next(norms),
+            check_finite=lambda loss, epoch: None,
+            n_draws=1,
+            verbose=0,
+            on_epoch=None,
+        )
