@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_consistent_length
 
-from skadv.utils._params import BOOL, NONE, RANDOM_STATE, Interval
+from skadv.utils._params import BOOL, NONE, RANDOM_STATE, Interval, validate_params
 from skadv.utils._random import check_random_state
 from skadv.utils._validation import check_interactions, encode_ids
 
@@ -40,14 +40,17 @@ class _InteractionSplitter(BaseCrossValidator):
     _parameter_constraints: dict = {}
 
     def _validate(self):
-        for name, constraints in self._parameter_constraints.items():
-            value = getattr(self, name)
-            if not any(c.is_satisfied_by(value) for c in constraints):
-                expected = " or ".join(str(c) for c in constraints).replace(", inf]", ", inf)")
-                raise ValueError(
-                    f"The {name!r} parameter of {type(self).__name__} must be {expected}; "
-                    f"got {value!r}."
-                )
+        validate_params(self)
+
+    def _random_holdouts(self, X, test_size, min_interactions):
+        """``n_splits`` independent per-user random holdouts of ``X``."""
+        self._validate()
+        codes = _user_codes(X)
+        counts = np.bincount(codes)
+        n_test = _test_counts(counts, test_size, min_interactions)
+        rng = check_random_state(self.random_state)
+        for _ in range(self.n_splits):
+            yield _holdout(codes, counts, n_test, rng)
 
     def get_n_splits(self, X=None, y=None, groups=None):
         """Number of splits (``n_splits``); ``X``, ``y`` and ``groups`` are ignored.
@@ -126,13 +129,7 @@ class UserHoldoutSplit(_InteractionSplitter):
         train, test : ndarray of int
             Sorted row indices.
         """
-        self._validate()
-        codes = _user_codes(X)
-        counts = np.bincount(codes)
-        n_test = _test_counts(counts, self.test_size, self.min_interactions)
-        rng = check_random_state(self.random_state)
-        for _ in range(self.n_splits):
-            yield _holdout(codes, counts, n_test, rng)
+        yield from self._random_holdouts(X, self.test_size, self.min_interactions)
 
 
 class LeaveOneOutSplit(_InteractionSplitter):
@@ -186,13 +183,7 @@ class LeaveOneOutSplit(_InteractionSplitter):
         train, test : ndarray of int
             Sorted row indices.
         """
-        self._validate()
-        codes = _user_codes(X)
-        counts = np.bincount(codes)
-        n_test = _test_counts(counts, 1, 2)
-        rng = check_random_state(self.random_state)
-        for _ in range(self.n_splits):
-            yield _holdout(codes, counts, n_test, rng)
+        yield from self._random_holdouts(X, test_size=1, min_interactions=2)
 
 
 class UserKFold(_InteractionSplitter):

@@ -97,17 +97,16 @@ def validate_params(estimator):
     --------
     >>> class Est:
     ...     _parameter_constraints = {"alpha": [Interval("real", 0, None)]}
-    ...     def get_params(self): return {"alpha": -1.0}
+    ...     alpha = -1.0
     >>> validate_params(Est())
     Traceback (most recent call last):
     ...
     ValueError: The 'alpha' parameter of Est must be a float in the range [0, inf); got -1.0.
     """
-    params = (
-        estimator.get_params(deep=False) if _accepts_deep(estimator) else (estimator.get_params())
-    )
+    # Parameters are read as attributes: estimators store them untouched in __init__, and
+    # the splitters of skadv.model_selection (which have no get_params) do the same.
     for name, constraints in estimator._parameter_constraints.items():
-        value = params[name]
+        value = getattr(estimator, name)
         if any(c.is_satisfied_by(value) for c in constraints):
             continue
         expected = " or ".join(str(c) for c in constraints)
@@ -120,12 +119,3 @@ def validate_params(estimator):
 def _fix_open(text):
     # "[0, inf]" reads wrong for an unbounded side: show infinity as open.
     return text.replace(", inf]", ", inf)").replace("[-inf,", "(-inf,")
-
-
-def _accepts_deep(estimator):
-    import inspect
-
-    try:
-        return "deep" in inspect.signature(estimator.get_params).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return False

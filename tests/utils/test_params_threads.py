@@ -16,11 +16,9 @@ class _Est:
     }
 
     def __init__(self, **params):
-        self.params = {"alpha": 0.5, "n": 3, "mode": "a", "flag": True, "seed": None}
-        self.params.update(params)
-
-    def get_params(self, deep=True):
-        return dict(self.params)
+        defaults = {"alpha": 0.5, "n": 3, "mode": "a", "flag": True, "seed": None}
+        for name, value in {**defaults, **params}.items():
+            setattr(self, name, value)
 
 
 def test_valid_params_pass():
