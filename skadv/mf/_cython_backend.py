@@ -98,10 +98,15 @@ def _adversarial(schedule, epoch):
 
 def _usable_samples(indptr, sample_users, sample_items, n_items):
     """Drop the positive pairs of users who interacted with every item (no negative exists);
-    return the others grouped by user."""
+    return the others grouped by user. Raises ``ValueError`` when none is left."""
     keep = (np.diff(indptr) < n_items)[sample_users]
     if not keep.all():
         sample_users, sample_items = sample_users[keep], sample_items[keep]
+    if sample_users.shape[0] == 0:
+        raise ValueError(
+            "BPR needs, for every user, items that user did not interact with; here every "
+            "sampled user interacted with every item."
+        )
     # Pairs taken from a CSR matrix are grouped by user already: skip the sort then.
     if sample_users.shape[0] and (np.diff(sample_users) < 0).any():
         order = np.argsort(sample_users, kind="stable")
@@ -201,11 +206,6 @@ def train(
     sample_users, sample_items = _usable_samples(indptr, sample_users, sample_items, n_items)
     offsets = thread_offsets(sample_users, n_threads)
     n_draws = sample_users.shape[0]
-    if n_draws == 0:
-        raise ValueError(
-            "BPR needs, for every user, items that user did not interact with; here every "
-            "sampled user interacted with every item."
-        )
     adagrad = schedule.optimizer == "adagrad"
     dummy2, dummy1 = np.zeros((1, 1), dtype=dtype), np.zeros(1, dtype=dtype)
     acc = (state.user_acc, state.item_acc, state.bias_acc) if adagrad else (dummy2, dummy2, dummy1)

@@ -354,11 +354,6 @@ def train(
     indptr = np.asarray(interactions.indptr, dtype=np.int64)
     sample_users, sample_items = _usable_samples(indptr, sample_users, sample_items, n_items)
     n_draws = sample_users.shape[0]
-    if n_draws == 0:
-        raise ValueError(
-            "BPR needs, for every user, items that user did not interact with; here every "
-            "sampled user interacted with every item."
-        )
     batch_size = default_batch_size(n_draws) if batch_size is None else int(batch_size)
     device = torch.device(device)
     generator = torch.Generator(device=device)

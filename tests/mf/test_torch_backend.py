@@ -505,3 +505,9 @@ def test_cuda_fit_is_numpy_and_as_good_as_cpu():
     cpu = AdversarialMFRecommender(device="cpu", **params).fit(X_train)
     assert gpu.device_.startswith("cuda:") and type(gpu.user_factors_) is np.ndarray
     assert gpu.score(X_test) == pytest.approx(cpu.score(X_test), abs=0.02)
+
+
+def test_no_negative_item_raises():
+    everything = np.array([[u, i] for u in range(3) for i in range(2)])
+    with pytest.raises(ValueError, match="did not interact"):
+        _fit(everything)
