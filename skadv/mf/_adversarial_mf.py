@@ -8,6 +8,7 @@ from sklearn.utils import check_random_state
 from skadv.base import BaseRecommender
 from skadv.utils._backend import BACKENDS, resolve_backend
 from skadv.utils._params import BOOL, NONE, RANDOM_STATE, STRING, Interval, Options
+from skadv.utils._schedule import LR_SCHEDULES
 from skadv.utils._threads import effective_n_threads
 from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
 
@@ -34,9 +35,23 @@ class AdversarialMFRecommender(BaseRecommender):
         The compiled kernel makes long schedules cheap (ml-100k: 200 epochs in about 3 s on one
         thread); with 20 epochs APR reached NDCG@10 0.390 on ml-100k, with 200 0.429.
     learning_rate : float, default=0.05
-        Step size of AdaGrad or SGD.
-    optimizer : {"adagrad", "sgd"}, default="adagrad"
-        Per-coordinate AdaGrad (the optimizer of APR) or plain SGD.
+        Step size of the optimizer (the peak of ``lr_schedule``).
+    optimizer : {"adagrad", "sgd", "adam"}, default="adagrad"
+        Per-coordinate AdaGrad (the optimizer of APR), plain SGD, or lazy Adam with
+        β = (0.9, 0.999) and ε = 1e-8 (see Notes). ``"adam"`` needs ``backend="torch"``:
+        with ``"cython"`` (also when ``"auto"`` resolves to it) ``fit`` raises a
+        ``ValueError``. Adam usually wants a smaller ``learning_rate`` (0.01 beat 0.05 in
+        our small synthetic runs).
+    lr_schedule : {"constant", "linear", "cosine"}, default="constant"
+        Learning rate across the ``n_epochs`` epochs of each ``fit`` / ``partial_fit`` call
+        (it restarts with every call; both backends). After the warm-up it stays at
+        ``learning_rate`` or decays towards 0: for epoch ``e`` (0-based), with
+        ``p = (e - warmup_epochs) / (n_epochs - warmup_epochs)``, the rate is
+        ``learning_rate`` times ``1 - p`` (``"linear"``) or ``(1 + cos(pi p)) / 2``
+        (``"cosine"``), still positive in the last epoch.
+    warmup_epochs : int, default=0
+        Epochs of linear warm-up at the start: epoch ``e < warmup_epochs`` trains at
+        ``learning_rate * (e + 1) / (warmup_epochs + 1)``. Must be less than ``n_epochs``.
     reg : float, default=0.0
         L2 penalty on the embedding rows (and biases) of each sampled triple. APR needs none
         (the adversarial term regularizes); plain BPR (``adv_reg=0``) overfits without it:
@@ -82,8 +97,9 @@ class AdversarialMFRecommender(BaseRecommender):
     tol : float, default=1e-4
         Minimum improvement of the validation NDCG@10 that resets the count.
     warm_start : bool, default=False
-        Start ``fit`` from the factors (and AdaGrad state) of the previous fit for the users
-        and items seen then; new ids get fresh random rows.
+        Start ``fit`` from the factors (and the AdaGrad or Adam state, when ``optimizer`` is
+        unchanged) of the previous fit for the users and items seen then; new ids get fresh
+        random rows (and zero optimizer state). The learning-rate schedule starts over.
     dtype : {np.float32, np.float64}, default=np.float32
         Precision of the factors.
     backend : {"auto", "cython", "torch"}, default="auto"
@@ -189,6 +205,18 @@ class AdversarialMFRecommender(BaseRecommender):
     locks (Hogwild). Since :math:`\Delta` has a closed form, an APR epoch costs about 1.2-1.6
     BPR epochs (``adversary="random"`` draws Gaussian directions and is much slower).
 
+    ``optimizer="adam"`` (``"torch"``) is lazy Adam, the arithmetic of
+    ``torch.optim.SparseAdam``: a step updates the first and second moments :math:`m, v`
+    and the parameters of the rows of its batch only,
+    :math:`\theta \mathrel{-}= \eta \sqrt{1 - \beta_2^t} / (1 - \beta_1^t) \cdot m /
+    (\sqrt{v} + 10^{-8})` with :math:`t` the number of steps taken (one per batch, the same
+    for all rows; it carries over with ``warm_start`` and ``partial_fit``). Rows outside the
+    batch keep their moments, so a rare row is not moved by stale momentum; in exchange a row
+    first seen late gets a large first step (its moments start at zero while the bias
+    correction is already near 1). The L2 penalty ``reg`` enters the gradient (not decoupled
+    weight decay). Adam's moments, like AdaGrad's accumulators, are NumPy arrays kept with
+    the fitted model.
+
     ``partial_fit`` folds in new data: unseen users and items get new rows (appended to
     ``user_ids_``/``item_ids_`` and the factors), ``interactions_`` grows, and ``n_epochs``
     epochs are run on the triples of X's interactions only, updating the rows of X's users
@@ -212,13 +240,23 @@ class AdversarialMFRecommender(BaseRecommender):
     >>> items, scores = model.recommend([0, 1], n=3)
     >>> items.shape
     (2, 3)
+
+    A cosine-decaying learning rate after one epoch of warm-up:
+
+    >>> model = AdversarialMFRecommender(
+    ...     n_factors=8, n_epochs=5, lr_schedule="cosine", warmup_epochs=1, random_state=0
+    ... ).fit(X)
+    >>> len(model.loss_curve_)
+    5
     """
 
     _parameter_constraints = {
         "n_factors": [Interval("int", 1, None)],
         "n_epochs": [Interval("int", 1, None)],
         "learning_rate": [Interval("real", 0, None, closed="neither")],
-        "optimizer": [Options("adagrad", "sgd")],
+        "optimizer": [Options("adagrad", "sgd", "adam")],
+        "lr_schedule": [Options(*LR_SCHEDULES)],
+        "warmup_epochs": [Interval("int", 0, None)],
         "reg": [Interval("real", 0, None)],
         "adv_reg": [Interval("real", 0, None)],
         "epsilon": [Interval("real", 0, None)],
@@ -250,6 +288,8 @@ class AdversarialMFRecommender(BaseRecommender):
         n_epochs=200,
         learning_rate=0.05,
         optimizer="adagrad",
+        lr_schedule="constant",
+        warmup_epochs=0,
         reg=0.0,
         adv_reg=1.0,
         epsilon=0.15,
@@ -277,6 +317,8 @@ class AdversarialMFRecommender(BaseRecommender):
         self.n_epochs = n_epochs
         self.learning_rate = learning_rate
         self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
         self.reg = reg
         self.adv_reg = adv_reg
         self.epsilon = epsilon
@@ -317,6 +359,7 @@ class AdversarialMFRecommender(BaseRecommender):
         """
         self._validate_params()
         self.backend_, self.device_ = resolve_backend(self.backend, self.device)
+        self._check_training_options()
         dtype = np.dtype(self.dtype)
         rng = _check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_jobs)
@@ -352,8 +395,10 @@ class AdversarialMFRecommender(BaseRecommender):
             )
         finally:
             self.interactions_ = full
+        # Again after training: the arrays were updated in place, but Adam's step count is
+        # an int, and early stopping keeps another state.
+        self._set_state(self._best_state if self.early_stopping else state)
         if self.early_stopping:
-            self._set_state(self._best_state)
             del self._best_state
         self.loss_curve_ = losses
         self.n_iter_ = len(losses)
@@ -384,6 +429,7 @@ class AdversarialMFRecommender(BaseRecommender):
             return self.fit(X, y)
         self._validate_params()
         self.backend_, self.device_ = resolve_backend(self.backend, self.device)
+        self._check_training_options()
         if self.n_factors != self.user_factors_.shape[1]:
             raise ValueError(
                 f"n_factors={self.n_factors} differs from the fitted factors "
@@ -419,6 +465,7 @@ class AdversarialMFRecommender(BaseRecommender):
             state, self.interactions_, coo.row.astype(np.int32), coo.col.astype(np.int32),
             rng, n_threads, n_old_items, None,
         )  # fmt: skip
+        self._set_state(state)  # Adam's step count (the arrays were updated in place)
         self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + losses
         self.n_iter_ = len(losses)
         return self
@@ -444,11 +491,6 @@ class AdversarialMFRecommender(BaseRecommender):
     def _train(self, state, interactions, users, items, rng, n_threads, item_start, on_epoch):
         from skadv.mf import _cython_backend
 
-        if self.backend_ == "cython" and self.batch_size not in (None, 1):
-            raise ValueError(
-                f"batch_size={self.batch_size!r}: backend='cython' updates one triple at a "
-                "time; use batch_size=None (or 1), or backend='torch' for mini-batches."
-            )
         schedule = _cython_backend.TrainingSchedule(
             n_epochs=self.n_epochs,
             learning_rate=float(self.learning_rate),
@@ -460,6 +502,8 @@ class AdversarialMFRecommender(BaseRecommender):
             adversary=self.adversary,
             adv_start=self._adv_start(),
             use_bias=bool(self.item_bias),
+            lr_schedule=self.lr_schedule,
+            warmup_epochs=int(self.warmup_epochs),
         )
         common = dict(
             rng=rng, n_threads=n_threads, item_start=item_start, verbose=self.verbose,
@@ -474,6 +518,28 @@ class AdversarialMFRecommender(BaseRecommender):
             )  # fmt: skip
         return _cython_backend.train(state, interactions, users, items, schedule, **common)
 
+    def _check_training_options(self):
+        """Errors of options that depend on each other or on the resolved backend, raised
+        before any state changes."""
+        if self.warmup_epochs >= self.n_epochs:
+            raise ValueError(
+                f"warmup_epochs={self.warmup_epochs} must be less than "
+                f"n_epochs={self.n_epochs}: at least one epoch runs after the warm-up."
+            )
+        if self.backend_ != "cython":
+            return
+        if self.batch_size not in (None, 1):
+            raise ValueError(
+                f"batch_size={self.batch_size!r}: backend='cython' updates one triple at a "
+                "time; use batch_size=None (or 1), or backend='torch' for mini-batches."
+            )
+        if self.optimizer == "adam":
+            chosen = " (backend='auto' chose it)" if self.backend == "auto" else ""
+            raise ValueError(
+                "optimizer='adam' needs backend='torch': the compiled 'cython' "
+                f"kernel{chosen} implements 'adagrad' and 'sgd' only."
+            )
+
     def _adv_start(self):
         return self.n_epochs // 2 if self.adv_start == "auto" else self.adv_start
 
@@ -486,25 +552,36 @@ class AdversarialMFRecommender(BaseRecommender):
                 f"warm_start=True needs the fitted n_factors ({self.user_factors_.shape[1]}), "
                 f"got n_factors={self.n_factors}."
             )
-        acc = getattr(self, "_adagrad_state", None)
         return {
             "user_ids": self.user_ids_,
             "item_ids": self.item_ids_,
             "user": self.user_factors_,
             "item": self.item_factors_,
             "bias": getattr(self, "item_bias_", None),
-            "acc": acc,
+            "optimizer_state": self._reusable_optimizer_state(),
         }
+
+    def _reusable_optimizer_state(self):
+        """The fitted optimizer state if it belongs to ``self.optimizer``, else None.
+
+        AdaGrad's sums of squared gradients are not Adam's second moments: switching the
+        optimizer between fits starts its state from zero.
+        """
+        fitted = getattr(self, "_optimizer_state", None)
+        if fitted is None or fitted["optimizer"] != self.optimizer:
+            return None
+        return fitted
 
     def _initial_state(self, init_user, init_item, dtype, previous):
         """FactorState from fresh rows, with the rows of ids known in ``previous`` copied."""
-        from skadv.mf._cython_backend import FactorState
-
         user = np.ascontiguousarray(init_user, dtype=dtype)
         item = np.ascontiguousarray(init_item, dtype=dtype)
         bias = np.zeros(item.shape[0], dtype=dtype)
-        adagrad = self.optimizer == "adagrad"
-        accs = [np.zeros_like(user), np.zeros_like(item), np.zeros_like(bias)] if adagrad else []
+        slots = {
+            slot: [np.zeros_like(user), np.zeros_like(item), np.zeros_like(bias)]
+            for slot in _OPTIMIZER_SLOTS[self.optimizer]
+        }
+        n_steps = 0
         if previous is not None:
             urows = lookup_ids(previous["user_ids"], self.user_ids_)
             irows = lookup_ids(previous["item_ids"], self.item_ids_)
@@ -513,16 +590,18 @@ class AdversarialMFRecommender(BaseRecommender):
             item[ki] = previous["item"][irows[ki]]
             if previous["bias"] is not None:
                 bias[ki] = previous["bias"][irows[ki]]
-            if adagrad and previous["acc"] is not None:
-                old_u, old_i, old_b = previous["acc"]
-                accs[0][ku] = old_u[urows[ku]]
-                accs[1][ki] = old_i[irows[ki]]
-                accs[2][ki] = old_b[irows[ki]]
-        return FactorState(user, item, bias, *accs)
+            old = previous["optimizer_state"]
+            if old is not None:
+                for slot, (new_u, new_i, new_b) in slots.items():
+                    old_u, old_i, old_b = old[slot]
+                    new_u[ku] = old_u[urows[ku]]
+                    new_i[ki] = old_i[irows[ki]]
+                    new_b[ki] = old_b[irows[ki]]
+                n_steps = old["n_steps"]
+        return _factor_state(user, item, bias, slots, n_steps)
 
     def _grown_state(self, new_user_rows, new_item_rows, dtype):
         """The fitted state with rows appended for new users and items (fold-in)."""
-        from skadv.mf._cython_backend import FactorState
 
         def grow(old, rows):
             return np.ascontiguousarray(np.concatenate([old, rows.astype(old.dtype)]), dtype)
@@ -531,20 +610,26 @@ class AdversarialMFRecommender(BaseRecommender):
         bias = getattr(self, "item_bias_", None)
         if bias is None:
             bias = np.zeros(self.item_factors_.shape[0])
-        state = FactorState(
+        old = self._reusable_optimizer_state()
+        slots = {}
+        for slot in _OPTIMIZER_SLOTS[self.optimizer]:
+            if old is None:  # state of another optimizer (or none): start from zero
+                old_u, old_i = np.zeros_like(self.user_factors_), np.zeros_like(self.item_factors_)
+                old_b = np.zeros(self.item_factors_.shape[0])
+            else:
+                old_u, old_i, old_b = old[slot]
+            slots[slot] = [
+                grow(old_u, np.zeros_like(new_user_rows)),
+                grow(old_i, np.zeros_like(new_item_rows)),
+                grow(old_b, np.zeros(n_new_items)),
+            ]
+        return _factor_state(
             grow(self.user_factors_, new_user_rows),
             grow(self.item_factors_, new_item_rows),
             grow(bias, np.zeros(n_new_items)),
+            slots,
+            0 if old is None else old["n_steps"],
         )
-        if self.optimizer == "adagrad":
-            acc = getattr(self, "_adagrad_state", None)
-            if acc is None:
-                acc = (np.zeros_like(self.user_factors_), np.zeros_like(self.item_factors_),
-                       np.zeros(self.item_factors_.shape[0]))  # fmt: skip
-            state.user_acc = grow(acc[0], np.zeros_like(new_user_rows))
-            state.item_acc = grow(acc[1], np.zeros_like(new_item_rows))
-            state.bias_acc = grow(acc[2], np.zeros(n_new_items))
-        return state
 
     def _set_state(self, state):
         self.user_factors_ = state.user
@@ -553,10 +638,18 @@ class AdversarialMFRecommender(BaseRecommender):
             self.item_bias_ = state.bias
         elif hasattr(self, "item_bias_"):
             del self.item_bias_
-        self._adagrad_state = (
-            (state.user_acc, state.item_acc, state.bias_acc)
-            if state.user_acc is not None
-            else None
+        optimizer = state.optimizer
+        # NumPy arrays (and an int), whichever backend trained: warm_start, partial_fit and
+        # pickles carry them.
+        self._optimizer_state = (
+            None
+            if optimizer == "sgd"
+            else {
+                "optimizer": optimizer,
+                "acc": (state.user_acc, state.item_acc, state.bias_acc),
+                "mom": (state.user_mom, state.item_mom, state.bias_mom),
+                "n_steps": int(state.n_steps),
+            }
         )
 
     def _validation_split(self, pair_users, pair_items, rng):
@@ -608,6 +701,20 @@ class AdversarialMFRecommender(BaseRecommender):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.n_jobs not in (None, 1)
         return tags
+
+
+# Per-row optimizer state of each optimizer: "acc" holds AdaGrad's sums of squared gradients
+# or Adam's second moments, "mom" Adam's first moments.
+_OPTIMIZER_SLOTS = {"sgd": (), "adagrad": ("acc",), "adam": ("acc", "mom")}
+
+
+def _factor_state(user, item, bias, slots, n_steps):
+    """``FactorState`` from the parameters and the optimizer ``slots`` ({"acc"/"mom": rows})."""
+    from skadv.mf._cython_backend import FactorState  # the compiled kernel: only in fit
+
+    acc = slots.get("acc", (None, None, None))
+    mom = slots.get("mom", (None, None, None))
+    return FactorState(user, item, bias, *acc, *mom, n_steps=n_steps)
 
 
 def _check_random_state(random_state):

@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skadv._ext import _mf_sgd
 from skadv.utils._random import draw_seeds
+from skadv.utils._schedule import learning_rate_factor
 
 __all__ = [
     "ADVERSARIES",
@@ -38,10 +39,12 @@ COLLAPSE_RATIO = 0.05
 
 @dataclass
 class FactorState:
-    """Everything the kernel updates in place: factors, item biases, AdaGrad accumulators.
+    """Everything training updates in place: factors, item biases, optimizer state.
 
     ``user_acc``/``item_acc``/``bias_acc`` have the shapes of the parameters with
-    ``optimizer="adagrad"`` and are ``None`` with plain SGD.
+    ``optimizer="adagrad"`` (sums of squared gradients) or ``"adam"`` (second moments) and
+    are ``None`` with plain SGD. ``user_mom``/``item_mom``/``bias_mom`` are Adam's first
+    moments (``None`` otherwise) and ``n_steps`` its step count, for the bias correction.
     """
 
     user: np.ndarray
@@ -50,14 +53,26 @@ class FactorState:
     user_acc: np.ndarray = None
     item_acc: np.ndarray = None
     bias_acc: np.ndarray = None
+    user_mom: np.ndarray = None
+    item_mom: np.ndarray = None
+    bias_mom: np.ndarray = None
+    n_steps: int = 0
+
+    @property
+    def optimizer(self):
+        """``"adam"``, ``"adagrad"`` or ``"sgd"``, read from which arrays are present."""
+        if self.user_mom is not None:
+            return "adam"
+        return "sgd" if self.user_acc is None else "adagrad"
 
     def copy(self):
         return FactorState(
-            *(None if a is None else a.copy() for a in self._arrays()),
+            *(None if a is None else a.copy() for a in self._arrays()), n_steps=self.n_steps
         )
 
     def _arrays(self):
-        return (self.user, self.item, self.bias, self.user_acc, self.item_acc, self.bias_acc)
+        return (self.user, self.item, self.bias, self.user_acc, self.item_acc, self.bias_acc,
+                self.user_mom, self.item_mom, self.bias_mom)  # fmt: skip
 
 
 @dataclass
@@ -74,6 +89,14 @@ class TrainingSchedule:
     adversary: str
     adv_start: int
     use_bias: bool
+    lr_schedule: str = "constant"
+    warmup_epochs: int = 0
+
+    def epoch_learning_rate(self, epoch):
+        """``learning_rate`` times the schedule's factor at ``epoch`` (0-based) of the run."""
+        return self.learning_rate * learning_rate_factor(
+            epoch, self.n_epochs, schedule=self.lr_schedule, warmup_steps=self.warmup_epochs
+        )
 
 
 def mean_row_norm(matrix):
@@ -198,6 +221,12 @@ def train(
         If there is no pair to sample from (every user interacted with every item), or if the
         loss or the factors stop being finite (divergence: lower ``learning_rate``).
     """
+    if schedule.optimizer not in ("adagrad", "sgd"):
+        # The estimator says so before training; this guards direct callers.
+        raise ValueError(
+            f"optimizer={schedule.optimizer!r} needs backend='torch' (the compiled kernel "
+            "implements 'adagrad' and 'sgd')."
+        )
     dtype = state.user.dtype
     n_items = state.item.shape[0]
     interactions.sort_indices()
@@ -213,12 +242,12 @@ def train(
     work_width = 3 * k + 1 if schedule.adversary == "random" else 1
     work = np.zeros((n_threads, work_width), dtype=dtype)
 
-    def run_epoch(adversary, eps_user, eps_item):
+    def run_epoch(adversary, eps_user, eps_item, lr):
         return _mf_sgd.sgd_epoch(
             state.user, state.item, state.bias, *acc, indptr, indices, sample_users,
-            sample_items, offsets, draw_seeds(rng, n_threads), work, n_draws,
-            schedule.learning_rate, schedule.reg, schedule.adv_reg, eps_user, eps_item,
-            ADVERSARIES[adversary], adagrad, schedule.use_bias, item_start,
+            sample_items, offsets, draw_seeds(rng, n_threads), work, n_draws, lr, schedule.reg,
+            schedule.adv_reg, eps_user, eps_item, ADVERSARIES[adversary], adagrad,
+            schedule.use_bias, item_start,
         )  # fmt: skip
 
     return run_epochs(
@@ -235,13 +264,15 @@ def train(
 def run_epochs(schedule, run_epoch, row_norms, check_finite, n_draws, verbose, on_epoch):
     """The epoch loop, written to be shared by both backends (it only calls back).
 
-    ``run_epoch(adversary, eps_user, eps_item) -> summed loss`` trains one epoch;
+    ``run_epoch(adversary, eps_user, eps_item, lr) -> summed loss`` trains one epoch;
     ``row_norms() -> (mean user row norm, mean item row norm)`` of the current factors;
     ``check_finite(loss, epoch)`` raises the divergence error; ``on_epoch`` as in
     :func:`train`. This adds the schedule (BPR, then APR from ``adv_start``; relative
-    radii from the norms of the previous epoch's end), progress, the collapse warning and
-    the verbose log.
+    radii from the norms of the previous epoch's end; the epoch's learning rate from
+    :meth:`TrainingSchedule.epoch_learning_rate`), progress, the collapse warning and the
+    verbose log.
     """
+    scheduled = schedule.lr_schedule != "constant" or schedule.warmup_epochs > 0
     norms = peak_norms = row_norms()
     collapsed = False
     epochs, log = _progress(schedule.n_epochs, verbose)
@@ -251,7 +282,8 @@ def run_epochs(schedule, run_epoch, row_norms, check_finite, n_draws, verbose, o
         eps_user = eps_item = schedule.epsilon if adversarial else 0.0
         if adversarial and schedule.epsilon_mode == "relative":
             eps_user, eps_item = schedule.epsilon * norms[0], schedule.epsilon * norms[1]
-        loss = run_epoch(schedule.adversary if adversarial else "none", eps_user, eps_item)
+        lr = schedule.epoch_learning_rate(epoch)
+        loss = run_epoch(schedule.adversary if adversarial else "none", eps_user, eps_item, lr)
         loss /= n_draws
         check_finite(loss, epoch)
         losses.append(loss)
@@ -273,7 +305,7 @@ def run_epochs(schedule, run_epoch, row_norms, check_finite, n_draws, verbose, o
         stop, message = on_epoch(epoch, loss) if on_epoch is not None else (False, None)
         if log is not None:
             phase = f"APR ({schedule.adversary})" if adversarial else "BPR"
-            extra = f", {message}" if message else ""
+            extra = (f", lr {lr:.3g}" if scheduled else "") + (f", {message}" if message else "")
             log(f"epoch {epoch + 1}/{schedule.n_epochs} [{phase}]: loss {loss:.5f}{extra}")
             sys.stdout.flush()
         if stop:

@@ -22,12 +22,20 @@ that share it. ``adversary="random"`` draws one Gaussian direction per row of th
 closed form (the model is bilinear), not taken by autograd.
 
 Each step is sparse: it gathers the rows of the batch, sums the gradients per distinct row
-(``torch.unique`` + ``index_add_``), and updates those rows and their AdaGrad accumulators
-only, with the kernel's formulas (:math:`a \mathrel{+}= g^2`, :math:`\theta \mathrel{-}=
-\eta\, g / (\sqrt{a} + 10^{-8})`). Triples are drawn on the device from a ``torch.Generator``
-seeded from the estimator's ``RandomState``: a positive pair uniformly with replacement, a
-negative item uniformly, rejected (and redrawn) while it is one of the user's items, checked
-with ``searchsorted`` on the sorted keys ``user * n_items + item``.
+(``torch.unique`` + ``index_add_``), and updates those rows and their optimizer state only:
+SGD and AdaGrad with the kernel's formulas (:math:`a \mathrel{+}= g^2`, :math:`\theta
+\mathrel{-}= \eta\, g / (\sqrt{a} + 10^{-8})`), and lazy Adam as
+``torch.optim.SparseAdam`` computes it: for the rows of the batch only,
+:math:`m \mathrel{+}= (1 - \beta_1)(g - m)`, :math:`v \mathrel{+}= (1 - \beta_2)(g^2 - v)`,
+:math:`\theta \mathrel{-}= \eta \sqrt{1 - \beta_2^t} / (1 - \beta_1^t) \cdot m /
+(\sqrt{v} + 10^{-8})` with :math:`t` the number of steps taken on the state (one per batch,
+all rows alike), :math:`\beta = (0.9, 0.999)`. Rows outside the batch keep their parameters
+and moments (dense Adam would move them by their momentum).
+
+Triples are drawn on the device from a ``torch.Generator`` seeded from the estimator's
+``RandomState``: a positive pair uniformly with replacement, a negative item uniformly,
+rejected (and redrawn) while it is one of the user's items, checked with ``searchsorted`` on
+the sorted keys ``user * n_items + item``.
 
 On CPU the tensors are views of the :class:`~skadv.mf._cython_backend.FactorState` arrays
 (updated in place). On CUDA they are copies, written back into those arrays after every epoch,
@@ -35,6 +43,7 @@ so that early stopping, the finiteness and collapse checks and the fitted model 
 arrays; the fitted state never holds a tensor.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +57,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "MIN_STEPS",
     "TorchFactors",
+    "adam_step_size",
     "default_batch_size",
     "batch_step",
     "row_perturbation",
@@ -63,11 +73,20 @@ MIN_STEPS = 16
 
 # Added to sqrt(accumulator) in AdaGrad, as in the compiled kernel.
 ADAGRAD_EPS = 1e-8
+# Adam's decay rates of the first and second moments and its epsilon: the defaults of
+# torch.optim.(Sparse)Adam and of the Adam paper.
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+
+_STATE_ARRAYS = ("user", "item", "bias", "user_acc", "item_acc", "bias_acc", "user_mom",
+                 "item_mom", "bias_mom")  # fmt: skip
 
 
 @dataclass
 class TorchFactors:
-    """Tensors of a FactorState on one device (``*_acc`` are None with plain SGD)."""
+    """Tensors of a FactorState on one device (``*_acc`` are None with plain SGD, ``*_mom``
+    unless Adam); ``n_steps`` counts Adam's steps."""
 
     user: torch.Tensor
     item: torch.Tensor
@@ -75,21 +94,28 @@ class TorchFactors:
     user_acc: torch.Tensor = None
     item_acc: torch.Tensor = None
     bias_acc: torch.Tensor = None
+    user_mom: torch.Tensor = None
+    item_mom: torch.Tensor = None
+    bias_mom: torch.Tensor = None
+    n_steps: int = 0
 
     @classmethod
     def from_state(cls, state, device):
         """Views of ``state``'s arrays on CPU; copies on another device."""
         device = torch.device(device)
-        arrays = (state.user, state.item, state.bias, state.user_acc, state.item_acc,
-                  state.bias_acc)  # fmt: skip
-        return cls(*(None if a is None else torch.from_numpy(a).to(device) for a in arrays))
+        tensors = {
+            name: None if a is None else torch.from_numpy(a).to(device)
+            for name in _STATE_ARRAYS
+            for a in [getattr(state, name)]
+        }
+        return cls(**tensors, n_steps=state.n_steps)
 
     def write_back(self, state):
-        """Copy the tensors into ``state``'s arrays (nothing to do when they are views)."""
+        """Copy the tensors into ``state``'s arrays (only the step count when they are views)."""
+        state.n_steps = self.n_steps
         if self.user.device.type == "cpu":
             return
-        names = ("user", "item", "bias", "user_acc", "item_acc", "bias_acc")
-        for name in names:
+        for name in _STATE_ARRAYS:
             tensor = getattr(self, name)
             if tensor is not None:
                 np.copyto(getattr(state, name), tensor.cpu().numpy())
@@ -152,8 +178,17 @@ def row_perturbation(sd, sp, inv_u, inv_i, inv_j, n_user_rows, n_item_rows, *, e
     )
 
 
-def _apply(param, acc, rows, grad, lr):
-    """SGD or AdaGrad step on the distinct ``rows`` of ``param`` (the kernel's formulas)."""
+def _apply(param, acc, mom, rows, grad, lr, *, adam_step_size=None, trainable=None):
+    """SGD, AdaGrad or lazy Adam step on the distinct ``rows`` of ``param``.
+
+    ``grad`` holds the gradient of each row of ``rows`` (zero for frozen rows). With Adam
+    (``mom`` not None), ``adam_step_size`` is the bias-corrected step size and
+    ``trainable`` (None: all rows) is 1 for the rows to update, 0 for frozen ones: a zero
+    gradient would still decay a frozen row's moments and move it by its momentum.
+    """
+    if mom is not None:
+        _adam(param, acc, mom, rows, grad, adam_step_size, trainable)
+        return
     if acc is None:
         param.index_add_(0, rows, grad, alpha=-lr)
         return
@@ -163,6 +198,38 @@ def _apply(param, acc, rows, grad, lr):
     param.index_add_(0, rows, grad.div_(rows_acc.sqrt_().add_(ADAGRAD_EPS)), alpha=-lr)
 
 
+def _adam(param, v, m, rows, grad, step_size, trainable):
+    """Lazy Adam on ``rows`` (``torch.optim.SparseAdam``'s arithmetic, rows only)."""
+    beta1, beta2 = ADAM_BETAS
+    rows_m, rows_v = m.index_select(0, rows), v.index_select(0, rows)
+    # SparseAdam's form of the moving averages: m + (1 - beta1) (g - m).
+    dm = (grad - rows_m).mul_(1 - beta1)
+    dv = (grad * grad).sub_(rows_v).mul_(1 - beta2)
+    if trainable is not None:
+        dm *= trainable
+        dv *= trainable
+    rows_m += dm
+    rows_v += dv
+    m.index_copy_(0, rows, rows_m)
+    v.index_copy_(0, rows, rows_v)
+    update = rows_m.div_(rows_v.sqrt_().add_(ADAM_EPS))  # rows_m, rows_v: scratch from here
+    if trainable is not None:
+        update *= trainable
+    param.index_add_(0, rows, update, alpha=-step_size)
+
+
+def adam_step_size(lr, n_steps):
+    """Adam's bias-corrected step size after ``n_steps`` steps (the current one included).
+
+    Examples
+    --------
+    >>> round(adam_step_size(0.1, 1), 4)  # sqrt(1 - 0.999) / (1 - 0.9) * 0.1
+    0.0316
+    """
+    beta1, beta2 = ADAM_BETAS
+    return lr * math.sqrt(1.0 - beta2**n_steps) / (1.0 - beta1**n_steps)
+
+
 def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item, adversary,
                use_bias, item_start=0, generator=None):  # fmt: skip
     """One simultaneous step on the triples ``(users, pos, neg)`` of a mini-batch.
@@ -170,11 +237,12 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
     Parameters
     ----------
     factors : TorchFactors
-        Updated in place.
+        Updated in place; the optimizer is SGD, AdaGrad or Adam as its state holds no
+        accumulators, accumulators only, or moments too (Adam also counts the step).
     users, pos, neg : Tensor of shape (batch,), int64
         The triples, on the factors' device; ``pos[t] != neg[t]``.
     lr, reg, adv_reg : float
-        Step size, L2 penalty per occurrence of a row, weight λ of the adversarial loss.
+        Learning rate, L2 penalty per occurrence of a row, weight λ of the adversarial loss.
     eps_user, eps_item : float
         Norm of the perturbation of a user row, of an item row.
     adversary : {"none", "gradient", "random"}
@@ -240,12 +308,18 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         grad_user += (reg * count_user.to(P.dtype))[:, None] * P.index_select(0, rows_user)
         grad_item += (reg * count_item.to(Q.dtype))[:, None] * Q.index_select(0, rows_item)
     # Frozen items get a zero gradient, which leaves the row and its accumulator unchanged
-    # (a multiplication rather than a boolean selection: no device-to-host synchronization).
+    # (a multiplication rather than a boolean selection: no device-to-host synchronization);
+    # Adam also needs the mask itself (see _apply).
     trainable = (rows_item >= item_start).to(Q.dtype) if item_start > 0 else None
     if trainable is not None:
         grad_item *= trainable[:, None]
-    _apply(P, factors.user_acc, rows_user, grad_user, lr)
-    _apply(Q, factors.item_acc, rows_item, grad_item, lr)
+    adam = {}
+    if factors.user_mom is not None:
+        factors.n_steps += 1  # one step of the whole state: SparseAdam's per-tensor count
+        adam = dict(adam_step_size=adam_step_size(lr, factors.n_steps))
+    _apply(P, factors.user_acc, factors.user_mom, rows_user, grad_user, lr, **adam)
+    _apply(Q, factors.item_acc, factors.item_mom, rows_item, grad_item, lr, **adam,
+           trainable=None if trainable is None else trainable[:, None])  # fmt: skip
     if use_bias:
         grad_bias = b.new_zeros(rows_item.shape[0]).index_add_(0, inv_i, a, alpha=-1)
         grad_bias.index_add_(0, inv_j, a)
@@ -253,7 +327,8 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
             grad_bias += reg * count_item.to(b.dtype) * b.index_select(0, rows_item)
         if trainable is not None:
             grad_bias *= trainable
-        _apply(b, factors.bias_acc, rows_item, grad_bias, lr)
+        _apply(b, factors.bias_acc, factors.bias_mom, rows_item, grad_bias, lr, **adam,
+               trainable=trainable)  # fmt: skip
     return loss
 
 
@@ -365,11 +440,11 @@ def train(
     pair_items = torch.from_numpy(sample_items.astype(np.int64)).to(device)
     factors = TorchFactors.from_state(state, device)
     hyper = dict(
-        lr=schedule.learning_rate, reg=schedule.reg, adv_reg=schedule.adv_reg,
-        use_bias=schedule.use_bias, item_start=item_start, generator=generator,
+        reg=schedule.reg, adv_reg=schedule.adv_reg, use_bias=schedule.use_bias,
+        item_start=item_start, generator=generator,
     )  # fmt: skip
 
-    def run_epoch(adversary, eps_user, eps_item):
+    def run_epoch(adversary, eps_user, eps_item, lr):
         total = torch.zeros((), dtype=torch.float64, device=device)
         for start in range(0, n_draws, batch_size):
             n = min(batch_size, n_draws - start)
@@ -378,7 +453,7 @@ def train(
             neg = _sample_negatives(users, pair_keys, n_items, generator)
             total += batch_step(
                 factors, users, pair_items.index_select(0, picked), neg, eps_user=eps_user,
-                eps_item=eps_item, adversary=adversary, **hyper,
+                eps_item=eps_item, adversary=adversary, lr=lr, **hyper,
             )  # fmt: skip
         return total.item()
 

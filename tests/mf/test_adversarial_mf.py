@@ -8,6 +8,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_validate
@@ -132,6 +133,8 @@ EFFECTS = [
     ("n_epochs", 2, {}),
     ("learning_rate", 0.01, {}),
     ("optimizer", "sgd", {}),
+    ("lr_schedule", "cosine", {}),
+    ("warmup_epochs", 2, {}),
     ("reg", 0.1, {}),
     ("adv_reg", 0.5, {}),
     ("epsilon", 0.2, {}),
@@ -207,13 +210,15 @@ def test_verbose_prints_each_epoch(X, capsys):
 # ------------------------------------------------------------------------------ errors
 BAD_PARAMS = [
     ("n_factors", 0), ("n_epochs", 0), ("learning_rate", 0.0), ("learning_rate", -1.0),
-    ("optimizer", "adam"), ("reg", -0.1), ("adv_reg", -1.0), ("epsilon", -0.5),
+    ("optimizer", "adamw"), ("reg", -0.1), ("adv_reg", -1.0), ("epsilon", -0.5),
     ("epsilon", float("nan")), ("epsilon_mode", "scaled"), ("adversary", "pgd"),
     ("adv_start", -1), ("adv_start", "later"), ("item_bias", 1), ("init_std", 0.0),
     ("early_stopping", "yes"), ("validation_fraction", 1.0), ("n_iter_no_change", 0),
     ("tol", -1.0), ("warm_start", None), ("dtype", np.int32), ("backend", "jax"),
     ("device", 0), ("n_jobs", 0), ("n_jobs", 1.5), ("random_state", "seed"), ("verbose", -1),
-    ("handle_unknown", "ignore"), ("positive_threshold", "4"),
+    ("handle_unknown", "ignore"), ("positive_threshold", "4"), ("lr_schedule", "step"),
+    ("lr_schedule", None), ("warmup_epochs", -1), ("warmup_epochs", 1.5),
+    ("warmup_epochs", 200),  # not less than n_epochs (200 by default)
 ]  # fmt: skip
 
 
@@ -221,6 +226,39 @@ BAD_PARAMS = [
 def test_invalid_parameter_is_named(X, name, value):
     with pytest.raises(ValueError, match=name):
         AdversarialMFRecommender(**{name: value}).fit(X)
+
+
+@pytest.mark.parametrize(
+    "backend, match",
+    [("cython", r"optimizer='adam' needs backend='torch': the compiled 'cython' kernel "
+                "implements"),
+     ("auto", r"optimizer='adam' needs backend='torch'.*\(backend='auto' chose it\)")],
+)  # fmt: skip
+def test_adam_needs_the_torch_backend(X, backend, match):
+    model = _fit(X)
+    before = model.user_factors_.copy()
+    model.set_params(optimizer="adam", backend=backend, warm_start=True)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X)
+    # Raised before anything changed: no training, no new state.
+    np.testing.assert_array_equal(model.user_factors_, before)
+    assert model._optimizer_state["optimizer"] == "adagrad"
+
+
+def test_compiled_training_loop_rejects_adam():
+    # The estimator raises first; this guards direct callers of the backend.
+    from skadv.mf._cython_backend import FactorState, TrainingSchedule, train
+
+    schedule = TrainingSchedule(
+        n_epochs=1, learning_rate=0.05, optimizer="adam", reg=0.0, adv_reg=0.0, epsilon=0.0,
+        epsilon_mode="absolute", adversary="gradient", adv_start=0, use_bias=False,
+    )  # fmt: skip
+    state = FactorState(np.zeros((2, 2)), np.zeros((3, 2)), np.zeros(3))
+    pairs = np.array([0, 1], dtype=np.int32)
+    interactions = sparse.csr_matrix(([1.0, 1.0], (pairs, pairs)), shape=(2, 3))
+    with pytest.raises(ValueError, match="optimizer='adam' needs backend='torch'"):
+        train(state, interactions, pairs, pairs, schedule, rng=np.random.RandomState(0),
+              n_threads=1)  # fmt: skip
 
 
 def test_cython_backend_on_cpu(X):
@@ -466,7 +504,7 @@ def test_collapse_is_measured_against_the_largest_norms_reached():
     with pytest.warns(ConvergenceWarning, match="collapsed in epoch 3.*down from 2.3"):
         run_epochs(
             schedule,
-            run_epoch=lambda adversary, eps_user, eps_item: 1.0,
+            run_epoch=lambda adversary, eps_user, eps_item, lr: 1.0,
             row_norms=lambda: next(norms),
             check_finite=lambda loss, epoch: None,
             n_draws=1,

@@ -280,7 +280,7 @@ def test_fitted_state_is_numpy(X):
     assert len(model.loss_curve_) == model.n_iter_ == 4
 
 
-@pytest.mark.parametrize("optimizer", ["adagrad", "sgd"])
+@pytest.mark.parametrize("optimizer", ["adagrad", "sgd", "adam"])
 @pytest.mark.parametrize("adversary", ["gradient", "random"])
 def test_same_seed_same_factors(X, optimizer, adversary):
     params = dict(optimizer=optimizer, adversary=adversary, adv_start=1)
@@ -297,6 +297,9 @@ def test_same_seed_same_factors(X, optimizer, adversary):
         ("adversary", "random"),
         ("epsilon_mode", "absolute"),
         ("item_bias", True),
+        ("optimizer", "adam"),
+        ("lr_schedule", "linear"),
+        ("warmup_epochs", 1),
     ],
 )
 def test_parameters_have_an_effect(X, name, value):
@@ -316,8 +319,9 @@ def test_learns_block_structure(tiny_interactions):
     np.testing.assert_array_equal(items[:, 0], data.held_out)
 
 
-def test_partial_fit_keeps_known_items_fixed(X):
-    model = _fit(X, item_bias=True)
+@pytest.mark.parametrize("optimizer", ["adagrad", "sgd", "adam"])
+def test_partial_fit_keeps_known_items_fixed(X, optimizer):
+    model = _fit(X, item_bias=True, optimizer=optimizer)
     Q, b = model.item_factors_.copy(), model.item_bias_.copy()
     model.partial_fit(np.array([[-7, X[0, 1]], [-7, 999], [X[0, 0], 999]]))
     np.testing.assert_array_equal(model.item_factors_[: len(Q)], Q)
