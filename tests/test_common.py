@@ -6,9 +6,12 @@ apply. They are listed below with a reason and run as strict xfails, so a check 
 passing is noticed.
 """
 
+import importlib.util
+
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skadv import AdversarialMFRecommender, PopularityRecommender
+from skadv.neural import AdversarialNeuralRecommender
 
 _TWO_ID_COLUMNS = "X must be (n, 2) id pairs; the check builds X with other column counts"
 
@@ -49,6 +52,14 @@ ESTIMATORS = [
     PopularityRecommender(),
     AdversarialMFRecommender(n_factors=4, n_epochs=2, random_state=0),
 ]
+# AdversarialTextRecommender is left out: it cannot fit without item texts and an encoder
+# folder, which the checks cannot supply (tests/neural/test_text.py covers its contract).
+if importlib.util.find_spec("torch") is not None:
+    ESTIMATORS.append(
+        AdversarialNeuralRecommender(
+            n_factors=4, hidden_layers=(4,), n_epochs=2, batch_size=16, random_state=0
+        )  # fmt: skip
+    )
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)

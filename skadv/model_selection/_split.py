@@ -490,6 +490,49 @@ def _ranks(codes, counts, keys):
     return rank
 
 
+def validation_holdout(user_codes, item_codes, validation_fraction, rng):
+    """Per-user random holdout of training pairs for early stopping (estimators' ``fit``).
+
+    Parameters
+    ----------
+    user_codes, item_codes : ndarray of shape (n_pairs,)
+        Integer codes of the training pairs.
+    validation_fraction : float
+        Share of each user's pairs held out (users with fewer than 2 pairs keep them all).
+    rng : numpy.random.RandomState
+        Draws the split's seed.
+
+    Returns
+    -------
+    train_idx, val_idx : ndarray of int
+        Indexes into the pairs.
+
+    Raises
+    ------
+    ValueError
+        If no pair is held out (no user has 2 or more pairs).
+
+    Examples
+    --------
+    >>> users = np.array([0, 0, 0, 0, 1])
+    >>> train, val = validation_holdout(users, np.arange(5), 0.25, np.random.RandomState(0))
+    >>> len(train), len(val)
+    (4, 1)
+    """
+    cv = UserHoldoutSplit(
+        n_splits=1,
+        test_size=validation_fraction,
+        random_state=int(rng.randint(np.iinfo(np.int32).max)),
+    )
+    train_idx, val_idx = next(cv.split(np.column_stack([user_codes, item_codes])))
+    if val_idx.shape[0] == 0:
+        raise ValueError(
+            f"early_stopping with validation_fraction={validation_fraction} holds out no "
+            "interaction: no user has 2 or more interactions."
+        )
+    return train_idx, val_idx
+
+
 def _holdout(codes, counts, n_test, rng):
     rank = _ranks(codes, counts, rng.random_sample(codes.shape[0]))
     test = rank < n_test[codes]

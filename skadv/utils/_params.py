@@ -6,10 +6,21 @@ equivalent: each estimator lists ``_parameter_constraints = {name: [constraint, 
 """
 
 import numbers
+import os
 
 import numpy as np
 
-__all__ = ["Interval", "Options", "validate_params"]
+__all__ = [
+    "BOOL",
+    "NONE",
+    "PATH",
+    "RANDOM_STATE",
+    "SEQUENCE",
+    "STRING",
+    "Interval",
+    "Options",
+    "validate_params",
+]
 
 
 class Interval:
@@ -83,6 +94,8 @@ RANDOM_STATE = _TypeOf(
     description="an int, a numpy RandomState/Generator or None",
 )
 STRING = _TypeOf(str, description="a str")
+SEQUENCE = _TypeOf(tuple, list, description="a tuple or list")
+PATH = _TypeOf(str, os.PathLike, description="a str or path")
 
 
 def validate_params(estimator):

@@ -1,0 +1,245 @@
+"""AdversarialNeuralRecommender: training, adversaries, tasks, features, persistence."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+torch = pytest.importorskip("torch")
+
+from skadv.baseline import PopularityRecommender  # noqa: E402
+from skadv.datasets import make_interactions  # noqa: E402
+from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions  # noqa: E402
+from skadv.neural import AdversarialNeuralRecommender  # noqa: E402
+
+FAST = dict(n_factors=8, hidden_layers=(16,), n_epochs=4, batch_size=64)
+
+
+def _model(**params):
+    return AdversarialNeuralRecommender(**{**FAST, "random_state": 0, **params})
+
+
+@pytest.fixture
+def split(synthetic_interactions, seed):
+    return train_test_split_interactions(synthetic_interactions, test_size=0.2, random_state=seed)
+
+
+@pytest.fixture
+def structured_split(seed):
+    """Planted low-rank preferences and no popularity effect: popularity ranks poorly."""
+    X = make_interactions(n_users=200, n_items=100, n_factors=4, density=0.1,
+                          popularity_skew=0.0, random_state=seed)  # fmt: skip
+    return train_test_split_interactions(X, test_size=0.2, random_state=seed)
+
+
+@pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
+def test_learns_the_block_structure(tiny_interactions, architecture):
+    data = tiny_interactions
+    # Full-batch and a small step: with 24 interactions, noisy steps memorize the held-out
+    # items as negatives (they are sampled as such) instead of learning the blocks.
+    model = _model(architecture=architecture, hidden_layers=(), n_epochs=300, batch_size=24,
+                   learning_rate=0.02, adversary="none", weight_decay=0.0)  # fmt: skip
+    model.fit(data.X)
+    top, _ = model.recommend(np.arange(6), n=1)
+    assert np.all(data.item_block[top[:, 0]] == data.user_block)
+
+
+@pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
+@pytest.mark.parametrize("adversary", ["none", "fgm", "pgd", "freelb"])
+def test_every_adversary_trains_and_beats_popularity(structured_split, architecture, adversary):
+    train, test = structured_split
+    # epsilon relative to these short rows (k=8, init_std 0.1: norms ~0.3).
+    model = _model(architecture=architecture, adversary=adversary, epsilon=0.02, n_epochs=15,
+                   learning_rate=0.01)  # fmt: skip
+    model.fit(train)
+    assert len(model.loss_curve_) == model.n_iter_ == 15
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    assert model.score(test) > 2 * PopularityRecommender().fit(train).score(test)
+
+
+def test_adversary_changes_the_model_and_none_ignores_epsilon(split):
+    train, _ = split
+    base = _model(adversary="none").fit(train)
+    fgm = _model(adversary="fgm", epsilon=0.5).fit(train)
+    assert not np.allclose(base.item_embeddings_, fgm.item_embeddings_)
+    eps0 = _model(adversary="fgm", epsilon=0.0).fit(train)
+    np.testing.assert_array_equal(base.item_embeddings_, eps0.item_embeddings_)
+
+
+def test_same_seed_same_model_and_other_seed_differs(split):
+    train, _ = split
+    a, b = _model(dropout=0.3).fit(train), _model(dropout=0.3).fit(train)
+    np.testing.assert_array_equal(a.item_embeddings_, b.item_embeddings_)
+    c = _model(dropout=0.3, random_state=1).fit(train)
+    assert not np.allclose(a.item_embeddings_, c.item_embeddings_)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"dropout": 0.5},
+        {"weight_decay": 0.1},
+        {"optimizer": "sgd"},
+        {"optimizer": "adagrad"},
+        {"lr_schedule": "cosine"},
+        {"warmup_epochs": 2},
+        {"clip_grad_norm": 1e-3},
+        {"norm": "global"},
+        {"adv_start": 2},
+        {"activation": "tanh"},
+        {"pgd_alpha": 0.01, "adversary": "pgd"},
+    ],
+)
+def test_every_training_parameter_has_an_effect(split, params):
+    train, _ = split
+    base = _model().fit(train)
+    other = _model(**params).fit(train)
+    assert not np.allclose(base.item_embeddings_, other.item_embeddings_)
+
+
+def test_adam_couples_weight_decay_and_adamw_does_not(split):
+    train, _ = split
+    adam = _model(optimizer="adam", weight_decay=0.1).fit(train)
+    adamw = _model(optimizer="adamw", weight_decay=0.1).fit(train)
+    assert not np.allclose(adam.item_embeddings_, adamw.item_embeddings_)
+
+
+def test_rating_task_learns_the_ratings():
+    rng = np.random.RandomState(0)
+    users, items = rng.randint(0, 30, 600), rng.randint(0, 20, 600)
+    X = np.unique(np.column_stack([users, items]), axis=0)
+    # Ratings with a user and an item effect: learnable, far from their mean.
+    y = 3 + (X[:, 0] % 3 - 1) + (X[:, 1] % 2) * 1.5
+    model = _model(tasks=("click", "rating"), task_weights=(0.2, 1.0), hidden_layers=(),
+                   n_epochs=40, learning_rate=0.03, adversary="none")  # fmt: skip
+    model.fit(X, y)
+    pred = model.predict_rating(X)
+    assert np.mean((pred - y) ** 2) < 0.3 * np.var(y)
+    unknown = model.predict_rating([[999, 0]])
+    np.testing.assert_allclose(unknown, y.mean())
+
+
+def test_rating_task_needs_y_and_click(synthetic_interactions):
+    with pytest.raises(ValueError, match="pass y"):
+        _model(tasks=("click", "rating")).fit(synthetic_interactions)
+    with pytest.raises(ValueError, match="tasks"):
+        _model(tasks=("rating",)).fit(synthetic_interactions, np.ones(len(synthetic_interactions)))
+    with pytest.raises(ValueError, match="task_weights"):
+        _model(task_weights=(1.0, 2.0)).fit(synthetic_interactions)
+    with pytest.raises(ValueError, match="predict_rating"):
+        _model().fit(synthetic_interactions).predict_rating([[0, 0]])
+
+
+@pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
+def test_features_are_used(split, architecture):
+    train, _ = split
+    users, items = np.unique(train[:, 0]), np.unique(train[:, 1])
+    rng = np.random.RandomState(0)
+    user_features = pd.DataFrame(rng.normal(size=(len(users), 3)), index=users)
+    item_features = {i: rng.normal(size=2) for i in items[:-5]}  # some items lack features
+    model = _model(architecture=architecture)
+    model.fit(train, user_features=user_features, item_features=item_features)
+    assert model.user_features_.shape == (model.n_users_, 3)
+    assert model.item_features_.shape == (model.n_items_, 2)
+    np.testing.assert_array_equal(model.item_features_[-5:], 0.0)
+    plain = _model(architecture=architecture).fit(train)
+    users_q = plain.user_ids_[:5]
+    assert not np.allclose(plain.predict(np.column_stack([users_q, users_q * 0])),
+                           model.predict(np.column_stack([users_q, users_q * 0])))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "features, error, match",
+    [
+        (np.ones((3, 2)), TypeError, "DataFrame"),
+        (pd.DataFrame({"a": [np.nan]}, index=[0]), ValueError, "non-finite"),
+        (pd.DataFrame({"a": ["x"]}, index=[0]), ValueError, "numbers"),
+        (pd.DataFrame({"a": [1.0, 2.0]}, index=[0, 0]), ValueError, "duplicate"),
+    ],
+)
+def test_bad_features_raise(synthetic_interactions, features, error, match):
+    with pytest.raises(error, match=match):
+        _model().fit(synthetic_interactions, item_features=features)
+
+
+def test_early_stopping_keeps_the_best_epoch(synthetic_interactions):
+    model = _model(early_stopping=True, n_epochs=30, n_iter_no_change=2, learning_rate=0.05)
+    model.fit(synthetic_interactions)
+    assert len(model.validation_scores_) == model.n_iter_ <= 30
+    assert model.best_validation_score_ == max(model.validation_scores_)
+    assert model.interactions_.nnz == len(np.unique(synthetic_interactions, axis=0))
+
+
+@pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
+def test_pickle_keeps_recommendations(split, architecture):
+    train, _ = split
+    model = _model(architecture=architecture).fit(train)
+    loaded = pickle.loads(pickle.dumps(model))
+    assert not any(k.startswith("_cache_") for k in vars(loaded))
+    users = model.user_ids_[:7]
+    np.testing.assert_array_equal(model.recommend(users, n=5)[0], loaded.recommend(users, n=5)[0])
+    pairs = np.column_stack([users, model.item_ids_[:7]])
+    np.testing.assert_allclose(model.predict(pairs), loaded.predict(pairs), rtol=1e-6)
+
+
+def test_state_is_numpy(split):
+    model = _model().fit(split[0])
+    assert all(isinstance(v, np.ndarray) for v in model.module_state_.values())
+    assert model.backend_ == "torch" and model.device_ == "cpu"
+
+
+def test_unknown_users_and_items_follow_handle_unknown(split):
+    train, _ = split
+    model = _model().fit(train)
+    scores = model.predict([[10**9, train[0, 1]], [train[0, 0], 10**9]])
+    assert scores[0] == model.item_popularity_[model.item_ids_ == train[0, 1]][0]
+    assert scores[1] == -np.inf
+    strict = _model(handle_unknown="error").fit(train)
+    with pytest.raises(ValueError, match="not seen in fit"):
+        strict.predict([[10**9, train[0, 1]]])
+
+
+def test_grid_search_over_epsilon_and_adv_reg(synthetic_interactions):
+    search = GridSearchCV(
+        _model(n_epochs=2),
+        {"epsilon": [0.05, 0.2], "adv_reg": [0.0, 1.0]},
+        cv=UserHoldoutSplit(n_splits=2, random_state=0),
+    )
+    search.fit(synthetic_interactions)
+    assert len(search.cv_results_["mean_test_score"]) == 4
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert clone(search.best_estimator_).get_params()["epsilon"] in (0.05, 0.2)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"architecture": "mlp"}, "architecture"),
+        ({"hidden_layers": (8, 0)}, "hidden_layers"),
+        ({"hidden_layers": 8}, "hidden_layers"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"epsilon": -1.0}, "epsilon"),
+        ({"adversary": "fgsm"}, "adversary"),
+        ({"norm": "l2"}, "norm"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"warmup_epochs": 4}, "warmup_epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
+def test_bad_parameters_raise(synthetic_interactions, params, match):
+    with pytest.raises(ValueError, match=match):
+        _model(**params).fit(synthetic_interactions)
+
+
+def test_unexpected_fit_argument_raises(synthetic_interactions):
+    with pytest.raises(TypeError, match="sample_weight"):
+        _model().fit(synthetic_interactions, sample_weight=np.ones(3))
+
+
+def test_divergence_raises_naming_learning_rate(synthetic_interactions):
+    with pytest.raises(ValueError, match="learning_rate"):
+        _model(learning_rate=1e30, optimizer="sgd").fit(synthetic_interactions)
