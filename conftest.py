@@ -6,8 +6,22 @@ import os
 # Doctest collection imports every module under skadv/; the torch backend imports torch at
 # module level (it is only ever imported from fit when torch is installed).
 collect_ignore = []
-if importlib.util.find_spec("torch") is None:
-    collect_ignore.append("skadv/mf/_torch_backend.py")
+_HAS_TORCH = importlib.util.find_spec("torch") is not None
+_HAS_TRANSFORMERS = importlib.util.find_spec("transformers") is not None
+if not _HAS_TORCH:
+    # The neural models' doctests fit them: they need torch.
+    collect_ignore += [
+        "skadv/mf/_torch_backend.py",
+        "skadv/neural/_adversary.py",
+        "skadv/neural/_neural.py",
+        "skadv/neural/_neural_modules.py",
+    ]
+if not (_HAS_TORCH and _HAS_TRANSFORMERS):
+    collect_ignore += [
+        "skadv/neural/_encoders.py",
+        "skadv/neural/_text_modules.py",
+        "skadv/neural/_text.py",
+    ]
 
 # Property tests: no per-example deadline (a loaded 2-core CI machine makes timings
 # meaningless), and a fixed example sequence on CI so that a run is reproducible.
