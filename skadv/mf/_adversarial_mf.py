@@ -653,20 +653,9 @@ class AdversarialMFRecommender(BaseRecommender):
         )
 
     def _validation_split(self, pair_users, pair_items, rng):
-        from skadv.model_selection import UserHoldoutSplit
+        from skadv.model_selection._split import validation_holdout
 
-        cv = UserHoldoutSplit(
-            n_splits=1,
-            test_size=self.validation_fraction,
-            random_state=int(rng.randint(np.iinfo(np.int32).max)),
-        )
-        train_idx, val_idx = next(cv.split(np.column_stack([pair_users, pair_items])))
-        if val_idx.shape[0] == 0:
-            raise ValueError(
-                f"early_stopping with validation_fraction={self.validation_fraction} holds out "
-                "no interaction: no user has 2 or more interactions."
-            )
-        return train_idx, val_idx
+        return validation_holdout(pair_users, pair_items, self.validation_fraction, rng)
 
     def _early_stopping_callback(self, state, X_val):
         """Score NDCG@10 on ``X_val`` after each epoch; keep the best state; say when to stop."""

