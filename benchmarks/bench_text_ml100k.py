@@ -24,12 +24,12 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import numpy as np  # noqa: E402
-from _protocol import load_ml100k_split, ml100k_path  # noqa: E402
+import numpy as np
+from _protocol import load_ml100k_split, ml100k_path
 
-from skadv.datasets import load_movielens  # noqa: E402
-from skadv.metrics import get_ranking_scorer  # noqa: E402
-from skadv.neural import AdversarialTextRecommender  # noqa: E402
+from skadv.datasets import load_movielens
+from skadv.metrics import get_ranking_scorer
+from skadv.neural import AdversarialTextRecommender
 
 NDCG = get_ranking_scorer("ndcg@10")
 
@@ -52,6 +52,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--trainable-layers", type=int, default=None)
     parser.add_argument("--epsilon", type=float, default=1.0)
+    parser.add_argument("--user-tower", default="id", choices=("id", "history", "both"))
     parser.add_argument("--cold-fraction", type=float, default=0.1)
     parser.add_argument("--max-users", type=int, default=None, help="subsample (smoke runs)")
     parser.add_argument("--n-jobs", type=int, default=None)
@@ -74,7 +75,8 @@ def main():
         model = AdversarialTextRecommender(
             encoder="all-MiniLM-L6-v2", item_texts=texts, n_epochs=args.epochs,
             batch_size=args.batch_size, learning_rate=1e-3, encoder_learning_rate=3e-5,
-            trainable_layers=args.trainable_layers, adversary=adversary,
+            trainable_layers=args.trainable_layers, user_tower=args.user_tower,
+            adversary=adversary,
             epsilon=args.epsilon, device=args.device, n_jobs=args.n_jobs, random_state=0,
         )  # fmt: skip
         start = time.perf_counter()

@@ -305,12 +305,14 @@ class _TripleSampler:
         interactions.sort_indices()
         indptr = np.asarray(interactions.indptr, dtype=np.int64)
         self.n_items = interactions.shape[1]
+        # Grouped by user here, so that _usable_samples keeps the order (and the weights
+        # stay aligned with their pairs).
+        order = np.argsort(pair_users, kind="stable")
+        pair_users, pair_items = pair_users[order], pair_items[order]
+        pair_weights = np.asarray(pair_weights, dtype=np.float32)[order]
         keep = (np.diff(indptr) < self.n_items)[pair_users]
-        pair_weights = np.asarray(pair_weights, dtype=np.float32)[keep]
-        order_users = pair_users[keep]
         users, items = _usable_samples(indptr, pair_users[keep], pair_items[keep], self.n_items)
-        if (np.diff(order_users) < 0).any():  # _usable_samples sorted them by user
-            pair_weights = pair_weights[np.argsort(order_users, kind="stable")]
+        pair_weights = pair_weights[keep]
         row_of = np.repeat(np.arange(interactions.shape[0], dtype=np.int64), np.diff(indptr))
         self.pair_keys = torch.from_numpy(row_of * self.n_items + interactions.indices).to(device)
         self.users = torch.from_numpy(users.astype(np.int64)).to(device)

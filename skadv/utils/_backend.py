@@ -19,7 +19,10 @@ _TORCH_HINT = "pip install 'skadv[torch]'"
 
 
 def _has_torch():
-    return importlib.util.find_spec("torch") is not None
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # a blocked or half-removed torch counts as absent
+        return False
 
 
 def _split_device(device):

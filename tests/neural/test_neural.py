@@ -1,6 +1,8 @@
 """AdversarialNeuralRecommender: training, adversaries, tasks, features, persistence."""
 
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -243,3 +245,36 @@ def test_unexpected_fit_argument_raises(synthetic_interactions):
 def test_divergence_raises_naming_learning_rate(synthetic_interactions):
     with pytest.raises(ValueError, match="learning_rate"):
         _model(learning_rate=1e30, optimizer="sgd").fit(synthetic_interactions)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
+def test_trains_on_cuda_and_ranks_on_cpu(split, architecture):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    train, _ = split
+    model = _model(architecture=architecture, device="cuda").fit(train)
+    assert model.device_.startswith("cuda")
+    loaded = pickle.loads(pickle.dumps(model))
+    users = model.user_ids_[:5]
+    np.testing.assert_array_equal(model.recommend(users, n=5)[0], loaded.recommend(users, n=5)[0])
+    assert all(isinstance(v, np.ndarray) for v in loaded.module_state_.values())
+
+
+def test_fit_without_torch_says_how_to_install(tmp_path):
+    code = (
+        "import sys\n"
+        "class NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ImportError('torch is not installed here')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "from skadv.neural import AdversarialNeuralRecommender\n"
+        "try:\n"
+        "    AdversarialNeuralRecommender().fit([[0, 0], [0, 1], [1, 1]])\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "pip install 'skadv[torch]'" in out.stdout

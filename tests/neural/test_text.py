@@ -218,3 +218,14 @@ def test_minilm_fine_tunes_offline(minilm_path, texts, blocks):
     assert model.encoder_state_["encoder"]["config"]["hidden_size"] == 384
     assert model.item_embeddings_.shape == (12, 16)
     assert np.all(np.isfinite(model.loss_curve_))
+
+
+@pytest.mark.gpu
+def test_trains_on_cuda_and_adds_items_on_cpu(tiny_bert_path, texts, blocks):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    model = _model(tiny_bert_path, texts, device="cuda").fit(blocks[blocks[:, 1] != 2])
+    assert model.device_.startswith("cuda")
+    loaded = pickle.loads(pickle.dumps(model))
+    loaded.add_items([2])  # rebuilt on CPU from the NumPy state
+    assert loaded.item_embeddings_.shape == (12, 8)
