@@ -104,7 +104,7 @@ class TorchRecommender(BaseRecommender):
         self._validate_params()
         _, self.device_ = resolve_backend("torch", self.device)
         self.backend_ = "torch"
-        if self.warmup_epochs >= self.n_epochs and self.warmup_epochs > 0:
+        if self.warmup_epochs >= self.n_epochs:
             raise ValueError(
                 f"warmup_epochs={self.warmup_epochs} must be smaller than "
                 f"n_epochs={self.n_epochs}."
