@@ -4,6 +4,7 @@
     python benchmarks/bench_mf.py                     # everything, about a minute on 2 cores
     python benchmarks/bench_mf.py --part ml100k       # ml-100k speed and quality only
     python benchmarks/bench_mf.py --part synthetic    # the 2.5 M / 0.25 M synthetic sets only
+    python benchmarks/bench_mf.py --block-bytes 0     # skadv without sampling blocks
 
 What is compared
     skadv ``AdversarialMFRecommender`` (64 factors, no item bias, float32) and implicit's CPU
@@ -23,6 +24,12 @@ How speed is measured
     it; for skadv this script wraps the backend's ``_mf_sgd.sgd_epoch`` with a timer. The
     median over all epochs of ``--repeats`` fits is reported; the fit wall time per epoch
     (id encoding, CSR building and the per-epoch checks included) is printed too.
+
+Sampling blocks
+    skadv stratifies its positive draws over blocks of consecutive users when a thread's
+    user-side data exceeds ``_cython_backend.SAMPLING_BLOCK_BYTES`` (see the estimator's
+    Notes): the same expected draws per pair, in a cache-friendly order. ``--block-bytes``
+    overrides that budget for the run (0: plain uniform sampling, as implicit does).
 
 Quality at equal epochs
     NDCG@10 / Recall@10 / HR@10 on the "ml100k-holdout" protocol (``_protocol.py``) of both
@@ -368,7 +375,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("all", "ml100k", "synthetic"), default="all")
     parser.add_argument("--repeats", type=int, default=3, help="fits per model (default 3)")
+    parser.add_argument(
+        "--block-bytes", type=int, default=None,
+        help="skadv's sampling-block budget in bytes (0: uniform sampling; default: skadv's)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.block_bytes is not None:
+        if args.block_bytes < 0:
+            parser.error("--block-bytes must be >= 0")
+        _cython_backend.SAMPLING_BLOCK_BYTES = args.block_bytes
     try:
         import implicit
     except ImportError:
@@ -376,6 +391,8 @@ def main(argv=None):
         return 0
     print(f"# bench_mf.py, {datetime.date.today()}, {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"skadv {skadv.__version__}, implicit {implicit.__version__}, numpy {np.__version__}")
+    budget = getattr(_cython_backend, "SAMPLING_BLOCK_BYTES", None)
+    print(f"skadv sampling blocks: {'n/a' if budget is None else f'{budget:,} bytes'}")
     print(f"load average before: {_load_average()}")
 
     ml100k = synthetic = ndcg = None

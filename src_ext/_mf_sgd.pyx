@@ -13,21 +13,25 @@ with ``x = p_u . (q_i - q_j) + b_i - b_j``, ``BPR(x) = softplus(-x)`` and ``x_ad
 with the embedding rows moved by a fixed perturbation (APR, He et al. 2018) whose rows each have
 L2 norm epsilon. The adversarial perturbation is computed on the batch made of this one triple.
 
-``sgd_epoch`` samples triples (uniform positive interaction, uniform negative item rejected
-through the CSR rows) in parallel with lock-free updates; ``sgd_triples`` applies given triples
-in order, on one thread, so that tests can compare it with a NumPy reference. Both call the same
-``_update``. Nothing here validates input: ``skadv.mf._cython_backend`` does.
+``sgd_epoch`` samples triples (uniform positive interaction, optionally stratified over blocks
+of users; uniform negative item rejected through the CSR rows) in parallel with lock-free
+updates; ``sgd_triples`` applies given triples in order, on one thread, so that tests can
+compare it with a NumPy reference. Both call the same ``_update``. Nothing here validates
+input: ``skadv.mf._cython_backend`` does.
 
 Speed (``benchmarks/bench_mf.py``): on large data an epoch is bound by cache misses, not by
 arithmetic, so ``_epoch_chunk`` draws samples several iterations ahead of their update and
 prefetches what each step of the draw will read; embedding rows are prefetched for writing
-(PREFETCHW), which also keeps Hogwild threads from trading cache lines twice per write.
+(PREFETCHW), which also keeps Hogwild threads from trading cache lines twice per write. With
+sampling blocks a thread samples a few hundred users at a time, so the user side (rows, CSR
+rows, pairs) stays in cache however many users there are.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt, sqrtf
 from libc.stdint cimport uint64_t, int64_t
+from libc.stdlib cimport free, malloc
 
 import numpy as np
 
@@ -651,8 +655,8 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
                          floating* GP, floating* GQ, floating* Gb,
                          const int64_t* indptr, const int* indices,
                          const int* sample_users, const int* sample_items, Py_ssize_t n_pairs,
-                         Py_ssize_t n_draws, uint64_t seed, floating* work,
-                         const Params* prm) noexcept nogil:
+                         Py_ssize_t n_draws, Py_ssize_t block_pairs, uint64_t seed,
+                         floating* work, const Params* prm) noexcept nogil:
     """``n_draws`` sampled updates on one thread, with this thread's own RNG stream.
 
     Iteration ``s`` advances five samples in flight by one stage each:
@@ -665,10 +669,21 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
        (rejection sampling); prefetch the rows the update writes, for writing;
     5. sample ``s - 3 LAG - 1``: the update.
 
-    Each sample is still one uniform pair and one uniform negative, drawn independently.
-    Pairs come from their own RNG stream, negatives and the random adversary's directions
-    from another: the samples drawn do not depend on how the stages interleave (``LAG``).
-    Samples of users who interacted with every item are skipped.
+    Each sample is one pair and one uniform negative. Pairs come from their own RNG stream,
+    negatives and the random adversary's directions from another: the samples drawn do not
+    depend on how the stages interleave (``LAG``). Samples of users who interacted with
+    every item are skipped.
+
+    Stratified sampling: with ``0 < block_pairs < n_pairs`` the pairs (grouped by user) are
+    cut into ``ceil(n_pairs / block_pairs)`` blocks of consecutive pairs, visited in a random
+    order (a shuffle on the pair stream); a block gets its share of the ``n_draws`` draws
+    (proportional to its pairs, rounded at cumulative counts), each uniform within the block.
+    Every pair is still drawn ``n_draws / n_pairs`` times per epoch in expectation; only the
+    order changes: while a block is sampled its user rows, CSR rows and pairs stay in cache.
+    On 2.5 M interactions (50k users, 12.8 MB of float32 user rows) one thread went from 4.6
+    to 12.8 M BPR samples/s, as fast as on 0.25 M. With one block the pair is uniform among
+    all ``n_pairs`` and nothing is drawn for the shuffle: the samples of plain uniform
+    sampling.
     """
     cdef uint64_t pair_state = _splitmix64(seed)
     cdef uint64_t state = _splitmix64(pair_state)
@@ -676,11 +691,42 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
     cdef Pending ring[RING]
     cdef Pending* x
     cdef LossSum acc
+    # Blocks: block_pairs <= 0 or >= n_pairs is one block, plain uniform sampling (the
+    # shuffle below then draws nothing from the pair stream).
+    cdef Py_ssize_t n_blocks = 1, blk, r, visited = 0
+    cdef Py_ssize_t block_start = 0, block_len = n_pairs, block_left = 0
+    cdef Py_ssize_t* order = NULL
+    cdef double draws_per_pair = <double>n_draws / n_pairs if n_pairs > 0 else 0.0
+    if 0 < block_pairs < n_pairs:
+        n_blocks = (n_pairs + block_pairs - 1) // block_pairs
+        order = <Py_ssize_t*>malloc(n_blocks * sizeof(Py_ssize_t))
+        # Without the few bytes of the order (never seen) blocks are visited in sequence:
+        # the same samples, only not shuffled.
+        for blk in range(n_blocks):
+            if order != NULL:
+                order[blk] = blk
+        for blk in range(n_blocks - 1, 0, -1):  # Fisher-Yates, on the pair stream
+            r = _randint(&pair_state, blk + 1)
+            if order != NULL:
+                order[blk], order[r] = order[r], order[blk]
     _loss_init(&acc)
     for s in range(n_draws + 3 * LAG + 1):
         if s < n_draws:
+            while block_left == 0:  # on to the next block that has draws
+                blk = order[visited] if order != NULL else visited
+                visited = visited + 1
+                block_start = blk * n_pairs // n_blocks
+                block_len = (blk + 1) * n_pairs // n_blocks - block_start
+                # The block's share of the draws, rounded at cumulative pair counts so that
+                # the shares add up to n_draws (the last block takes what rounding left).
+                if blk == n_blocks - 1:
+                    block_left = n_draws
+                else:
+                    block_left = <Py_ssize_t>(draws_per_pair * (block_start + block_len) + 0.5)
+                block_left = block_left - <Py_ssize_t>(draws_per_pair * block_start + 0.5)
+            block_left = block_left - 1
             x = &ring[s & (RING - 1)]
-            x.pair = _randint(&pair_state, n_pairs)
+            x.pair = block_start + _randint(&pair_state, block_len)
             SKADV_PREFETCH(sample_users + x.pair)
             SKADV_PREFETCH(sample_items + x.pair)
         t = s - LAG
@@ -712,6 +758,7 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
             _update(P + x.u * k, Q + x.i * k, Q + x.j * k, b + x.i, b + x.j,
                     GP + x.u * k, GQ + x.i * k, GQ + x.j * k, Gb + x.i, Gb + x.j,
                     x.i >= prm.item_start, x.j >= prm.item_start, prm, work, &state, &acc)
+    free(order)
     return _loss_total(&acc, prm.adv_reg)
 
 
@@ -740,7 +787,7 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
               const int64_t[::1] offsets, const uint64_t[::1] seeds, floating[:, ::1] work,
               Py_ssize_t n_draws, double lr, double reg, double adv_reg, double eps_user,
               double eps_item, int adversary, bint adagrad, bint use_bias,
-              Py_ssize_t item_start):
+              Py_ssize_t item_start, Py_ssize_t block_pairs=0):
     """One epoch of ``n_draws`` sampled BPR/APR updates, Hogwild-parallel; returns the loss sum.
 
     Thread ``t`` of ``len(seeds)`` threads (static schedule) owns the positive pairs
@@ -749,10 +796,12 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     ``seeds[t]``: a pair uniformly among its own, a negative item uniformly among those absent
     from the user's (sorted) CSR row ``indices[indptr[u]:indptr[u + 1]]``. When the pairs are
     grouped by user, threads never share a user row; item rows are shared and updated
-    without locks. ``acc_*`` are AdaGrad accumulators (any (1, 1)/(1,) arrays with plain SGD);
-    ``work`` has one row of at least 3 * k values per thread (random adversary only); items
-    below ``item_start`` are kept fixed. Samples of users who interacted with every item are
-    skipped.
+    without locks. ``block_pairs > 0`` stratifies each thread's draws over blocks of about
+    that many consecutive pairs, visited in random order (see ``_epoch_chunk``): the same
+    expected draws per pair, in a cache-friendly order; 0 samples uniformly. ``acc_*`` are
+    AdaGrad accumulators (any (1, 1)/(1,) arrays with plain SGD); ``work`` has one row of at
+    least 3 * k values per thread (random adversary only); items below ``item_start`` are
+    kept fixed. Samples of users who interacted with every item are skipped.
     """
     cdef Py_ssize_t n_threads = seeds.shape[0], n_pairs = sample_users.shape[0]
     cdef Params prm = _make_params(lr, reg, adv_reg, eps_user, eps_item, adversary, adagrad,
@@ -782,7 +831,7 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
                 users_ptr + start, items_ptr + start, end - start,
                 <Py_ssize_t>(draws_per_pair * end + 0.5)
                 - <Py_ssize_t>(draws_per_pair * start + 0.5),
-                seeds[tid], work_ptr + tid * work_stride, &prm,
+                block_pairs, seeds[tid], work_ptr + tid * work_stride, &prm,
             )
     return loss
 

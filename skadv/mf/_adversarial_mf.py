@@ -205,6 +205,15 @@ class AdversarialMFRecommender(BaseRecommender):
     locks (Hogwild). Since :math:`\Delta` has a closed form, an APR epoch costs about 1.2-1.6
     BPR epochs (``adversary="random"`` draws Gaussian directions and is much slower).
 
+    The positive draws are stratified by user: each thread cuts its interactions, sorted by
+    user, into blocks of consecutive ones that hold about 256 KiB of user rows and
+    interactions (some 15,000 interactions with 64 float32 factors), visits the blocks in a
+    random order and draws each block's share of the epoch's samples uniformly within it.
+    Every interaction is still drawn once per epoch in expectation; only the order of the
+    updates changes, so that a block's user rows stay in the CPU cache (2.5 M
+    interactions: epochs 2-2.7x faster; ml-100k: NDCG@10 of BPR and APR unchanged over 3
+    seeds). When a thread's share fits in one block, sampling is plainly uniform.
+
     ``optimizer="adam"`` (``"torch"``) is lazy Adam, the arithmetic of
     ``torch.optim.SparseAdam``: a step updates the first and second moments :math:`m, v`
     and the parameters of the rows of its batch only,

@@ -9,7 +9,8 @@ from hypothesis.extra.numpy import arrays
 from scipy import sparse
 
 from skadv._ext import _mf_sgd
-from skadv.mf._cython_backend import ADVERSARIES, thread_offsets
+from skadv.mf import AdversarialMFRecommender, _cython_backend
+from skadv.mf._cython_backend import ADVERSARIES, sampling_block, thread_offsets
 
 N_USERS, N_ITEMS, K = 5, 7, 6  # K is not a multiple of 8: the kernels' tail loops run too
 # Float32 rows are updated in single precision and summed in another order than NumPy's:
@@ -219,7 +220,7 @@ def test_row_contains_is_membership(row, pad, j):
 
 
 def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, item_start=0,
-           seed=0, n_draws=None):  # fmt: skip
+           seed=0, n_draws=None, block_pairs=0):  # fmt: skip
     matrix = sparse.csr_matrix(matrix)
     matrix.sort_indices()
     coo = matrix.tocoo()
@@ -232,7 +233,7 @@ def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, it
         P, Q, b, *accs, matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
         users, coo.col.astype(np.int32), thread_offsets(users, n_threads), seeds, work,
         coo.nnz if n_draws is None else n_draws, lr, 0.0, 1.0, 0.1, 0.1,
-        ADVERSARIES[adversary], adagrad, False, item_start,
+        ADVERSARIES[adversary], adagrad, False, item_start, block_pairs,
     )  # fmt: skip
 
 
@@ -276,27 +277,146 @@ def test_frozen_items_stay_fixed_in_epochs(adversary, adagrad):
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_epoch_lowers_the_loss(n_threads):
+@pytest.mark.parametrize("block_pairs", [0, 7])
+def test_epoch_lowers_the_loss(n_threads, block_pairs):
     rng = np.random.RandomState(0)
     matrix = (rng.rand(30, 20) < 0.3).astype(float)
     P = rng.normal(0, 0.1, (30, 8)).astype(np.float32)
     Q = rng.normal(0, 0.1, (20, 8)).astype(np.float32)
-    losses = [_epoch(P, Q, matrix, lr=0.05, n_threads=n_threads, seed=s) for s in range(15)]
+    losses = [
+        _epoch(P, Q, matrix, lr=0.05, n_threads=n_threads, seed=s, block_pairs=block_pairs)
+        for s in range(15)
+    ]
     assert losses[-1] < 0.8 * losses[0]
 
 
-def test_same_seeds_same_epoch():
+@pytest.mark.parametrize("block_pairs", [0, 5])
+def test_same_seeds_same_epoch(block_pairs):
     rng = np.random.RandomState(0)
     matrix = (rng.rand(10, 12) < 0.3).astype(float)
     P, Q = rng.normal(size=(10, 4)), rng.normal(size=(12, 4))
     P2, Q2 = P.copy(), Q.copy()
-    _epoch(P, Q, matrix, lr=0.1, adversary="random", seed=5)
-    _epoch(P2, Q2, matrix, lr=0.1, adversary="random", seed=5)
+    kw = dict(lr=0.1, adversary="random", block_pairs=block_pairs)
+    _epoch(P, Q, matrix, seed=5, **kw)
+    _epoch(P2, Q2, matrix, seed=5, **kw)
     np.testing.assert_array_equal(P, P2)
     np.testing.assert_array_equal(Q, Q2)
-    _epoch(P2, Q2, matrix, lr=0.1, adversary="random", seed=6)
-    _epoch(P, Q, matrix, lr=0.1, adversary="random", seed=7)
+    _epoch(P2, Q2, matrix, seed=6, **kw)
+    _epoch(P, Q, matrix, seed=7, **kw)
     assert not np.array_equal(P, P2)
+
+
+# ----------------------------------------------------------------------------- sampling blocks
+def _draw_counts(matrix, n_draws, block_pairs, seed=0):
+    """How often one epoch drew each positive pair (in CSR order), read off the factors.
+
+    P is the identity and Q starts at 0, with a tiny step (sigmoid(-x) stays 1/2): a draw of
+    pair (u, i) adds lr / 2 to Q[i, u]. Negatives of u are never positives of u, so Q[i, u]
+    of a pair moves only when that pair is drawn. One thread: no Hogwild race on Q.
+    """
+    n_users = matrix.shape[0]
+    P, Q = np.eye(n_users), np.zeros((matrix.shape[1], n_users))
+    lr = 1e-9
+    _epoch(P, Q, matrix, lr=lr, n_draws=n_draws, block_pairs=block_pairs, seed=seed)
+    coo = sparse.csr_matrix(matrix).tocoo()
+    return Q[coo.col, coo.row] / (lr / 2)
+
+
+def _matrix(n_users=40, n_items=25, seed=0):
+    matrix = (np.random.RandomState(seed).rand(n_users, n_items) < 0.3).astype(float)
+    matrix[:, 0] = 1  # no user without pairs
+    return matrix
+
+
+@pytest.mark.parametrize("n_draws_per_pair", [1.0, 2.5, 0.4])
+@pytest.mark.parametrize("block_pairs", [1, 13, 64])
+def test_blocks_get_their_share_of_draws(n_draws_per_pair, block_pairs):
+    # Stratification: each block of consecutive pairs gets exactly its share of the draws
+    # (rounded at cumulative counts), not only in expectation.
+    matrix = _matrix()
+    n_pairs = int(matrix.sum())
+    n_draws = int(n_draws_per_pair * n_pairs)
+    counts = _draw_counts(matrix, n_draws, block_pairs)
+    n_blocks = -(-n_pairs // block_pairs)
+    edges = np.arange(n_blocks + 1) * n_pairs // n_blocks
+    per_block = np.add.reduceat(counts, edges[:-1])
+    share = np.floor(n_draws / n_pairs * edges + 0.5)
+    share[-1] = n_draws
+    np.testing.assert_allclose(per_block, np.diff(share), rtol=1e-6, atol=1e-6)
+    assert counts.sum() == pytest.approx(n_draws, rel=1e-6)
+
+
+@pytest.mark.parametrize("block_pairs", [0, 10, 100])
+def test_blocked_draws_are_uniform_over_pairs(block_pairs):
+    # 300 draws per pair: each pair's count is about Poisson(300), whatever the blocks.
+    matrix = _matrix()
+    n_pairs = int(matrix.sum())
+    counts = np.rint(_draw_counts(matrix, 300 * n_pairs, block_pairs))
+    chi2 = ((counts - 300) ** 2 / 300).sum()
+    # n_pairs - 1 degrees of freedom (~300): 5.5 standard deviations above the mean.
+    assert chi2 < n_pairs + 5.5 * np.sqrt(2 * n_pairs)
+    assert counts.min() > 200
+
+
+@pytest.mark.parametrize("block_pairs", [0, 337, 10**9])
+def test_one_block_is_plain_uniform_sampling(block_pairs):
+    # block_pairs 0 or >= the pairs: the same samples (and factors) as no blocks at all.
+    matrix = _matrix()
+    assert matrix.sum() == 337  # 337 pairs: one block of exactly all of them too
+    rng = np.random.RandomState(1)
+    P, Q = rng.normal(size=(40, 4)), rng.normal(size=(25, 4))
+    P2, Q2 = P.copy(), Q.copy()
+    _epoch(P, Q, matrix, lr=0.1, adversary="random", adagrad=True, seed=3)
+    _epoch(P2, Q2, matrix, lr=0.1, adversary="random", adagrad=True, seed=3,
+           block_pairs=block_pairs)  # fmt: skip
+    np.testing.assert_array_equal(P, P2)
+    np.testing.assert_array_equal(Q, Q2)
+
+
+def test_blocks_change_the_order():
+    matrix = _matrix()
+    assert not np.array_equal(_draw_counts(matrix, 200, 0), _draw_counts(matrix, 200, 20))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    counts=st.lists(st.integers(1, 60), min_size=1, max_size=40),
+    n_threads=st.integers(1, 4),
+    row_bytes=st.sampled_from([16, 256, 512]),
+    budget=st.integers(0, 20_000),
+)
+def test_sampling_block_fits_the_budget(counts, n_threads, row_bytes, budget):
+    users = np.repeat(np.arange(len(counts)), counts).astype(np.int32)
+    block = sampling_block(users, n_threads, row_bytes, budget)
+    bytes_per_pair = 12 + (row_bytes + 8) * len(counts) / users.shape[0]
+    thread_bytes = users.shape[0] / n_threads * bytes_per_pair
+    if budget == 0 or thread_bytes <= budget:
+        assert block == 0  # one block: plain uniform sampling
+    else:
+        assert block >= 1
+        assert block == 1 or block * bytes_per_pair <= budget
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_estimator_samples_in_blocks(monkeypatch, n_jobs):
+    # A budget small enough to cut 1,000 pairs into blocks: train() must pass a block size to
+    # every epoch, and with one thread a seed still gives identical factors.
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.randint(0, 50, 1000), rng.randint(0, 40, 1000)])
+    monkeypatch.setattr(_cython_backend, "SAMPLING_BLOCK_BYTES", 2048)
+    blocks = []
+    real = _cython_backend._mf_sgd.sgd_epoch
+
+    def spy(*args):
+        blocks.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)
+    model = AdversarialMFRecommender(8, n_epochs=4, n_jobs=n_jobs, random_state=0)
+    first = model.fit(X).user_factors_.copy()
+    assert len(blocks) == 4 and 0 < min(blocks) and max(blocks) < 1000 / n_jobs
+    if n_jobs == 1:
+        np.testing.assert_array_equal(model.fit(X).user_factors_, first)
 
 
 @settings(max_examples=100, deadline=None)
