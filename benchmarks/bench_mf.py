@@ -5,6 +5,7 @@
     python benchmarks/bench_mf.py --part ml100k       # ml-100k speed and quality only
     python benchmarks/bench_mf.py --part synthetic    # the 2.5 M / 0.25 M synthetic sets only
     python benchmarks/bench_mf.py --block-bytes 0     # skadv without sampling blocks
+    python benchmarks/bench_mf.py --no-item-strata    # 2 threads sharing all item rows
 
 What is compared
     skadv ``AdversarialMFRecommender`` (64 factors, no item bias, float32) and implicit's CPU
@@ -30,6 +31,12 @@ Sampling blocks
     user-side data exceeds ``_cython_backend.SAMPLING_BLOCK_BYTES`` (see the estimator's
     Notes): the same expected draws per pair, in a cache-friendly order. ``--block-bytes``
     overrides that budget for the run (0: plain uniform sampling, as implicit does).
+
+Item strata
+    With several threads, skadv runs each epoch as one phase per thread, the items split
+    into random strata of equal popularity so that the threads of a phase write disjoint
+    item rows (``_cython_backend.ItemStrata``). ``--no-item-strata`` turns that off: the
+    threads then share every item row (Hogwild), as implicit's do.
 
 Quality at equal epochs
     NDCG@10 / Recall@10 / HR@10 on the "ml100k-holdout" protocol (``_protocol.py``) of both
@@ -84,12 +91,17 @@ TARGET_SIZE_SCALING = 1.1  # (time ratio) / (interaction ratio), 0.25M -> 2.5M
 
 
 # ------------------------------------------------------------------------------ measuring
+# Position of ``phase`` among sgd_epoch's arguments (train passes them all by position).
+PHASE_ARG = 27
+
+
 class KernelTimer:
     """Record the duration of every compiled epoch the skadv backend runs.
 
-    ``skadv.mf._cython_backend.train`` calls ``_mf_sgd.sgd_epoch`` once per epoch through its
-    module attribute ``_mf_sgd``; inside this context that attribute is a proxy whose
-    ``sgd_epoch`` is timed (everything else is forwarded).
+    ``skadv.mf._cython_backend.train`` calls ``_mf_sgd.sgd_epoch`` through its module
+    attribute ``_mf_sgd``, once per epoch, or once per phase with item strata (threaded
+    epochs); inside this context that attribute is a proxy whose ``sgd_epoch`` is timed
+    (everything else is forwarded), the phases of an epoch added up.
     """
 
     def __init__(self):
@@ -107,7 +119,12 @@ class KernelTimer:
             def sgd_epoch(*args, **kwargs):
                 start = time.perf_counter()
                 out = real.sgd_epoch(*args, **kwargs)
-                seconds.append(time.perf_counter() - start)
+                elapsed = time.perf_counter() - start
+                phase = args[PHASE_ARG] if len(args) > PHASE_ARG else kwargs.get("phase", 0)
+                if phase == 0:
+                    seconds.append(elapsed)
+                else:  # a later phase of the same epoch
+                    seconds[-1] += elapsed
                 return out
 
         _cython_backend._mf_sgd = _TimedKernel()
@@ -379,7 +396,13 @@ def main(argv=None):
         "--block-bytes", type=int, default=None,
         help="skadv's sampling-block budget in bytes (0: uniform sampling; default: skadv's)",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-item-strata", action="store_true",
+        help="threads share all item rows in every epoch (no per-thread item strata)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.no_item_strata:
+        _cython_backend.ITEM_STRATA = False
     if args.block_bytes is not None:
         if args.block_bytes < 0:
             parser.error("--block-bytes must be >= 0")
@@ -393,6 +416,7 @@ def main(argv=None):
     print(f"skadv {skadv.__version__}, implicit {implicit.__version__}, numpy {np.__version__}")
     budget = getattr(_cython_backend, "SAMPLING_BLOCK_BYTES", None)
     print(f"skadv sampling blocks: {'n/a' if budget is None else f'{budget:,} bytes'}")
+    print(f"skadv item strata (threaded epochs): {getattr(_cython_backend, 'ITEM_STRATA', 'n/a')}")
     print(f"load average before: {_load_average()}")
 
     ml100k = synthetic = ndcg = None

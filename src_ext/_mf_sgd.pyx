@@ -588,6 +588,8 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
 cdef enum:
     LAG = 2    # iterations between two stages (1 to 4 measured alike; 2 is marginally best)
     RING = 8   # slots for samples in flight: a power of two >= 3 * LAG + 2
+    # Rejected negatives drawn in an item stratum before drawing among all items instead.
+    STRATUM_TRIES = 32
 
 
 cdef struct Pending:
@@ -651,12 +653,31 @@ cdef inline void _prefetch_rows_w(floating* P, floating* Q, floating* b, floatin
             SKADV_PREFETCH_W(Gb + x.j)
 
 
+cdef struct ItemStratum:
+    # The item stratum of one thread in one phase of a threaded epoch (see sgd_epoch). With
+    # ``item_stratum`` NULL there is none: every pair, negatives uniform over all items.
+    const int* item_stratum   # stratum of each item
+    int stratum               # the thread trains on pairs whose positive item is in it...
+    const int* items          # ...and draws negatives among its items, items[:n_items]
+    Py_ssize_t n_items
+    int* scratch              # room for the positions of one block's pairs in the stratum
+
+
+cdef inline int _draw_negative(uint64_t* state, const ItemStratum* st,
+                               Py_ssize_t n_items) noexcept nogil:
+    # A candidate negative: uniform over the stratum's items, or over all items.
+    if st.item_stratum == NULL:
+        return <int>_randint(state, n_items)
+    return st.items[_randint(state, st.n_items)]
+
+
 cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
                          floating* GP, floating* GQ, floating* Gb,
                          const int64_t* indptr, const int* indices,
                          const int* sample_users, const int* sample_items, Py_ssize_t n_pairs,
                          Py_ssize_t n_draws, Py_ssize_t block_pairs, uint64_t seed,
-                         floating* work, const Params* prm) noexcept nogil:
+                         floating* work, const Params* prm,
+                         const ItemStratum* st) noexcept nogil:
     """``n_draws`` sampled updates on one thread, with this thread's own RNG stream.
 
     Iteration ``s`` advances five samples in flight by one stage each:
@@ -684,6 +705,13 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
     to 12.8 M BPR samples/s, as fast as on 0.25 M. With one block the pair is uniform among
     all ``n_pairs`` and nothing is drawn for the shuffle: the samples of plain uniform
     sampling.
+
+    Item stratum (``st.item_stratum`` not NULL): only the pairs whose positive item is in
+    ``st.stratum`` are drawn, at the same rate ``n_draws / n_pairs`` per pair (each block's
+    share counted when the block is entered, rounded at cumulative counts in visiting
+    order), and negatives are drawn among the stratum's items. A user with no negative left
+    in the stratum would make that rejection loop endless: after ``STRATUM_TRIES``
+    rejections the negative is drawn among all items instead.
     """
     cdef uint64_t pair_state = _splitmix64(seed)
     cdef uint64_t state = _splitmix64(pair_state)
@@ -691,10 +719,14 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
     cdef Pending ring[RING]
     cdef Pending* x
     cdef LossSum acc
+    cdef bint stratified = st.item_stratum != NULL
+    cdef int tries
     # Blocks: block_pairs <= 0 or >= n_pairs is one block, plain uniform sampling (the
     # shuffle below then draws nothing from the pair stream).
     cdef Py_ssize_t n_blocks = 1, blk, r, visited = 0
     cdef Py_ssize_t block_start = 0, block_len = n_pairs, block_left = 0
+    cdef Py_ssize_t block_count = 0, counted = 0, n_drawn = 0
+    cdef bint drawing = True
     cdef Py_ssize_t* order = NULL
     cdef double draws_per_pair = <double>n_draws / n_pairs if n_pairs > 0 else 0.0
     if 0 < block_pairs < n_pairs:
@@ -710,13 +742,28 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
             if order != NULL:
                 order[blk], order[r] = order[r], order[blk]
     _loss_init(&acc)
-    for s in range(n_draws + 3 * LAG + 1):
-        if s < n_draws:
-            while block_left == 0:  # on to the next block that has draws
+    # Sample s is drawn in iteration s until the blocks run out (n_drawn samples); the other
+    # stages then drain the pipeline.
+    s = 0
+    while drawing or s < n_drawn + 3 * LAG + 1:
+        if drawing:
+            while block_left == 0 and visited < n_blocks:  # the next block with draws
                 blk = order[visited] if order != NULL else visited
                 visited = visited + 1
                 block_start = blk * n_pairs // n_blocks
                 block_len = (blk + 1) * n_pairs // n_blocks - block_start
+                if stratified:
+                    # Branch-free compaction of the block's pairs in the stratum: a branch on
+                    # the stratum of each pair's item (random) is mispredicted half the time.
+                    block_count = 0
+                    for r in range(block_len):
+                        st.scratch[block_count] = <int>r
+                        block_count = block_count + (
+                            st.item_stratum[sample_items[block_start + r]] == st.stratum)
+                    block_left = (<Py_ssize_t>(draws_per_pair * (counted + block_count) + 0.5)
+                                  - <Py_ssize_t>(draws_per_pair * counted + 0.5))
+                    counted = counted + block_count
+                    continue
                 # The block's share of the draws, rounded at cumulative pair counts so that
                 # the shares add up to n_draws (the last block takes what rounding left).
                 if blk == n_blocks - 1:
@@ -724,34 +771,47 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
                 else:
                     block_left = <Py_ssize_t>(draws_per_pair * (block_start + block_len) + 0.5)
                 block_left = block_left - <Py_ssize_t>(draws_per_pair * block_start + 0.5)
-            block_left = block_left - 1
-            x = &ring[s & (RING - 1)]
-            x.pair = block_start + _randint(&pair_state, block_len)
-            SKADV_PREFETCH(sample_users + x.pair)
-            SKADV_PREFETCH(sample_items + x.pair)
+            if block_left == 0:
+                drawing = False
+            else:
+                block_left = block_left - 1
+                x = &ring[s & (RING - 1)]
+                if stratified:
+                    x.pair = block_start + st.scratch[_randint(&pair_state, block_count)]
+                else:
+                    x.pair = block_start + _randint(&pair_state, block_len)
+                SKADV_PREFETCH(sample_users + x.pair)
+                SKADV_PREFETCH(sample_items + x.pair)
+                n_drawn = n_drawn + 1
         t = s - LAG
-        if 0 <= t < n_draws:
+        if 0 <= t < n_drawn:
             x = &ring[t & (RING - 1)]
             x.u = sample_users[x.pair]
             x.i = sample_items[x.pair]
-            x.j = <int>_randint(&state, n_items)
+            x.j = _draw_negative(&state, st, n_items)
             SKADV_PREFETCH(indptr + x.u)
             SKADV_PREFETCH(indptr + x.u + 1)  # on the next line when x.u ends its line
         t = s - 2 * LAG
-        if 0 <= t < n_draws:
+        if 0 <= t < n_drawn:
             x = &ring[t & (RING - 1)]
             x.start = indptr[x.u]
             x.end = indptr[x.u + 1]
             _prefetch_search(indices, x.start, x.end)
         t = s - 3 * LAG
-        if 0 <= t < n_draws:
+        if 0 <= t < n_drawn:
             x = &ring[t & (RING - 1)]
             if x.end - x.start < n_items:  # else no negative exists: skipped below
+                tries = 0
                 while _contains(indices, x.start, x.end, x.j):
-                    x.j = <int>_randint(&state, n_items)
+                    tries = tries + 1
+                    if tries < STRATUM_TRIES:
+                        x.j = _draw_negative(&state, st, n_items)
+                    else:
+                        x.j = <int>_randint(&state, n_items)
                 _prefetch_rows_w(P, Q, b, GP, GQ, Gb, x, prm)
         t = s - 3 * LAG - 1
-        if t >= 0:
+        s = s + 1
+        if 0 <= t < n_drawn:
             x = &ring[t & (RING - 1)]
             if x.end - x.start >= n_items:
                 continue  # the wrapper removes users without negatives beforehand
@@ -787,7 +847,10 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
               const int64_t[::1] offsets, const uint64_t[::1] seeds, floating[:, ::1] work,
               Py_ssize_t n_draws, double lr, double reg, double adv_reg, double eps_user,
               double eps_item, int adversary, bint adagrad, bint use_bias,
-              Py_ssize_t item_start, Py_ssize_t block_pairs=0):
+              Py_ssize_t item_start, Py_ssize_t block_pairs=0,
+              const int[::1] item_stratum=None, const int[::1] stratum_items=None,
+              const int64_t[::1] stratum_offsets=None, Py_ssize_t phase=0,
+              int[:, ::1] scratch=None):
     """One epoch of ``n_draws`` sampled BPR/APR updates, Hogwild-parallel; returns the loss sum.
 
     Thread ``t`` of ``len(seeds)`` threads (static schedule) owns the positive pairs
@@ -802,6 +865,16 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     AdaGrad accumulators (any (1, 1)/(1,) arrays with plain SGD); ``work`` has one row of at
     least 3 * k values per thread (random adversary only); items below ``item_start`` are
     kept fixed. Samples of users who interacted with every item are skipped.
+
+    Item strata (``item_stratum`` given): one *phase* of an epoch. The items are split into
+    ``S = len(stratum_offsets) - 1`` strata, ``item_stratum[i]`` being item ``i``'s and
+    ``stratum_items[stratum_offsets[s]:stratum_offsets[s + 1]]`` the items of stratum ``s``;
+    thread ``t`` draws only its pairs whose positive item is in stratum ``(t + phase) % S``,
+    at the rate ``n_draws / len(sample_users)`` per pair, and their negatives among that
+    stratum's items. With ``S`` = the number of threads, the threads of a phase write
+    disjoint item rows, and the ``S`` phases together draw every pair at that rate.
+    ``scratch`` needs one row per thread of at least ``max(block_pairs, thread's pairs)``
+    entries (one block's positions).
     """
     cdef Py_ssize_t n_threads = seeds.shape[0], n_pairs = sample_users.shape[0]
     cdef Params prm = _make_params(lr, reg, adv_reg, eps_user, eps_item, adversary, adagrad,
@@ -817,11 +890,32 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     cdef Py_ssize_t tid, start, end
     cdef double loss = 0.0
     cdef double draws_per_pair = <double>n_draws / n_pairs if n_pairs > 0 else 0.0
+    # Per-thread strata, filled before the parallel region (one struct per thread).
+    cdef ItemStratum* strata = NULL
+    cdef ItemStratum no_stratum
+    cdef int n_strata, stratum
+    no_stratum.item_stratum = NULL
+    no_stratum.stratum = 0
+    no_stratum.items = NULL
+    no_stratum.n_items = 0
+    no_stratum.scratch = NULL
     if n_pairs == 0 or n_draws == 0:
         return 0.0
     # Taken after the check above: &sample_users[0] of an empty array is out of bounds.
     cdef const int* users_ptr = &sample_users[0]
     cdef const int* items_ptr = &sample_items[0]
+    if item_stratum is not None:
+        n_strata = stratum_offsets.shape[0] - 1
+        strata = <ItemStratum*>malloc(n_threads * sizeof(ItemStratum))
+        if strata == NULL:
+            raise MemoryError()
+        for tid in range(n_threads):
+            stratum = <int>((tid + phase) % n_strata)
+            strata[tid].item_stratum = &item_stratum[0]
+            strata[tid].stratum = stratum
+            strata[tid].items = &stratum_items[stratum_offsets[stratum]]
+            strata[tid].n_items = stratum_offsets[stratum + 1] - stratum_offsets[stratum]
+            strata[tid].scratch = &scratch[tid, 0]
     with nogil:
         for tid in prange(n_threads, num_threads=n_threads, schedule="static", chunksize=1):
             start = offsets[tid]
@@ -832,7 +926,9 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
                 <Py_ssize_t>(draws_per_pair * end + 0.5)
                 - <Py_ssize_t>(draws_per_pair * start + 0.5),
                 block_pairs, seeds[tid], work_ptr + tid * work_stride, &prm,
+                &strata[tid] if strata != NULL else &no_stratum,
             )
+    free(strata)
     return loss
 
 

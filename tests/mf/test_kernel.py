@@ -10,7 +10,7 @@ from scipy import sparse
 
 from skadv._ext import _mf_sgd
 from skadv.mf import AdversarialMFRecommender, _cython_backend
-from skadv.mf._cython_backend import ADVERSARIES, sampling_block, thread_offsets
+from skadv.mf._cython_backend import ADVERSARIES, ItemStrata, sampling_block, thread_offsets
 
 N_USERS, N_ITEMS, K = 5, 7, 6  # K is not a multiple of 8: the kernels' tail loops run too
 # Float32 rows are updated in single precision and summed in another order than NumPy's:
@@ -220,7 +220,8 @@ def test_row_contains_is_membership(row, pad, j):
 
 
 def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, item_start=0,
-           seed=0, n_draws=None, block_pairs=0):  # fmt: skip
+           seed=0, n_draws=None, block_pairs=0, item_stratum=None, phase=0):  # fmt: skip
+    """One sgd_epoch call; ``item_stratum`` (stratum of each item) makes it one phase."""
     matrix = sparse.csr_matrix(matrix)
     matrix.sort_indices()
     coo = matrix.tocoo()
@@ -229,11 +230,19 @@ def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, it
     seeds = np.arange(1, n_threads + 1, dtype=np.uint64) + seed
     work = np.zeros((n_threads, 3 * P.shape[1] + 1), dtype=P.dtype)
     users = coo.row.astype(np.int32)
+    strata = ()
+    if item_stratum is not None:
+        item_stratum = np.asarray(item_stratum, dtype=np.int32)
+        offsets = np.zeros(item_stratum.max() + 2, dtype=np.int64)
+        np.cumsum(np.bincount(item_stratum), out=offsets[1:])
+        scratch = np.empty((n_threads, max(coo.nnz, 1)), dtype=np.int32)
+        stratum_items = np.argsort(item_stratum, kind="stable").astype(np.int32)
+        strata = (item_stratum, stratum_items, offsets, phase, scratch)
     return _mf_sgd.sgd_epoch(
         P, Q, b, *accs, matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
         users, coo.col.astype(np.int32), thread_offsets(users, n_threads), seeds, work,
         coo.nnz if n_draws is None else n_draws, lr, 0.0, 1.0, 0.1, 0.1,
-        ADVERSARIES[adversary], adagrad, False, item_start, block_pairs,
+        ADVERSARIES[adversary], adagrad, False, item_start, block_pairs, *strata,
     )  # fmt: skip
 
 
@@ -307,17 +316,20 @@ def test_same_seeds_same_epoch(block_pairs):
 
 
 # ----------------------------------------------------------------------------- sampling blocks
-def _draw_counts(matrix, n_draws, block_pairs, seed=0):
+def _draw_counts(matrix, n_draws, block_pairs, seed=0, item_stratum=None, phases=(0,)):
     """How often one epoch drew each positive pair (in CSR order), read off the factors.
 
     P is the identity and Q starts at 0, with a tiny step (sigmoid(-x) stays 1/2): a draw of
     pair (u, i) adds lr / 2 to Q[i, u]. Negatives of u are never positives of u, so Q[i, u]
-    of a pair moves only when that pair is drawn. One thread: no Hogwild race on Q.
+    of a pair moves only when that pair is drawn. One thread: no Hogwild race on Q. With
+    ``item_stratum``, the epoch is the given phases.
     """
     n_users = matrix.shape[0]
     P, Q = np.eye(n_users), np.zeros((matrix.shape[1], n_users))
     lr = 1e-9
-    _epoch(P, Q, matrix, lr=lr, n_draws=n_draws, block_pairs=block_pairs, seed=seed)
+    for phase in phases:
+        _epoch(P, Q, matrix, lr=lr, n_draws=n_draws, block_pairs=block_pairs,
+               seed=seed + 100 * phase, item_stratum=item_stratum, phase=phase)  # fmt: skip
     coo = sparse.csr_matrix(matrix).tocoo()
     return Q[coo.col, coo.row] / (lr / 2)
 
@@ -408,12 +420,13 @@ def test_estimator_samples_in_blocks(monkeypatch, n_jobs):
     real = _cython_backend._mf_sgd.sgd_epoch
 
     def spy(*args):
-        blocks.append(args[-1])
+        blocks.append(args[23])  # block_pairs
         return real(*args)
 
     monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)
     model = AdversarialMFRecommender(8, n_epochs=4, n_jobs=n_jobs, random_state=0)
     first = model.fit(X).user_factors_.copy()
+    # One call per epoch: 40 items are too few for item strata (one chunk of 128 rows).
     assert len(blocks) == 4 and 0 < min(blocks) and max(blocks) < 1000 / n_jobs
     if n_jobs == 1:
         np.testing.assert_array_equal(model.fit(X).user_factors_, first)
@@ -432,3 +445,141 @@ def test_thread_offsets_split_at_user_boundaries(counts, n_threads):
     assert (np.diff(offsets) >= 0).all()
     inner = offsets[(offsets > 0) & (offsets < n)]
     assert (users[inner - 1] != users[inner]).all()  # no user is split between threads
+
+
+# ----------------------------------------------------------------------------- item strata
+def _strata_matrix():
+    # 40 users x 64 items, every user with positives in both halves of the items.
+    matrix = _matrix(n_users=40, n_items=64, seed=3)
+    matrix[:, 32] = 1
+    return matrix
+
+
+HALVES = np.repeat([0, 1], 32)  # stratum of each of the 64 items
+
+
+@pytest.mark.parametrize("phase", [0, 1])
+@pytest.mark.parametrize("block_pairs", [0, 50])
+def test_phase_draws_only_its_stratum(phase, block_pairs):
+    # One thread, phase p: stratum p. Pairs with a positive item of the other stratum are
+    # never drawn, those of its own stratum at the epoch's rate (here 100 per pair), and
+    # negatives come from its stratum only: the other stratum's item rows do not move.
+    matrix = _strata_matrix()
+    n_pairs = int(matrix.sum())
+    n_users = matrix.shape[0]
+    P, Q = np.eye(n_users), np.zeros((64, n_users))
+    _epoch(P, Q, matrix, lr=1e-9, n_draws=100 * n_pairs, block_pairs=block_pairs,
+           item_stratum=HALVES, phase=phase)  # fmt: skip
+    other = HALVES != phase
+    assert not Q[other].any()
+    counts = _draw_counts(matrix, 100 * n_pairs, block_pairs, item_stratum=HALVES, phases=[phase])
+    in_stratum = HALVES[sparse.csr_matrix(matrix).tocoo().col] == phase
+    assert not counts[~in_stratum].any()
+    assert counts[in_stratum].mean() == pytest.approx(100, rel=0.02)
+
+
+@pytest.mark.parametrize("block_pairs", [0, 10, 100])
+def test_phases_draw_every_pair_uniformly(block_pairs):
+    # The phases of an epoch together: 300 draws per pair, each about Poisson(300), and as
+    # many draws as one unstratified epoch (up to rounding in each phase).
+    matrix = _strata_matrix()
+    n_pairs = int(matrix.sum())
+    stratum = np.random.RandomState(0).randint(0, 2, 64)
+    counts = np.rint(
+        _draw_counts(matrix, 300 * n_pairs, block_pairs, item_stratum=stratum, phases=[0, 1])
+    )
+    chi2 = ((counts - 300) ** 2 / 300).sum()
+    assert chi2 < n_pairs + 5.5 * np.sqrt(2 * n_pairs)
+    assert abs(counts.sum() - 300 * n_pairs) <= 2
+
+
+def test_phase_threads_write_disjoint_items():
+    # Two threads, phase 0: thread 0 (the first users) trains stratum 0, thread 1 stratum 1;
+    # phase 1 swaps them. Q[:, u] moves only through user u's samples.
+    matrix = _strata_matrix()
+    users = sparse.csr_matrix(matrix).tocoo().row.astype(np.int32)
+    first_thread = np.arange(40) < users[thread_offsets(users, 2)[1]]
+    for phase in (0, 1):
+        P, Q = np.eye(40), np.zeros((64, 40))
+        _epoch(P, Q, matrix, lr=1e-3, n_threads=2, item_stratum=HALVES, phase=phase)
+        for thread, columns in ((0, first_thread), (1, ~first_thread)):
+            stratum = (thread + phase) % 2
+            assert Q[HALVES == stratum][:, columns].any()
+            assert not Q[HALVES != stratum][:, columns].any()
+
+
+def test_stratum_without_negatives_falls_back_to_all_items():
+    # Each user lacks exactly one item, in stratum 1; phase 0 draws the stratum-0 pairs, whose
+    # negatives must then come from outside the stratum: the rejection loop must end, and
+    # every negative must still be the user's one valid item (see
+    # test_negatives_are_never_positives).
+    negative = np.array([5, 6, 7])
+    matrix = np.ones((3, 8))
+    matrix[np.arange(3), negative] = 0
+    stratum = np.repeat([0, 1], 4)
+    P, Q = np.eye(3), np.zeros((8, 3))
+    n_draws, lr = 2000, 1e-9
+    _epoch(P, Q, matrix, lr=lr, n_draws=n_draws, item_stratum=stratum, phase=0)
+    moved = -Q[negative, np.arange(3)]
+    assert (moved > 0).all()
+    # Half of each user's pairs (items 0-3 of its 7) are in stratum 0: 4/7 of the draws.
+    assert moved.sum() == pytest.approx(n_draws * 4 / 7 * lr / 2, rel=1e-3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 50), min_size=1, max_size=120),
+    n_strata=st.integers(1, 4),
+    chunk=st.integers(1, 5),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_item_strata_partition_the_items_in_chunks(counts, n_strata, chunk, seed):
+    n_items = len(counts)
+    sample_items = np.repeat(np.arange(n_items), counts).astype(np.int32)
+    strata = ItemStrata(sample_items, n_items, n_strata, chunk)
+    item_stratum, items, offsets = strata.draw(np.random.RandomState(seed))
+    assert item_stratum.dtype == items.dtype == np.int32 and offsets.dtype == np.int64
+    assert ((0 <= item_stratum) & (item_stratum < n_strata)).all()
+    assert offsets[0] == 0 and offsets[-1] == n_items and (np.diff(offsets) >= 0).all()
+    assert sorted(items.tolist()) == list(range(n_items))
+    for s in range(n_strata):
+        assert (item_stratum[items[offsets[s] : offsets[s + 1]]] == s).all()
+    # Strata change only at chunk boundaries, which all lie one chunk apart.
+    changes = np.flatnonzero(np.diff(item_stratum)) + 1
+    assert len(np.unique(changes % chunk)) <= 1
+    # Each group of n_strata chunks (by popularity) feeds every stratum once: interaction
+    # counts of the strata are within twice the largest chunk's of each other.
+    per_stratum = np.bincount(item_stratum, weights=np.asarray(counts, float), minlength=n_strata)
+    largest_chunk = max(counts) * chunk
+    assert per_stratum.max() - per_stratum.min() <= 2 * largest_chunk
+
+
+def test_item_strata_are_redrawn_every_epoch():
+    # Every pair of items shares a stratum in some epochs and not in others, about half of
+    # the time with 2 strata (items in one chunk share it more often).
+    rng = np.random.RandomState(0)
+    strata = ItemStrata(rng.randint(0, 30, 500).astype(np.int32), 30, 2, chunk=2)
+    together = np.zeros((30, 30))
+    for _ in range(400):
+        item_stratum = strata.draw(rng)[0]
+        together += item_stratum[:, None] == item_stratum[None, :]
+    share = together[~np.eye(30, dtype=bool)] / 400
+    assert share.min() > 0.2 and share.max() < 1
+    assert np.median(share) == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_threaded_epochs_run_in_phases(monkeypatch, enabled):
+    X = np.column_stack([np.repeat(np.arange(30), 20), np.tile(np.arange(200), 3)])
+    monkeypatch.setattr(_cython_backend, "ITEM_STRATA", enabled)
+    monkeypatch.setattr(_cython_backend, "ITEM_CHUNK_BYTES", 64)  # chunks of 2 items
+    phases = []
+    real = _cython_backend._mf_sgd.sgd_epoch
+
+    def spy(*args):
+        phases.append(args[27] if len(args) > 27 else None)
+        return real(*args)
+
+    monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)
+    AdversarialMFRecommender(8, n_epochs=3, n_jobs=2, random_state=0).fit(X)
+    assert phases == ([0, 1] * 3 if enabled else [None] * 3)
