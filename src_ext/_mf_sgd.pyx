@@ -30,7 +30,7 @@ rows, pairs) stays in cache however many users there are.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log, sqrt, sqrtf
-from libc.stdint cimport uint64_t, int64_t
+from libc.stdint cimport uint8_t, uint64_t, int64_t
 from libc.stdlib cimport free, malloc
 
 import numpy as np
@@ -656,7 +656,7 @@ cdef inline void _prefetch_rows_w(floating* P, floating* Q, floating* b, floatin
 cdef struct ItemStratum:
     # The item stratum of one thread in one phase of a threaded epoch (see sgd_epoch). With
     # ``item_stratum`` NULL there is none: every pair, negatives uniform over all items.
-    const int* item_stratum   # stratum of each item
+    const uint8_t* item_stratum   # stratum of each item (one byte: the table stays in L1)
     int stratum               # the thread trains on pairs whose positive item is in it...
     const int* items          # ...and draws negatives among its items, items[:n_items]
     Py_ssize_t n_items
@@ -720,6 +720,10 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
     cdef Pending* x
     cdef LossSum acc
     cdef bint stratified = st.item_stratum != NULL
+    cdef const uint8_t* item_stratum = st.item_stratum
+    cdef int* scratch = st.scratch
+    cdef uint8_t stratum = <uint8_t>st.stratum
+    cdef const int* block_items
     cdef int tries
     # Blocks: block_pairs <= 0 or >= n_pairs is one block, plain uniform sampling (the
     # shuffle below then draws nothing from the pair stream).
@@ -753,13 +757,16 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
                 block_start = blk * n_pairs // n_blocks
                 block_len = (blk + 1) * n_pairs // n_blocks - block_start
                 if stratified:
+                    block_items = sample_items + block_start
                     # Branch-free compaction of the block's pairs in the stratum: a branch on
                     # the stratum of each pair's item (random) is mispredicted half the time.
+                    # Through locals: the extension is built without strict aliasing, so
+                    # the fields of *st would be reloaded after every store to scratch.
                     block_count = 0
                     for r in range(block_len):
-                        st.scratch[block_count] = <int>r
+                        scratch[block_count] = <int>r
                         block_count = block_count + (
-                            st.item_stratum[sample_items[block_start + r]] == st.stratum)
+                            item_stratum[block_items[r]] == stratum)
                     block_left = (<Py_ssize_t>(draws_per_pair * (counted + block_count) + 0.5)
                                   - <Py_ssize_t>(draws_per_pair * counted + 0.5))
                     counted = counted + block_count
@@ -777,7 +784,7 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
                 block_left = block_left - 1
                 x = &ring[s & (RING - 1)]
                 if stratified:
-                    x.pair = block_start + st.scratch[_randint(&pair_state, block_count)]
+                    x.pair = block_start + scratch[_randint(&pair_state, block_count)]
                 else:
                     x.pair = block_start + _randint(&pair_state, block_len)
                 SKADV_PREFETCH(sample_users + x.pair)
@@ -848,7 +855,7 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
               Py_ssize_t n_draws, double lr, double reg, double adv_reg, double eps_user,
               double eps_item, int adversary, bint adagrad, bint use_bias,
               Py_ssize_t item_start, Py_ssize_t block_pairs=0,
-              const int[::1] item_stratum=None, const int[::1] stratum_items=None,
+              const uint8_t[::1] item_stratum=None, const int[::1] stratum_items=None,
               const int64_t[::1] stratum_offsets=None, Py_ssize_t phase=0,
               int[:, ::1] scratch=None):
     """One epoch of ``n_draws`` sampled BPR/APR updates, Hogwild-parallel; returns the loss sum.

@@ -263,7 +263,7 @@ class ItemStrata:
         """``(item_stratum, stratum_items, stratum_offsets)`` for one epoch, from ``rng``.
 
         ``item_stratum[i]`` is item ``i``'s stratum, ``stratum_items[stratum_offsets[s]:
-        stratum_offsets[s + 1]]`` the items of stratum ``s`` (int32, int32, int64 arrays).
+        stratum_offsets[s + 1]]`` the items of stratum ``s`` (uint8, int32 and int64 arrays).
         """
         n, n_items = self.n_strata, self.n_items
         chunk_of = (np.arange(n_items) + rng.randint(self.chunk)) // self.chunk
@@ -276,7 +276,7 @@ class ItemStrata:
         n_groups = (offset + n_chunks + n - 1) // n
         # Row g holds a random order of the strata for group g of n consecutive ranks.
         orders = np.argsort(rng.random_sample((n_groups, n)), axis=1).ravel()
-        chunk_stratum = np.empty(n_chunks, dtype=np.int32)
+        chunk_stratum = np.empty(n_chunks, dtype=np.uint8)
         chunk_stratum[by_popularity] = orders[offset : offset + n_chunks]
         item_stratum = chunk_stratum[chunk_of]
         stratum_items = np.argsort(item_stratum, kind="stable").astype(np.int32)
@@ -368,7 +368,8 @@ def train(
     strata = None
     chunk = max(1, ITEM_CHUNK_BYTES // (k * dtype.itemsize))
     # Enough chunks that every stratum gets some items, whatever the shift and offset.
-    if ITEM_STRATA and n_threads > 1 and n_items >= (2 * n_threads + 1) * chunk:
+    # (Strata are stored in one byte per item: at most 255 threads use them.)
+    if ITEM_STRATA and 1 < n_threads < 256 and n_items >= (2 * n_threads + 1) * chunk:
         strata = ItemStrata(sample_items, n_items, n_threads, chunk)
         longest = int(np.diff(offsets).max()) if block == 0 else block + 1
         scratch = np.empty((n_threads, max(longest, 1)), dtype=np.int32)

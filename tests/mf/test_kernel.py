@@ -232,7 +232,7 @@ def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, it
     users = coo.row.astype(np.int32)
     strata = ()
     if item_stratum is not None:
-        item_stratum = np.asarray(item_stratum, dtype=np.int32)
+        item_stratum = np.asarray(item_stratum, dtype=np.uint8)
         offsets = np.zeros(item_stratum.max() + 2, dtype=np.int64)
         np.cumsum(np.bincount(item_stratum), out=offsets[1:])
         scratch = np.empty((n_threads, max(coo.nnz, 1)), dtype=np.int32)
@@ -538,7 +538,8 @@ def test_item_strata_partition_the_items_in_chunks(counts, n_strata, chunk, seed
     sample_items = np.repeat(np.arange(n_items), counts).astype(np.int32)
     strata = ItemStrata(sample_items, n_items, n_strata, chunk)
     item_stratum, items, offsets = strata.draw(np.random.RandomState(seed))
-    assert item_stratum.dtype == items.dtype == np.int32 and offsets.dtype == np.int64
+    assert item_stratum.dtype == np.uint8 and items.dtype == np.int32
+    assert offsets.dtype == np.int64
     assert ((0 <= item_stratum) & (item_stratum < n_strata)).all()
     assert offsets[0] == 0 and offsets[-1] == n_items and (np.diff(offsets) >= 0).all()
     assert sorted(items.tolist()) == list(range(n_items))
