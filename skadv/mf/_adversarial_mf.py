@@ -206,8 +206,8 @@ class AdversarialMFRecommender(BaseRecommender):
     epoch, in chunks of consecutive items), and in each phase each thread draws only its
     interactions with items of its own stratum, negatives from the same stratum, so that
     no two threads write the same row at the same time; over the phases every interaction
-    is drawn once per epoch in expectation (2.5 M interactions, 2 threads: 1.75-1.81x one
-    thread instead of 1.64-1.67x with shared item rows; ml-100k NDCG@10 of BPR and APR
+    is drawn once per epoch in expectation (2.5 M interactions, 2 threads: 1.75-1.83x one
+    thread instead of 1.58-1.68x with shared item rows; ml-100k NDCG@10 of BPR and APR
     unchanged over 3 seeds). Catalogs too small for strata (under about five 4 KiB
     chunks of item rows per thread) train with all threads sharing the item rows, without
     locks (Hogwild). Since :math:`\Delta` has a closed form, an APR epoch costs about 1.2-1.6

@@ -43,8 +43,8 @@ ADVERSARIES = {"none": 0, "gradient": 1, "random": 2}
 SAMPLING_BLOCK_BYTES = 1 << 18
 
 # Threaded epochs split the items into one stratum per thread (see ItemStrata): the threads of
-# a phase then write disjoint item rows. BPR SGD on 2.5 M interactions, 2 threads: 1.64-1.77x
-# one thread with shared item rows, 1.83-1.98x with strata (two independent 1-thread
+# a phase then write disjoint item rows. BPR SGD on 2.5 M interactions, 2 threads: 1.58-1.68x
+# one thread with shared item rows, 1.75-1.83x with strata (two independent 1-thread
 # processes: 2.0x). Set to False, threads share item rows as in a 1-thread epoch.
 ITEM_STRATA = True
 # Bytes of item rows per chunk of consecutive items in a stratum (see ItemStrata).
