@@ -130,6 +130,9 @@ FINAL = {
     "BPR (tuned, B=512)": bpr_recipe(512, 0.03, 400),
     "APR (B=512, chosen)": apr_recipe("scratch", 512, 0.5, "relative", 0.2, 200, 0.03),
     "APR (B=1024, after tuned BPR)": apr_recipe("tuned", 1024, 0.5, "relative", 0.2, 200, 0.03),
+    # Control of the row above: the same 200 epochs at reg 0 without the adversarial term.
+    "BPR (tuned, B=1024) then reg-0 BPR": bpr_recipe(1024, 0.03, 400)
+    + (mb_bpr(1024, 0.0, 100),) * 2,
 }
 
 
