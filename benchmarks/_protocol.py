@@ -6,6 +6,7 @@ pessimistic ties; NDCG@10, Recall@10, HR@10.
 """
 
 import os
+import sys
 from pathlib import Path
 
 from skadv.datasets import load_movielens
@@ -26,6 +27,17 @@ def load_ml100k_split(seed=0):
     data = load_movielens("100k", data_home=ml100k_path(), download=False)
     X = data.interactions[["user", "item"]].to_numpy()
     return train_test_split_interactions(X, test_size=0.2, min_interactions=5, random_state=seed)
+
+
+def load_ml100k_split_or_exit(seed=0):
+    """:func:`load_ml100k_split`, or exit the script with a message when the files are absent."""
+    try:
+        return load_ml100k_split(seed)
+    except FileNotFoundError:
+        sys.exit(
+            f"MovieLens 100k not found in {ml100k_path()}: set SKADV_ML100K to the folder "
+            "holding u.data."
+        )
 
 
 def evaluate(model, X_test):

@@ -30,7 +30,7 @@ import time
 import warnings
 
 import numpy as np
-from _protocol import METRICS, evaluate, load_ml100k_split, ml100k_path
+from _protocol import METRICS, evaluate, load_ml100k_split_or_exit
 
 from skadv.attacks import EmbeddingAttack
 from skadv.metrics import get_ranking_scorer
@@ -367,13 +367,7 @@ def main(argv=None):
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     sections = args.sections or ([] if args.tune else ["quality", "frontier"])
 
-    try:
-        X_train, X_test = load_ml100k_split(seed=0)
-    except FileNotFoundError:
-        sys.exit(
-            f"MovieLens 100k not found in {ml100k_path()}: set SKADV_ML100K to the folder "
-            "holding u.data."
-        )
+    X_train, X_test = load_ml100k_split_or_exit(seed=0)
     print(f"ml100k-holdout: {len(X_train)} train / {len(X_test)} test interactions, "
           f"n_jobs={args.n_jobs}\n")  # fmt: skip
     start = time.perf_counter()

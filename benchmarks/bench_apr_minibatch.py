@@ -47,7 +47,7 @@ import time
 import warnings
 
 import numpy as np
-from _protocol import METRICS, evaluate, load_ml100k_split, ml100k_path
+from _protocol import METRICS, evaluate, load_ml100k_split_or_exit
 from bench_apr import BPR, collapsed, drop, fit, mean_std, row_norms, table
 
 from skadv.model_selection import train_test_split_interactions
@@ -388,13 +388,7 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=1, help="torch threads per fit")
     args = parser.parse_args(argv)  # fmt: skip
 
-    try:
-        X_train, X_test = load_ml100k_split(seed=0)
-    except FileNotFoundError:
-        sys.exit(
-            f"MovieLens 100k not found in {ml100k_path()}: set SKADV_ML100K to the folder "
-            "holding u.data."
-        )
+    X_train, X_test = load_ml100k_split_or_exit(seed=0)
     start = time.perf_counter()
     if args.tune:
         seeds = args.seeds or [0, 1]
