@@ -880,8 +880,8 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     at the rate ``n_draws / len(sample_users)`` per pair, and their negatives among that
     stratum's items. With ``S`` = the number of threads, the threads of a phase write
     disjoint item rows, and the ``S`` phases together draw every pair at that rate.
-    ``scratch`` needs one row per thread of at least ``max(block_pairs, thread's pairs)``
-    entries (one block's positions).
+    ``scratch`` needs one row per thread with room for the positions of its longest block:
+    ``block_pairs`` entries, or the thread's pairs when they make one block.
     """
     cdef Py_ssize_t n_threads = seeds.shape[0], n_pairs = sample_users.shape[0]
     cdef Params prm = _make_params(lr, reg, adv_reg, eps_user, eps_item, adversary, adagrad,

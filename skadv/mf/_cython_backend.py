@@ -266,8 +266,8 @@ class ItemStrata:
         stratum_offsets[s + 1]]`` the items of stratum ``s`` (uint8, int32 and int64 arrays).
         """
         n, n_items = self.n_strata, self.n_items
+        # Chunk boundaries moved by a random shift (the first and last chunks may be partial).
         chunk_of = (np.arange(n_items) + rng.randint(self.chunk)) // self.chunk
-        chunk_of -= chunk_of[0]
         n_chunks = int(chunk_of[-1]) + 1 if n_items else 0
         by_popularity = np.argsort(
             -np.bincount(chunk_of, weights=self.counts, minlength=n_chunks), kind="stable"
