@@ -11,7 +11,8 @@ The step always keeps the clean loss (``adv_reg`` weighs the adversarial one):
 
 .. math:: L(\theta) = \ell(E) + \lambda\, \ell(E + \delta)
 
-- ``"fgm"`` (Miyato et al., 2017): :math:`\delta = \varepsilon\, g / \|g\|` with :math:`g =
+- ``"fgsm"`` (FGM of Miyato et al., 2017: FGSM with an L2 norm): :math:`\delta =
+  \varepsilon\, g / \|g\|` with :math:`g =
   \nabla_E \ell(E)` taken from the clean backward pass (no extra pass): one clean and one
   adversarial forward/backward, about 2 clean steps.
 - ``"pgd"`` (Madry et al., 2018): ``n_steps`` ascent steps :math:`\delta \leftarrow
@@ -22,6 +23,13 @@ The step always keeps the clean loss (``adv_reg`` weighs the adversarial one):
 - ``"freelb"`` (Zhu et al., 2020): :math:`\delta_0` uniform in the ball, then ``n_steps``
   ascent steps whose weight gradients are all accumulated ("free" adversarial training): the
   adversarial term is :math:`\frac{\lambda}{K} \sum_{k} \ell(E + \delta_k)`.
+- ``"random"``: :math:`\delta` a Gaussian direction scaled to norm :math:`\varepsilon` (the
+  control: robustness from noise rather than from the adversary); one clean and one perturbed
+  forward/backward.
+
+With ``epsilon_mode="relative"`` the radius of each unit of ``norm`` is ε times the mean L2
+norm of the clean embedding tensor over those units (computed per batch, held fixed):
+the same ε then means the same thing for embeddings of different scales.
 
 Norms (``norm``), for an embedding tensor of shape ``(batch, ..., dim)``:
 
@@ -41,7 +49,8 @@ import torch
 
 __all__ = ["ADVERSARIES", "NORMS", "adversarial_backward", "normalize", "project"]
 
-ADVERSARIES = ("none", "fgm", "pgd", "freelb")
+from skadv.training import ADVERSARIES  # all of them are implemented here
+
 NORMS = ("per-example", "global", "per-token")
 
 # Norms below this are treated as zero (no direction): keeps 0 / 0 out of the update.
@@ -118,6 +127,21 @@ def project(delta, radius, norm, mask=None):
     return delta * torch.clamp(radius / length.clamp_min(_TINY), max=1.0)
 
 
+def _radius(embedding, epsilon, epsilon_mode, norm, mask):
+    """``epsilon`` (absolute), or ``epsilon`` times the mean norm of the clean embedding's
+    units of ``norm`` (relative; padding units left out), as a float."""
+    if epsilon_mode == "absolute":
+        return float(epsilon)
+    if epsilon_mode != "relative":
+        raise ValueError(f"epsilon_mode must be 'absolute' or 'relative', got {epsilon_mode!r}.")
+    with torch.no_grad():
+        lengths = _l2(_masked(embedding.detach(), mask), norm).float()
+        if mask is not None and norm == "per-token":
+            keep = mask.unsqueeze(-1).to(torch.bool)
+            lengths = lengths[keep.expand_as(lengths)]
+        return float(epsilon) * float(lengths.mean()) if lengths.numel() else 0.0
+
+
 def _uniform_in_ball(like, radius, norm, mask, generator):
     """FreeLB's start: uniform noise in [-1, 1] rescaled to lie within the ball."""
     noise = torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype)
@@ -137,6 +161,7 @@ def adversarial_backward(
     norm="per-example",
     masks=None,
     generator=None,
+    epsilon_mode="absolute",
 ):
     """Forward and backward passes of one adversarial training step.
 
@@ -150,9 +175,10 @@ def adversarial_backward(
         (with the graph to the embedding weights) at every call.
     loss_fn : callable
         ``loss_fn(*embeddings) -> Tensor`` of shape (): the training loss of the batch.
-    adversary : {"none", "fgm", "pgd", "freelb"}
+    adversary : {"none", "fgsm", "pgd", "freelb", "random"}
     epsilon : float
-        Radius of the perturbation of each embedding tensor (per unit of ``norm``).
+        Radius of the perturbation of each embedding tensor (per unit of ``norm``), or its
+        ratio to the mean norm of those units with ``epsilon_mode="relative"``.
     adv_reg : float, default=1.0
         Weight λ of the adversarial loss.
     n_steps : int, default=1
@@ -164,7 +190,8 @@ def adversarial_backward(
     masks : tuple of (Tensor or None), default=None
         One mask per embedding tensor (zero = padding), or None.
     generator : torch.Generator, default=None
-        FreeLB's random start.
+        FreeLB's random start and the random adversary's directions.
+    epsilon_mode : {"absolute", "relative"}, default="absolute"
 
     Returns
     -------
@@ -177,7 +204,7 @@ def adversarial_backward(
     >>> weight = torch.nn.Parameter(torch.tensor([[1.0, 0.0]]))
     >>> embed = lambda: (weight * 1.0,)
     >>> loss_fn = lambda e: (e ** 2).sum()
-    >>> clean, adv = adversarial_backward(embed, loss_fn, adversary="fgm", epsilon=0.5)
+    >>> clean, adv = adversarial_backward(embed, loss_fn, adversary="fgsm", epsilon=0.5)
     >>> round(clean, 3), round(adv, 3)       # the worst 0.5-step from [1, 0] is [1.5, 0]
     (1.0, 2.25)
     >>> weight.grad                          # 2 * [1, 0] + 2 * [1.5, 0]
@@ -195,28 +222,36 @@ def adversarial_backward(
         # A frozen embedding layer gives a leaf without grad: ask for its gradient.
         e.retain_grad() if e.requires_grad else e.requires_grad_()
     masks = (None,) * len(embeddings) if masks is None else tuple(masks)
+    radii = [
+        _radius(e, epsilon, epsilon_mode, norm, m) for e, m in zip(embeddings, masks, strict=True)
+    ]
     clean = loss_fn(*embeddings)
     clean.backward()
     grads = [e.grad.detach() for e in embeddings]
 
-    if adversary == "fgm":
-        deltas = [normalize(g, epsilon, norm, m) for g, m in zip(grads, masks, strict=True)]
+    if adversary in ("fgsm", "random"):
+        if adversary == "random":
+            grads = [torch.randn(g.shape, generator=generator, device=g.device, dtype=g.dtype)
+                     for g in grads]  # fmt: skip
+        deltas = [normalize(g, r, norm, m) for g, r, m in zip(grads, radii, masks, strict=True)]
         adv = loss_fn(*(e + d for e, d in zip(embed(), deltas, strict=True)))
         (adv_reg * adv).backward()
         return float(clean.detach()), float(adv.detach())
 
+    # Ascent steps are in the units of epsilon: they scale with each tensor's radius.
     if adversary == "pgd":
         alpha = epsilon / n_steps if step_size is None else step_size
+        alphas = [alpha * r / epsilon for r in radii]
         fixed = [e.detach() for e in embeddings]
-        deltas = [normalize(g, alpha, norm, m) for g, m in zip(grads, masks, strict=True)]
-        deltas = [project(d, epsilon, norm, m) for d, m in zip(deltas, masks, strict=True)]
+        deltas = [project(normalize(g, a, norm, m), r, norm, m)
+                  for g, a, r, m in zip(grads, alphas, radii, masks, strict=True)]  # fmt: skip
         for _ in range(n_steps - 1):
             deltas = [d.requires_grad_() for d in deltas]
             loss = loss_fn(*(f + d for f, d in zip(fixed, deltas, strict=True)))
             step_grads = torch.autograd.grad(loss, deltas)
             deltas = [
-                project(d.detach() + normalize(g, alpha, norm, m), epsilon, norm, m)
-                for d, g, m in zip(deltas, step_grads, masks, strict=True)
+                project(d.detach() + normalize(g, a, norm, m), r, norm, m)
+                for d, g, a, r, m in zip(deltas, step_grads, alphas, radii, masks, strict=True)
             ]
         adv = loss_fn(*(e + d for e, d in zip(embed(), deltas, strict=True)))
         (adv_reg * adv).backward()
@@ -224,8 +259,9 @@ def adversarial_backward(
 
     # FreeLB: every ascent step also contributes its weight gradients.
     alpha = epsilon if step_size is None else step_size
-    deltas = [_uniform_in_ball(e, epsilon, norm, m, generator)
-              for e, m in zip(embeddings, masks, strict=True)]  # fmt: skip
+    alphas = [alpha * r / epsilon for r in radii]
+    deltas = [_uniform_in_ball(e, r, norm, m, generator)
+              for e, r, m in zip(embeddings, radii, masks, strict=True)]  # fmt: skip
     total = 0.0
     for _ in range(n_steps):
         deltas = [d.requires_grad_() for d in deltas]
@@ -233,7 +269,7 @@ def adversarial_backward(
         (adv * (adv_reg / n_steps)).backward()
         total += float(adv.detach())
         deltas = [
-            project(d.detach() + normalize(d.grad, alpha, norm, m), epsilon, norm, m)
-            for d, m in zip(deltas, masks, strict=True)
+            project(d.detach() + normalize(d.grad, a, norm, m), r, norm, m)
+            for d, a, r, m in zip(deltas, alphas, radii, masks, strict=True)
         ]
     return float(clean.detach()), total / n_steps

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from skadv.base import BaseRecommender
+from skadv.training import ADVERSARIES, EPSILON_MODES
 from skadv.utils._backend import resolve_backend
 from skadv.utils._params import BOOL, NONE, RANDOM_STATE, STRING, Interval, Options
 from skadv.utils._random import check_random_state, draw_seeds
@@ -37,8 +38,9 @@ TRAINING_CONSTRAINTS = {
     "lr_schedule": [Options(*LR_SCHEDULES)],
     "warmup_epochs": [Interval("int", 0, None)],
     "clip_grad_norm": [NONE, Interval("real", 0, None, closed="neither")],
-    "adversary": [Options("none", "fgm", "pgd", "freelb")],
+    "adversary": [Options(*ADVERSARIES)],
     "epsilon": [Interval("real", 0, None)],
+    "epsilon_mode": [Options(*EPSILON_MODES)],
     "adv_reg": [Interval("real", 0, None)],
     "pgd_steps": [Interval("int", 1, None)],
     "pgd_alpha": [NONE, Interval("real", 0, None, closed="neither")],
@@ -203,6 +205,7 @@ class TorchRecommender(BaseRecommender):
                             adv_reg=self.adv_reg, n_steps=self.pgd_steps,
                             step_size=self.pgd_alpha, norm=self.norm,
                             masks=self._masks(batch), generator=generator,
+                            epsilon_mode=self.epsilon_mode,
                         )  # fmt: skip
                         if self.clip_grad_norm is not None:
                             torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)

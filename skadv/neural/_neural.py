@@ -67,7 +67,7 @@ class AdversarialNeuralRecommender(TorchRecommender):
         Epochs of linear warm-up of the learning rate (must be < ``n_epochs``).
     clip_grad_norm : float, default=None
         Clip the global L2 norm of the gradients at each step; None: no clipping.
-    adversary : {"none", "fgm", "pgd", "freelb"}, default="fgm"
+    adversary : {"none", "fgsm", "pgd", "freelb", "random"}, default="fgsm"
         Perturbation of the embedding rows of a batch (see ``norm``): ``"fgm"`` one
         normalized gradient step of size ``epsilon``; ``"pgd"`` ``pgd_steps`` projected
         steps of size ``pgd_alpha``; ``"freelb"`` ``pgd_steps`` ascent steps from a random
@@ -75,6 +75,10 @@ class AdversarialNeuralRecommender(TorchRecommender):
         always kept: the step minimizes ``loss + adv_reg * perturbed loss``.
     epsilon : float, default=0.1
         Radius (L2) of the perturbation; ``0`` trains without adversary.
+    epsilon_mode : {"absolute", "relative"}, default="absolute"
+        ``"absolute"``: ``epsilon`` is the radius. ``"relative"``: the radius is ``epsilon``
+        times the mean norm (per unit of ``norm``) of the batch's clean embeddings, so that
+        one ε means the same for embeddings of any scale.
     adv_reg : float, default=1.0
         Weight λ of the perturbed loss; ``0`` trains without adversary.
     pgd_steps : int, default=3
@@ -201,8 +205,9 @@ class AdversarialNeuralRecommender(TorchRecommender):
         lr_schedule="constant",
         warmup_epochs=0,
         clip_grad_norm=None,
-        adversary="fgm",
+        adversary="fgsm",
         epsilon=0.1,
+        epsilon_mode="absolute",
         adv_reg=1.0,
         pgd_steps=3,
         pgd_alpha=None,
@@ -237,6 +242,7 @@ class AdversarialNeuralRecommender(TorchRecommender):
         self.clip_grad_norm = clip_grad_norm
         self.adversary = adversary
         self.epsilon = epsilon
+        self.epsilon_mode = epsilon_mode
         self.adv_reg = adv_reg
         self.pgd_steps = pgd_steps
         self.pgd_alpha = pgd_alpha

@@ -64,12 +64,16 @@ class AdversarialTextRecommender(TorchRecommender):
     warmup_epochs : int, default=0
     clip_grad_norm : float, default=1.0
         Clip the global gradient norm at each step (None: no clipping).
-    adversary : {"none", "fgm", "pgd", "freelb"}, default="fgm"
+    adversary : {"none", "fgsm", "pgd", "freelb", "random"}, default="fgsm"
         Perturbation of the token embeddings of the batch's item texts; the clean loss is
         always kept (``loss + adv_reg * perturbed loss``). See
         :class:`~skadv.neural.AdversarialNeuralRecommender` for the methods.
     epsilon : float, default=1.0
         Radius (L2, see ``norm``) of the perturbation of the token embeddings.
+    epsilon_mode : {"absolute", "relative"}, default="absolute"
+        ``"absolute"``: ``epsilon`` is the radius. ``"relative"``: the radius is ``epsilon``
+        times the mean norm (per unit of ``norm``) of the batch's clean embeddings, so that
+        one ε means the same for embeddings of any scale.
     adv_reg : float, default=1.0
     pgd_steps : int, default=3
     pgd_alpha : float, default=None
@@ -168,8 +172,9 @@ class AdversarialTextRecommender(TorchRecommender):
         lr_schedule="linear",
         warmup_epochs=0,
         clip_grad_norm=1.0,
-        adversary="fgm",
+        adversary="fgsm",
         epsilon=1.0,
+        epsilon_mode="absolute",
         adv_reg=1.0,
         pgd_steps=3,
         pgd_alpha=None,
@@ -204,6 +209,7 @@ class AdversarialTextRecommender(TorchRecommender):
         self.clip_grad_norm = clip_grad_norm
         self.adversary = adversary
         self.epsilon = epsilon
+        self.epsilon_mode = epsilon_mode
         self.adv_reg = adv_reg
         self.pgd_steps = pgd_steps
         self.pgd_alpha = pgd_alpha

@@ -88,7 +88,7 @@ def test_no_adversary_is_the_plain_gradient():
 def test_fgm_gradient_matches_hand_computation(norm):
     weight, target, embed, loss_fn = _quadratic_problem()
     epsilon, adv_reg = 0.3, 0.7
-    adversarial_backward(embed, loss_fn, adversary="fgm", epsilon=epsilon, adv_reg=adv_reg,
+    adversarial_backward(embed, loss_fn, adversary="fgsm", epsilon=epsilon, adv_reg=adv_reg,
                          norm=norm)  # fmt: skip
     diff = (weight - target).detach().numpy()
     g = 2 * diff
@@ -104,7 +104,7 @@ def test_fgm_perturbation_increases_the_loss_by_the_first_order_amount():
     # Finite-difference check: loss(e + delta) - loss(e) ~ epsilon * ||grad|| for small eps.
     weight, target, embed, loss_fn = _quadratic_problem()
     epsilon = 1e-3
-    clean, adv = adversarial_backward(embed, loss_fn, adversary="fgm", epsilon=epsilon,
+    clean, adv = adversarial_backward(embed, loss_fn, adversary="fgsm", epsilon=epsilon,
                                       norm="global")  # fmt: skip
     grad_norm = np.linalg.norm(2 * (weight - target).detach().numpy())
     np.testing.assert_allclose((adv - clean) / epsilon, grad_norm, rtol=1e-2)
@@ -112,7 +112,7 @@ def test_fgm_perturbation_increases_the_loss_by_the_first_order_amount():
 
 def test_pgd_with_one_full_step_is_fgm():
     results = []
-    for adversary, kwargs in (("fgm", {}), ("pgd", {"n_steps": 1, "step_size": 0.5})):
+    for adversary, kwargs in (("fgsm", {}), ("pgd", {"n_steps": 1, "step_size": 0.5})):
         weight, _, embed, loss_fn = _quadratic_problem()
         adversarial_backward(embed, loss_fn, adversary=adversary, epsilon=0.5, **kwargs)
         results.append(weight.grad.numpy().copy())
@@ -123,7 +123,7 @@ def test_pgd_reaches_a_loss_at_least_as_high_as_fgm_and_stays_in_the_ball():
     # The quadratic is convex: its maximum over the ball is on the gradient direction, which
     # PGD approaches from inside; it never leaves the ball (its loss <= FGM's + tolerance).
     weight, target, embed, loss_fn = _quadratic_problem()
-    _, adv_fgm = adversarial_backward(embed, loss_fn, adversary="fgm", epsilon=0.5)
+    _, adv_fgm = adversarial_backward(embed, loss_fn, adversary="fgsm", epsilon=0.5)
     weight.grad = None
     _, adv_pgd = adversarial_backward(embed, loss_fn, adversary="pgd", epsilon=0.5,
                                       n_steps=5, step_size=0.2)  # fmt: skip
@@ -155,7 +155,7 @@ def test_frozen_embeddings_still_get_a_direction():
     head = torch.nn.Parameter(torch.tensor([2.0, 1.0]))
     clean, adv = adversarial_backward(
         lambda: (frozen.clone(),), lambda e: ((e * head).sum() - 5.0) ** 2,
-        adversary="fgm", epsilon=0.1,
+        adversary="fgsm", epsilon=0.1,
     )  # fmt: skip
     assert adv > clean and head.grad is not None and frozen.grad is None
 
@@ -163,6 +163,6 @@ def test_frozen_embeddings_still_get_a_direction():
 def test_unknown_adversary_and_norm_raise():
     _, _, embed, loss_fn = _quadratic_problem()
     with pytest.raises(ValueError, match="adversary"):
-        adversarial_backward(embed, loss_fn, adversary="fgsm", epsilon=1.0)
+        adversarial_backward(embed, loss_fn, adversary="gradient", epsilon=1.0)
     with pytest.raises(ValueError, match="norm"):
         normalize(torch.ones(2, 2), 1.0, "row")

@@ -50,7 +50,7 @@ def test_learns_the_block_structure(tiny_interactions, architecture):
 
 
 @pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
-@pytest.mark.parametrize("adversary", ["none", "fgm", "pgd", "freelb"])
+@pytest.mark.parametrize("adversary", ["none", "fgsm", "pgd", "freelb", "random"])
 def test_every_adversary_trains_and_beats_popularity(structured_split, architecture, adversary):
     train, test = structured_split
     # epsilon relative to these short rows (k=8, init_std 0.1: norms ~0.3).
@@ -65,9 +65,9 @@ def test_every_adversary_trains_and_beats_popularity(structured_split, architect
 def test_adversary_changes_the_model_and_none_ignores_epsilon(split):
     train, _ = split
     base = _model(adversary="none").fit(train)
-    fgm = _model(adversary="fgm", epsilon=0.5).fit(train)
+    fgm = _model(adversary="fgsm", epsilon=0.5).fit(train)
     assert not np.allclose(base.item_embeddings_, fgm.item_embeddings_)
-    eps0 = _model(adversary="fgm", epsilon=0.0).fit(train)
+    eps0 = _model(adversary="fgsm", epsilon=0.0).fit(train)
     np.testing.assert_array_equal(base.item_embeddings_, eps0.item_embeddings_)
 
 
@@ -224,7 +224,7 @@ def test_grid_search_over_epsilon_and_adv_reg(synthetic_interactions):
         ({"hidden_layers": 8}, "hidden_layers"),
         ({"dropout": 1.0}, "dropout"),
         ({"epsilon": -1.0}, "epsilon"),
-        ({"adversary": "fgsm"}, "adversary"),
+        ({"adversary": "fgm"}, "adversary"),
         ({"norm": "l2"}, "norm"),
         ({"optimizer": "lbfgs"}, "optimizer"),
         ({"warmup_epochs": 4}, "warmup_epochs"),

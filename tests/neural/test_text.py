@@ -43,7 +43,7 @@ def _model(path, texts, **params):
     return AdversarialTextRecommender(**{**base, **params})
 
 
-@pytest.mark.parametrize("adversary", ["none", "fgm", "pgd", "freelb"])
+@pytest.mark.parametrize("adversary", ["none", "fgsm", "pgd", "freelb", "random"])
 @pytest.mark.parametrize("norm", ["per-example", "global", "per-token"])
 def test_fits_with_every_adversary_and_norm(tiny_bert_path, texts, blocks, adversary, norm):
     model = _model(tiny_bert_path, texts, adversary=adversary, norm=norm, pgd_steps=2)
@@ -60,7 +60,7 @@ def test_learns_which_texts_a_user_likes(tiny_bert_path, texts, blocks, user_tow
     # The tiny BERT's token embeddings have norms ~0.1: a larger epsilon makes the
     # history-only tower collapse its item vectors to a constant (loss stuck at 2 log 2).
     model = _model(tiny_bert_path, texts, user_tower=user_tower, n_epochs=30,
-                   adversary="fgm", epsilon=0.01, learning_rate=0.01)  # fmt: skip
+                   adversary="fgsm", epsilon=0.01, learning_rate=0.01)  # fmt: skip
     model.fit(blocks)
     scores = model._user_item_scores(np.arange(model.n_users_))
     space_cols = np.isin(model.item_ids_, list(SPACE))
@@ -70,8 +70,8 @@ def test_learns_which_texts_a_user_likes(tiny_bert_path, texts, blocks, user_tow
 
 
 def test_adversary_changes_the_fit_and_same_seed_repeats(tiny_bert_path, texts, blocks):
-    a = _model(tiny_bert_path, texts, adversary="fgm").fit(blocks)
-    b = _model(tiny_bert_path, texts, adversary="fgm").fit(blocks)
+    a = _model(tiny_bert_path, texts, adversary="fgsm").fit(blocks)
+    b = _model(tiny_bert_path, texts, adversary="fgsm").fit(blocks)
     np.testing.assert_array_equal(a.item_embeddings_, b.item_embeddings_)
     clean = _model(tiny_bert_path, texts, adversary="none").fit(blocks)
     assert not np.allclose(a.item_embeddings_, clean.item_embeddings_)

@@ -1,0 +1,484 @@
+"""The training core shared by every model family and backend of skadv (torch-free).
+
+Each trainer (the compiled MF kernel, the torch MF backend, the torch neural and text models)
+supplies one callable that trains one epoch; everything around it is written once here:
+
+- the vocabulary: :data:`ADVERSARIES` (the perturbation methods, one name each, used by the
+  estimators and by :class:`skadv.attacks.EmbeddingAttack`) and :data:`EPSILON_MODES`;
+- the records: :class:`TrainingSchedule` (hyper-parameters of a run), :class:`FactorState`
+  (what matrix-factorization training updates) and :class:`TrainingLog` (what a run recorded);
+- :func:`run_epochs`: the epoch loop, with the clean-then-adversarial schedule, relative
+  radii, the learning-rate schedule, the finiteness and collapse checks, progress bar and
+  verbose log;
+- :class:`EarlyStopping`: the one early-stopping rule;
+- sampling and id helpers (:func:`usable_samples`, :func:`extend_ids`) and row helpers
+  (:func:`mean_row_norm`, :func:`normalize_rows`, :func:`perturbation_radii`).
+"""
+
+import sys
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from skadv.utils._schedule import learning_rate_factor
+from skadv.utils._validation import encode_ids, lookup_ids
+
+__all__ = [
+    "ADVERSARIES",
+    "EPSILON_MODES",
+    "EarlyStopping",
+    "EpochPlan",
+    "FactorState",
+    "TrainingLog",
+    "TrainingSchedule",
+    "check_finite",
+    "extend_ids",
+    "mean_row_norm",
+    "normalize_rows",
+    "perturbation_radii",
+    "progress",
+    "run_epochs",
+    "usable_samples",
+]
+
+#: Perturbation methods, by one name each everywhere in skadv. ``"none"``: clean training;
+#: ``"fgsm"``: one step of length ε along the normalized loss gradient (APR's adversary;
+#: FGM in the NLP literature); ``"pgd"``: projected gradient ascent; ``"freelb"``: FreeLB's
+#: accumulated ascent steps; ``"random"``: a random direction of the same norm (the control).
+#: Each estimator accepts the subset it implements.
+ADVERSARIES = ("none", "fgsm", "pgd", "freelb", "random")
+
+#: ``"absolute"``: ε is the radius; ``"relative"``: ε times the mean L2 norm of the rows
+#: being perturbed.
+EPSILON_MODES = ("absolute", "relative")
+
+#: An epoch that ends with the mean row norm of a factor matrix below this fraction of the
+#: largest value it reached means the embeddings collapsed (the start is the wrong reference:
+#: norms grow first, then shrink under a too large ε * adv_reg).
+COLLAPSE_RATIO = 0.05
+
+
+# ------------------------------------------------------------------------------ records
+@dataclass
+class TrainingSchedule:
+    """Hyper-parameters of one training run, read from an estimator's parameters.
+
+    ``optimizer``, ``reg`` and ``use_bias`` are read by the matrix-factorization backends
+    only; the torch models keep their optimizer in torch.
+    """
+
+    n_epochs: int
+    learning_rate: float
+    adversary: str = "none"
+    adv_reg: float = 0.0
+    epsilon: float = 0.0
+    epsilon_mode: str = "absolute"
+    adv_start: int = 0
+    lr_schedule: str = "constant"
+    warmup_epochs: int = 0
+    optimizer: str = "sgd"
+    reg: float = 0.0
+    use_bias: bool = False
+
+    @property
+    def trains_adversarially(self):
+        """Whether any epoch of the run is adversarial."""
+        return (
+            self.adversary != "none"
+            and self.adv_reg > 0
+            and self.epsilon > 0
+            and self.adv_start < self.n_epochs
+        )
+
+    def is_adversarial(self, epoch):
+        """Whether ``epoch`` (0-based) trains against the adversary."""
+        return self.trains_adversarially and epoch >= self.adv_start
+
+    def epoch_learning_rate(self, epoch):
+        """``learning_rate`` times the schedule's factor at ``epoch`` (0-based) of the run."""
+        return self.learning_rate * learning_rate_factor(
+            epoch, self.n_epochs, schedule=self.lr_schedule, warmup_steps=self.warmup_epochs
+        )
+
+
+_FACTOR_ARRAYS = ("user", "item", "bias", "user_acc", "item_acc", "bias_acc", "user_mom",
+                  "item_mom", "bias_mom")  # fmt: skip
+
+
+@dataclass
+class FactorState:
+    """What matrix-factorization training updates in place: factors, biases, optimizer state.
+
+    ``user_acc``/``item_acc``/``bias_acc`` have the shapes of the parameters with AdaGrad
+    (sums of squared gradients) or Adam (second moments) and are ``None`` with plain SGD.
+    ``user_mom``/``item_mom``/``bias_mom`` are Adam's first moments (``None`` otherwise) and
+    ``n_steps`` its step count, for the bias correction. Every backend trains on these NumPy
+    arrays (or on device copies written back into them), so the fitted model is NumPy.
+    """
+
+    user: np.ndarray
+    item: np.ndarray
+    bias: np.ndarray
+    user_acc: np.ndarray = None
+    item_acc: np.ndarray = None
+    bias_acc: np.ndarray = None
+    user_mom: np.ndarray = None
+    item_mom: np.ndarray = None
+    bias_mom: np.ndarray = None
+    n_steps: int = 0
+
+    @property
+    def optimizer(self):
+        """``"adam"``, ``"adagrad"`` or ``"sgd"``, read from which arrays are present."""
+        if self.user_mom is not None:
+            return "adam"
+        return "sgd" if self.user_acc is None else "adagrad"
+
+    def arrays(self):
+        """``{name: array or None}`` of every array field, in a fixed order."""
+        return {name: getattr(self, name) for name in _FACTOR_ARRAYS}
+
+    def copy(self):
+        """A deep copy (arrays copied)."""
+        arrays = {k: None if a is None else a.copy() for k, a in self.arrays().items()}
+        return FactorState(**arrays, n_steps=self.n_steps)
+
+
+@dataclass
+class TrainingLog:
+    """What :func:`run_epochs` recorded, per epoch that ran.
+
+    Attributes
+    ----------
+    loss_curve : list of float
+        Mean clean loss per sample.
+    adv_loss_curve : list of float
+        Mean loss per sample under the perturbation (not weighted by ``adv_reg``); NaN in
+        clean epochs. The objective of an epoch is ``loss + adv_reg * adv_loss``.
+    validation_scores : list of float or None
+        Validation score after each epoch with early stopping, else None.
+    best_validation_score : float or None
+    best_epoch : int or None
+        0-based epoch whose state was kept by early stopping.
+    """
+
+    loss_curve: list = field(default_factory=list)
+    adv_loss_curve: list = field(default_factory=list)
+    validation_scores: list = None
+    best_validation_score: float = None
+    best_epoch: int = None
+
+    @property
+    def n_epochs(self):
+        return len(self.loss_curve)
+
+
+@dataclass
+class EpochPlan:
+    """What one epoch trains: handed by :func:`run_epochs` to the trainer's ``run_epoch``.
+
+    ``adversary`` is ``"none"`` in clean epochs. ``eps_user`` / ``eps_item`` are the radii
+    of the user-side and item-side perturbations (in embedding units once ``epsilon_mode``
+    is applied, when the trainer gave :func:`run_epochs` its row norms).
+    """
+
+    epoch: int
+    adversary: str
+    eps_user: float
+    eps_item: float
+    learning_rate: float
+
+
+# ------------------------------------------------------------------------------ early stopping
+class EarlyStopping:
+    """The one early-stopping rule of skadv: patience on a validation score, best state kept.
+
+    After every epoch ``score()`` is recorded; an epoch improves when its score beats the
+    best so far by at least ``tol``. Training stops after ``n_iter_no_change`` epochs in a
+    row without improvement, but never before epoch ``patience_start`` (the first
+    adversarial epoch: clean pre-training never stops the run), and the count restarts at
+    that epoch so that adversarial training always gets ``n_iter_no_change`` epochs.
+    ``snapshot()`` is called whenever the score is the best seen (pre-training included),
+    and its return value kept in :attr:`best_state`.
+
+    Parameters
+    ----------
+    score : callable
+        ``score() -> float``: the validation score of the current state (higher is better).
+    snapshot : callable
+        ``snapshot() -> object``: a copy of the current state.
+    n_iter_no_change : int
+    tol : float
+    patience_start : int, default=0
+    name : str, default="NDCG@10"
+        Name of the score in the verbose log.
+
+    Examples
+    --------
+    >>> scores = iter([0.1, 0.3, 0.3, 0.3, 0.5])
+    >>> stopper = EarlyStopping(lambda: next(scores), lambda: "state", n_iter_no_change=2,
+    ...                         tol=0.01)
+    >>> [stopper.after_epoch(epoch)[0] for epoch in range(4)]
+    [False, False, False, True]
+    >>> stopper.best_epoch, stopper.best_score
+    (1, 0.3)
+    """
+
+    def __init__(self, score, snapshot, *, n_iter_no_change, tol, patience_start=0,
+                 name="NDCG@10"):  # fmt: skip
+        self.score, self.snapshot = score, snapshot
+        self.n_iter_no_change, self.tol = n_iter_no_change, tol
+        self.patience_start, self.name = patience_start, name
+        self.scores = []
+        self.best_score = self.best_epoch = self.best_state = None
+        self._no_improvement = 0
+
+    def after_epoch(self, epoch):
+        """Score the epoch; return ``(stop, message)`` for the verbose log."""
+        if epoch == self.patience_start:
+            self._no_improvement = 0
+        score = float(self.score())
+        self.scores.append(score)
+        best = self.best_score
+        if best is not None and score < best + self.tol:
+            self._no_improvement += 1
+        else:
+            self._no_improvement = 0
+        if best is None or score > best:
+            self.best_score, self.best_epoch = score, epoch
+            self.best_state = self.snapshot()
+        stop = epoch >= self.patience_start and self._no_improvement >= self.n_iter_no_change
+        return stop, f"validation {self.name} {score:.5f}"
+
+
+# ------------------------------------------------------------------------------ the epoch loop
+def progress(n_epochs, verbose):
+    """``(epochs, log)``: a tqdm bar when verbose and tqdm is installed (hidden when not on a
+    terminal), with its ``write`` as ``log``; ``print`` without tqdm; ``log`` is None when not
+    verbose."""
+    if verbose:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # tqdm is optional (the "progress" extra)
+            return range(n_epochs), print
+        bar = tqdm(range(n_epochs), disable=None, desc="epochs", unit="epoch", leave=False)
+        return bar, bar.write
+    return range(n_epochs), None
+
+
+def check_finite(loss, arrays, epoch, hint):
+    """Raise the divergence ``ValueError`` if ``loss`` or any of ``arrays`` is not finite.
+
+    Kernels cannot raise inside ``nogil``: NaN and inf propagate and are caught here, once
+    per epoch. ``hint`` says which parameter to lower.
+    """
+    if np.isfinite(loss) and all(np.isfinite(a).all() for a in arrays):
+        return
+    raise ValueError(
+        f"Training diverged in epoch {epoch + 1}: the loss or the parameters are not finite. "
+        f"{hint}"
+    )
+
+
+def run_epochs(schedule, run_epoch, *, n_draws, check, row_norms=None, early_stopping=None,
+               verbose=0, collapse_stacklevel=5):  # fmt: skip
+    """Train ``schedule.n_epochs`` epochs through ``run_epoch``; return a :class:`TrainingLog`.
+
+    Parameters
+    ----------
+    schedule : TrainingSchedule
+    run_epoch : callable
+        ``run_epoch(plan: EpochPlan) -> (clean_sum, adversarial_sum)``: trains one epoch and
+        returns the clean loss and the (unweighted) perturbed loss summed over its samples.
+    n_draws : int
+        Samples per epoch: the sums are divided by it.
+    check : callable
+        ``check(mean_loss, epoch)``: raises when training diverged (see
+        :func:`check_finite`).
+    row_norms : callable, default=None
+        ``row_norms() -> (mean user row norm, mean item row norm)`` of the current factors.
+        When given, relative radii are ε times the norms at the end of the previous epoch,
+        and a collapse of the norms (below :data:`COLLAPSE_RATIO` of their peak) warns.
+        When None, the plan carries ``epsilon`` itself and the trainer applies
+        ``epsilon_mode``.
+    early_stopping : EarlyStopping, default=None
+    verbose : int, default=0
+        Print one line per epoch (with a tqdm progress bar when installed).
+    collapse_stacklevel : int, default=5
+        ``stacklevel`` of the collapse warning: the caller of ``fit``.
+    """
+    scheduled = schedule.lr_schedule != "constant" or schedule.warmup_epochs > 0
+    norms = peak_norms = row_norms() if row_norms is not None else None
+    collapsed = False
+    record = TrainingLog(validation_scores=[] if early_stopping is not None else None)
+    epochs, log = progress(schedule.n_epochs, verbose)
+    for epoch in epochs:
+        adversarial = schedule.is_adversarial(epoch)
+        eps_user = eps_item = schedule.epsilon if adversarial else 0.0
+        if adversarial and norms is not None:
+            eps_user, eps_item = perturbation_radii(
+                schedule.epsilon, schedule.epsilon_mode, norms=norms
+            )
+        plan = EpochPlan(epoch, schedule.adversary if adversarial else "none", eps_user,
+                         eps_item, schedule.epoch_learning_rate(epoch))  # fmt: skip
+        clean_sum, adv_sum = run_epoch(plan)
+        loss, adv_loss = clean_sum / n_draws, adv_sum / n_draws
+        check(loss + schedule.adv_reg * adv_loss, epoch)
+        record.loss_curve.append(float(loss))
+        record.adv_loss_curve.append(float(adv_loss) if adversarial else float("nan"))
+        if row_norms is not None:
+            norms = row_norms()
+            peak_norms = tuple(max(n, p) for n, p in zip(norms, peak_norms, strict=True))
+            if not collapsed and any(
+                n < COLLAPSE_RATIO * p for n, p in zip(norms, peak_norms, strict=True) if p > 0
+            ):
+                collapsed = True
+                warnings.warn(
+                    f"The embeddings collapsed in epoch {epoch + 1}: mean row norms "
+                    f"{norms[0]:.3g} (users) and {norms[1]:.3g} (items), down from "
+                    f"{peak_norms[0]:.3g} and {peak_norms[1]:.3g}. Adversarial training with "
+                    "a large epsilon * adv_reg (or a large reg) shrinks the factors; lower "
+                    "them, or use epsilon_mode='relative'.",
+                    ConvergenceWarning,
+                    stacklevel=collapse_stacklevel,
+                )
+        stop, message = False, None
+        if early_stopping is not None:
+            stop, message = early_stopping.after_epoch(epoch)
+            record.validation_scores.append(early_stopping.scores[-1])
+        if log is not None:
+            phase = f"adversarial: {plan.adversary}" if adversarial else "clean"
+            text = f"epoch {epoch + 1}/{schedule.n_epochs} [{phase}]: loss {loss:.5f}"
+            if adversarial:
+                text += f", adversarial loss {adv_loss:.5f}"
+            if scheduled:
+                text += f", lr {plan.learning_rate:.3g}"
+            log(text + (f", {message}" if message else ""))
+            sys.stdout.flush()
+        if stop:
+            break
+    if hasattr(epochs, "close"):
+        epochs.close()
+    if early_stopping is not None:
+        record.best_validation_score = early_stopping.best_score
+        record.best_epoch = early_stopping.best_epoch
+    return record
+
+
+# ------------------------------------------------------------------------------ sampling, ids
+def usable_samples(indptr, sample_users, sample_items, n_items):
+    """Positive pairs that have a negative item, grouped by user, as int32 arrays.
+
+    Drops the pairs of users who interacted with every item (no negative exists).
+
+    Raises
+    ------
+    ValueError
+        When no pair is left.
+
+    Examples
+    --------
+    >>> indptr = np.array([0, 2, 3])  # user 0 has both items, user 1 one of them
+    >>> [a.tolist() for a in usable_samples(indptr, np.array([0, 0, 1]), np.array([0, 1, 0]), 2)]
+    [[1], [0]]
+    """
+    keep = (np.diff(indptr) < n_items)[sample_users]
+    if not keep.all():
+        sample_users, sample_items = sample_users[keep], sample_items[keep]
+    if sample_users.shape[0] == 0:
+        raise ValueError(
+            "BPR needs, for every user, items that user did not interact with; here every "
+            "sampled user interacted with every item."
+        )
+    # Pairs taken from a CSR matrix are grouped by user already: skip the sort then.
+    if (np.diff(sample_users) < 0).any():
+        order = np.argsort(sample_users, kind="stable")
+        sample_users, sample_items = sample_users[order], sample_items[order]
+    return (
+        np.ascontiguousarray(sample_users, dtype=np.int32),
+        np.ascontiguousarray(sample_items, dtype=np.int32),
+    )
+
+
+def extend_ids(known, values):
+    """Append the ids of ``values`` missing from ``known``; return ``(ids, codes of values)``.
+
+    Used to fold new users and items into a fitted model: known ids keep their codes, new
+    ones get the next codes in sorted order.
+
+    Examples
+    --------
+    >>> ids, codes = extend_ids(np.array([10, 20]), np.array([30, 10, 5]))
+    >>> ids.tolist(), codes.tolist()
+    ([10, 20, 5, 30], [3, 0, 2])
+    """
+    codes = lookup_ids(known, values)
+    unknown = codes < 0
+    if not unknown.any():
+        return known, codes
+    new_ids, new_codes = encode_ids(values[unknown])
+    if known.dtype != new_ids.dtype:
+        known, new_ids = known.astype(object), new_ids.astype(object)
+    codes[unknown] = known.shape[0] + new_codes
+    return np.concatenate([known, new_ids]), codes
+
+
+# ------------------------------------------------------------------------------ rows
+def mean_row_norm(matrix):
+    """Mean L2 norm of the rows of ``matrix`` (0 for an empty matrix).
+
+    Examples
+    --------
+    >>> float(mean_row_norm(np.array([[3.0, 4.0], [0.0, 0.0]])))
+    2.5
+    """
+    if matrix.shape[0] == 0:
+        return 0.0
+    # Squares summed in float64 without a float64 copy of the matrix: this runs after every
+    # epoch on float32 factors.
+    squares = np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64, casting="safe")
+    return float(np.mean(np.sqrt(squares)))
+
+
+def normalize_rows(matrix, radius=1.0):
+    """Rows of ``matrix`` scaled to L2 norm ``radius``; all-zero rows stay zero.
+
+    Rows are divided by their largest entry first: squaring tiny float32 values would
+    underflow to a zero norm and lose a direction that exists.
+
+    Examples
+    --------
+    >>> normalize_rows(np.array([[3.0, 4.0], [0.0, 0.0]]), 10.0).tolist()
+    [[6.0, 8.0], [0.0, 0.0]]
+    """
+    scale = np.abs(matrix).max(axis=1, keepdims=True) if matrix.shape[1] else None
+    if scale is None:
+        return matrix.copy()
+    scaled = np.divide(matrix, scale, out=np.zeros_like(matrix), where=scale > 0)
+    norms = np.linalg.norm(scaled, axis=1, keepdims=True)
+    return np.divide(scaled * radius, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def perturbation_radii(epsilon, epsilon_mode, user_matrix=None, item_matrix=None, *, norms=None):
+    """Radii ``(eps_user, eps_item)`` of the user-row and item-row perturbations.
+
+    ``epsilon`` itself with ``epsilon_mode="absolute"``; with ``"relative"``, ``epsilon``
+    times the mean row norm of each matrix (or the given ``norms`` pair).
+
+    Examples
+    --------
+    >>> P, Q = np.array([[3.0, 4.0]]), np.array([[1.0, 0.0]])
+    >>> perturbation_radii(0.1, "relative", P, Q)
+    (0.5, 0.1)
+    >>> perturbation_radii(0.1, "absolute", P, Q)
+    (0.1, 0.1)
+    """
+    if epsilon_mode == "absolute":
+        return float(epsilon), float(epsilon)
+    if epsilon_mode != "relative":
+        raise ValueError(f"epsilon_mode must be one of {EPSILON_MODES}, got {epsilon_mode!r}.")
+    if norms is None:
+        norms = (mean_row_norm(user_matrix), mean_row_norm(item_matrix))
+    return float(epsilon) * norms[0], float(epsilon) * norms[1]
