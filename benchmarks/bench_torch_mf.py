@@ -31,7 +31,7 @@ from scipy import sparse
 
 from skadv.mf import _cython_backend
 from skadv.mf import _torch_backend as tb
-from skadv.mf._cython_backend import FactorState, TrainingSchedule
+from skadv.training import FactorState, TrainingSchedule
 
 PRESETS = {
     "cpu": dict(n_users=20_000, n_items=5_000, n_interactions=400_000, batch_size=4096),
@@ -68,7 +68,7 @@ def schedule(n_epochs, apr):
     return TrainingSchedule(
         n_epochs=n_epochs, learning_rate=LR, optimizer="adagrad", reg=0.0,
         adv_reg=ADV_REG if apr else 0.0, epsilon=EPSILON, epsilon_mode="absolute",
-        adversary="gradient", adv_start=0, use_bias=False,
+        adversary="fgsm", adv_start=0, use_bias=False,
     )  # fmt: skip
 
 

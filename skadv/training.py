@@ -66,7 +66,8 @@ class TrainingSchedule:
     """Hyper-parameters of one training run, read from an estimator's parameters.
 
     ``optimizer``, ``reg`` and ``use_bias`` are read by the matrix-factorization backends
-    only; the torch models keep their optimizer in torch.
+    only (the torch models keep their optimizer in torch); ``divergence_hint`` ends the
+    error raised when training diverges (which parameters to lower).
     """
 
     n_epochs: int
@@ -81,6 +82,7 @@ class TrainingSchedule:
     optimizer: str = "sgd"
     reg: float = 0.0
     use_bias: bool = False
+    divergence_hint: str = "Lower learning_rate."
 
     @property
     def trains_adversarially(self):

@@ -190,8 +190,9 @@ cdef struct LossSum:
     # Sum of softplus(-x) = max(-x, 0) + log(1 + exp(-|x|)) over samples, without a log per
     # sample: the factors 1 + exp(-|x|), each in (1, 2], are multiplied and their product's log
     # is taken every FLUSH samples (2**FLUSH cannot overflow). Clean and adversarial terms have
-    # separate products; the adversarial ones are weighted by adv_reg at the end.
-    double linear       # max(-x, 0) terms, adversarial ones already weighted
+    # separate products and sums (the adversarial term is reported unweighted by adv_reg).
+    double linear_clean  # max(-x, 0) terms
+    double linear_adv
     double log_clean
     double log_adv
     double prod_clean
@@ -204,7 +205,8 @@ cdef enum:
 
 
 cdef inline void _loss_init(LossSum* acc) noexcept nogil:
-    acc.linear = 0.0
+    acc.linear_clean = 0.0
+    acc.linear_adv = 0.0
     acc.log_clean = 0.0
     acc.log_adv = 0.0
     acc.prod_clean = 1.0
@@ -220,19 +222,21 @@ cdef inline void _loss_flush(LossSum* acc) noexcept nogil:
     acc.n = 0
 
 
-cdef inline double _loss_total(LossSum* acc, double adv_reg) noexcept nogil:
+cdef inline void _loss_totals(LossSum* acc, double* clean, double* adv) noexcept nogil:
+    """Sums of the clean and of the (unweighted) adversarial BPR losses."""
     _loss_flush(acc)
-    return acc.linear + acc.log_clean + adv_reg * acc.log_adv
+    clean[0] = acc.linear_clean + acc.log_clean
+    adv[0] = acc.linear_adv + acc.log_adv
 
 
-cdef inline double _bpr(double x, double weight, double* linear, double* prod) noexcept nogil:
-    """Add the BPR loss ``softplus(-x)`` (times ``weight``) to a LossSum's terms; return
+cdef inline double _bpr(double x, double* linear, double* prod) noexcept nogil:
+    """Add the BPR loss ``softplus(-x)`` to a LossSum's terms; return
     ``sigmoid(-x)``, minus its derivative. One exp of ``-|x|``; nothing overflows."""
     cdef double e = exp(-x if x > 0 else x)
     prod[0] = prod[0] * (1.0 + e)
     if x > 0:
         return e / (1.0 + e)
-    linear[0] = linear[0] - weight * x
+    linear[0] = linear[0] - x
     return 1.0 / (1.0 + e)
 
 
@@ -539,7 +543,7 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
         pp = _sqnorm(p, k)
         dd = _sqnorm_diff(qi, qj, k)
     x = pd + bias
-    s = _bpr(x, 1.0, &acc.linear, &acc.prod_clean)
+    s = _bpr(x, &acc.linear_clean, &acc.prod_clean)
 
     if prm.adversary == ADV_NONE:
         _apply_linear(p, qi, qj, gp, gqi, gqj, <floating>(-s), <floating>prm.reg,
@@ -550,7 +554,7 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
         # (p - c_d d) . (d - 2 c_p p) expanded: the perturbed margin from the three dots.
         _gradient_coefficients(pp, dd, prm.eps_user, prm.eps_item, &c_p, &c_d)
         x_adv = pd - 2.0 * c_p * pp - c_d * dd + 2.0 * c_p * c_d * pd + bias
-        s_adv = _bpr(x_adv, lam, &acc.linear, &acc.prod_adv)
+        s_adv = _bpr(x_adv, &acc.linear_adv, &acc.prod_adv)
         a = s + lam * s_adv
         # grad p  = -s d - lam s_adv (d - 2 c_p p) + reg p
         # grad qi = -s p - lam s_adv (p - c_d d) + reg qi
@@ -563,7 +567,7 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
         _random_direction(work + k, k, prm.eps_item, state)
         _random_direction(work + 2 * k, k, prm.eps_item, state)
         x_adv = _dot_delta(p, qi, qj, work, work + k, work + 2 * k, k) + bias
-        s_adv = _bpr(x_adv, lam, &acc.linear, &acc.prod_adv)
+        s_adv = _bpr(x_adv, &acc.linear_adv, &acc.prod_adv)
         a = s + lam * s_adv
         _apply_delta(p, qi, qj, gp, gqi, gqj, work, work + k, work + 2 * k, <floating>s,
                      <floating>(lam * s_adv), <floating>prm.reg, <floating>prm.lr, mi, mj, k,
@@ -671,14 +675,15 @@ cdef inline int _draw_negative(uint64_t* state, const ItemStratum* st,
     return st.items[_randint(state, st.n_items)]
 
 
-cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
+cdef void _epoch_chunk(floating* P, floating* Q, floating* b,
                          floating* GP, floating* GQ, floating* Gb,
                          const int64_t* indptr, const int* indices,
                          const int* sample_users, const int* sample_items, Py_ssize_t n_pairs,
                          Py_ssize_t n_draws, Py_ssize_t block_pairs, uint64_t seed,
                          floating* work, const Params* prm,
-                         const ItemStratum* st) noexcept nogil:
-    """``n_draws`` sampled updates on one thread, with this thread's own RNG stream.
+                         const ItemStratum* st, double* sums) noexcept nogil:
+    """``n_draws`` sampled updates on one thread, with this thread's own RNG stream; writes
+    the summed clean and adversarial losses to ``sums[0]`` and ``sums[1]``.
 
     Iteration ``s`` advances five samples in flight by one stage each:
 
@@ -826,7 +831,7 @@ cdef double _epoch_chunk(floating* P, floating* Q, floating* b,
                     GP + x.u * k, GQ + x.i * k, GQ + x.j * k, Gb + x.i, Gb + x.j,
                     x.i >= prm.item_start, x.j >= prm.item_start, prm, work, &state, &acc)
     free(order)
-    return _loss_total(&acc, prm.adv_reg)
+    _loss_totals(&acc, &sums[0], &sums[1])
 
 
 cdef Params _make_params(double lr, double reg, double adv_reg, double eps_user,
@@ -858,7 +863,10 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
               const uint8_t[::1] item_stratum=None, const int[::1] stratum_items=None,
               const int64_t[::1] stratum_offsets=None, Py_ssize_t phase=0,
               int[:, ::1] scratch=None):
-    """One epoch of ``n_draws`` sampled BPR/APR updates, Hogwild-parallel; returns the loss sum.
+    """One epoch of ``n_draws`` sampled BPR/APR updates, Hogwild-parallel.
+
+    Returns ``(clean, adversarial)``: the sums over the draws of the clean BPR loss and of
+    the BPR loss under the perturbation (0 without adversary; not weighted by ``adv_reg``).
 
     Thread ``t`` of ``len(seeds)`` threads (static schedule) owns the positive pairs
     ``offsets[t]:offsets[t + 1]`` of ``(sample_users, sample_items)`` and makes its share of the
@@ -895,7 +903,8 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     cdef floating* work_ptr = &work[0, 0]
     cdef Py_ssize_t work_stride = work.shape[1]
     cdef Py_ssize_t tid, start, end
-    cdef double loss = 0.0
+    cdef double clean = 0.0, adv = 0.0
+    cdef double* sums = NULL
     cdef double draws_per_pair = <double>n_draws / n_pairs if n_pairs > 0 else 0.0
     # Per-thread strata, filled before the parallel region (one struct per thread).
     cdef ItemStratum* strata = NULL
@@ -907,14 +916,18 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     no_stratum.n_items = 0
     no_stratum.scratch = NULL
     if n_pairs == 0 or n_draws == 0:
-        return 0.0
+        return 0.0, 0.0
     # Taken after the check above: &sample_users[0] of an empty array is out of bounds.
     cdef const int* users_ptr = &sample_users[0]
     cdef const int* items_ptr = &sample_items[0]
+    sums = <double*>malloc(2 * n_threads * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
     if item_stratum is not None:
         n_strata = stratum_offsets.shape[0] - 1
         strata = <ItemStratum*>malloc(n_threads * sizeof(ItemStratum))
         if strata == NULL:
+            free(sums)
             raise MemoryError()
         for tid in range(n_threads):
             stratum = <int>((tid + phase) % n_strata)
@@ -927,16 +940,21 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
         for tid in prange(n_threads, num_threads=n_threads, schedule="static", chunksize=1):
             start = offsets[tid]
             end = offsets[tid + 1]
-            loss += _epoch_chunk(
+            _epoch_chunk(
                 P_ptr, Q_ptr, b_ptr, GP_ptr, GQ_ptr, Gb_ptr, &indptr[0], &indices[0],
                 users_ptr + start, items_ptr + start, end - start,
                 <Py_ssize_t>(draws_per_pair * end + 0.5)
                 - <Py_ssize_t>(draws_per_pair * start + 0.5),
                 block_pairs, seeds[tid], work_ptr + tid * work_stride, &prm,
-                &strata[tid] if strata != NULL else &no_stratum,
+                &strata[tid] if strata != NULL else &no_stratum, &sums[2 * tid],
             )
     free(strata)
-    return loss
+    # Added in thread order: the loss of an epoch does not depend on thread timing.
+    for tid in range(n_threads):
+        clean += sums[2 * tid]
+        adv += sums[2 * tid + 1]
+    free(sums)
+    return clean, adv
 
 
 def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
@@ -945,7 +963,8 @@ def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
                 double lr, double reg, double adv_reg, double eps_user, double eps_item,
                 int adversary, bint adagrad, bint use_bias, Py_ssize_t item_start,
                 uint64_t seed):
-    """Apply the update of each given triple in order, on one thread; returns the loss sum.
+    """Apply the update of each given triple in order, on one thread; returns the loss sums
+    ``(clean, adversarial)`` as :func:`sgd_epoch` does.
 
     Same update as :func:`sgd_epoch`; ``seed`` seeds the random adversary's directions.
     Every triple needs ``pos_items[t] != neg_items[t]`` (as sampled triples have): the update
@@ -972,7 +991,9 @@ def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
                     &acc_bias[i] if adagrad else &acc_bias[0],
                     &acc_bias[j] if adagrad else &acc_bias[0],
                     i >= item_start, j >= item_start, &prm, &work[0], &state, &acc)
-    return _loss_total(&acc, adv_reg)
+    cdef double clean, adv
+    _loss_totals(&acc, &clean, &adv)
+    return clean, adv
 
 
 def perturbation(floating[::1] p, floating[::1] qi, floating[::1] qj, double eps_user,
@@ -1009,8 +1030,10 @@ def bpr_loss(double x):
     """``(softplus(-x), sigmoid(-x))`` as the kernel computes them (test hook)."""
     cdef LossSum acc
     _loss_init(&acc)
-    cdef double s = _bpr(x, 1.0, &acc.linear, &acc.prod_clean)
-    return _loss_total(&acc, 0.0), s
+    cdef double s = _bpr(x, &acc.linear_clean, &acc.prod_clean)
+    cdef double clean, adv
+    _loss_totals(&acc, &clean, &adv)
+    return clean, s
 
 
 def row_contains(const int[::1] indices, int64_t start, int64_t end, int j):

@@ -3,14 +3,15 @@
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.utils import check_random_state
 
 from skadv.base import BaseRecommender
+from skadv.training import EPSILON_MODES, EarlyStopping, FactorState, TrainingSchedule, extend_ids
 from skadv.utils._backend import BACKENDS, resolve_backend
 from skadv.utils._params import BOOL, NONE, RANDOM_STATE, STRING, Interval, Options
+from skadv.utils._random import check_random_state
 from skadv.utils._schedule import LR_SCHEDULES
 from skadv.utils._threads import effective_n_threads
-from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
+from skadv.utils._validation import check_interactions, lookup_ids
 
 __all__ = ["AdversarialMFRecommender"]
 
@@ -32,16 +33,15 @@ class AdversarialMFRecommender(BaseRecommender):
     n_epochs : int, default=200
         Passes over the training interactions in ``fit`` (and ``partial_fit``); an epoch draws
         as many (user, positive, negative) triples as there are distinct training interactions.
-        The compiled kernel makes long schedules cheap (ml-100k: 200 epochs in about 3 s on one
-        thread); with 20 epochs APR reached NDCG@10 0.390 on ml-100k, with 200 0.429.
+        APR wants long schedules (BPR pre-training, then the adversarial phase); the compiled
+        kernel makes them cheap.
     learning_rate : float, default=0.05
         Step size of the optimizer (the peak of ``lr_schedule``).
     optimizer : {"adagrad", "sgd", "adam"}, default="adagrad"
         Per-coordinate AdaGrad (the optimizer of APR), plain SGD, or lazy Adam with
         β = (0.9, 0.999) and ε = 1e-8 (see Notes). ``"adam"`` needs ``backend="torch"``:
         with ``"cython"`` (also when ``"auto"`` resolves to it) ``fit`` raises a
-        ``ValueError``. Adam usually wants a smaller ``learning_rate`` (0.01 beat 0.05 in
-        our small synthetic runs).
+        ``ValueError``. Adam usually wants a smaller ``learning_rate`` than AdaGrad.
     lr_schedule : {"constant", "linear", "cosine"}, default="constant"
         Learning rate across the ``n_epochs`` epochs of each ``fit`` / ``partial_fit`` call
         (it restarts with every call; both backends). After the warm-up it stays at
@@ -55,7 +55,7 @@ class AdversarialMFRecommender(BaseRecommender):
     reg : float, default=0.0
         L2 penalty on the embedding rows (and biases) of each sampled triple. APR needs none
         (the adversarial term regularizes); plain BPR (``adv_reg=0``) overfits without it:
-        ``reg`` of about 0.02-0.025 was best on ml-100k.
+        tune it (see ``benchmarks/README.md`` for values on MovieLens).
     adv_reg : float, default=1.0
         Weight λ of the adversarial BPR loss. ``0`` trains plain BPR.
     epsilon : float, default=0.15
@@ -64,14 +64,15 @@ class AdversarialMFRecommender(BaseRecommender):
     epsilon_mode : {"absolute", "relative"}, default="relative"
         ``"absolute"``: every perturbed row moves by exactly ``epsilon``. ``"relative"``:
         user rows move by ``epsilon`` times the mean row norm of the user factors, item rows
-        by ``epsilon`` times that of the item factors, both recomputed at each epoch (trained
-        row norms are about 2-5, so an absolute ε is hard to read). Relative ε never
-        collapsed the embeddings in the ml-100k experiments, while an absolute ε of 1 (or of
-        0.5 applied to short rows) shrank them to near zero (``benchmarks/README.md``).
-    adversary : {"gradient", "random"}, default="gradient"
-        ``"gradient"``: the fast-gradient perturbation of APR. ``"random"``: a uniformly
-        random direction with the same norm, the control experiment (robustness gained from
-        noise rather than from the adversary).
+        by ``epsilon`` times that of the item factors, both recomputed at each epoch: one ε
+        means the same for models whose rows have different lengths. An absolute ε that is
+        large next to the row norms can shrink the embeddings to near zero (a
+        ``ConvergenceWarning`` says so).
+    adversary : {"fgsm", "random", "none"}, default="fgsm"
+        ``"fgsm"``: the fast-gradient perturbation of APR (the gradient of the BPR loss,
+        normalized to norm ε per row). ``"random"``: a uniformly random direction with the
+        same norm, the control experiment (robustness gained from noise rather than from the
+        adversary). ``"none"``: plain BPR, like ``adv_reg=0``.
     adv_start : int or "auto", default="auto"
         Number of plain BPR epochs at the start of each ``fit`` (and ``partial_fit``) before
         adversarial training begins: APR pre-trains with BPR, because the perturbation of
@@ -158,8 +159,12 @@ class AdversarialMFRecommender(BaseRecommender):
     item_popularity_ : ndarray of shape (n_items_,)
         Number of distinct users per item (the fallback for unknown users).
     loss_curve_ : list of float
-        Mean loss per sample of each epoch: BPR, plus ``adv_reg`` times the BPR loss under
-        the perturbation in adversarial epochs (L2 penalty excluded). ``partial_fit`` appends.
+        Mean clean BPR loss per sample of each epoch (L2 penalty excluded). ``partial_fit``
+        appends.
+    adv_loss_curve_ : list of float
+        Mean BPR loss per sample under the perturbation in each adversarial epoch (not
+        weighted by ``adv_reg``), NaN in plain BPR epochs: the training objective of an epoch
+        is ``loss_curve_[e] + adv_reg * adv_loss_curve_[e]``. ``partial_fit`` appends.
     validation_scores_ : list of float or None
         Validation NDCG@10 after each epoch with ``early_stopping``, else None.
     best_validation_score_ : float or None
@@ -206,21 +211,20 @@ class AdversarialMFRecommender(BaseRecommender):
     epoch, in chunks of consecutive items), and in each phase each thread draws only its
     interactions with items of its own stratum, negatives from the same stratum, so that
     no two threads write the same row at the same time; over the phases every interaction
-    is drawn once per epoch in expectation (2.5 M interactions, 2 threads: 1.75-1.83x one
-    thread instead of 1.58-1.68x with shared item rows; ml-100k NDCG@10 of BPR and APR
-    unchanged over 3 seeds). Catalogs too small for strata (under about five 4 KiB
-    chunks of item rows per thread) train with all threads sharing the item rows, without
-    locks (Hogwild). Since :math:`\Delta` has a closed form, an APR epoch costs about 1.2-1.6
-    BPR epochs (``adversary="random"`` draws Gaussian directions and is much slower).
+    is drawn once per epoch in expectation. Catalogs too small for strata (under about five
+    4 KiB chunks of item rows per thread) train with all threads sharing the item rows,
+    without locks (Hogwild). Since :math:`\Delta` has a closed form, an APR epoch costs
+    little more than a BPR epoch (``adversary="random"`` draws Gaussian directions and is
+    slower).
 
     The positive draws are stratified by user: each thread cuts its interactions, sorted by
     user, into blocks of consecutive ones that hold about 256 KiB of user rows and
     interactions (some 15,000 interactions with 64 float32 factors), visits the blocks in a
     random order and draws each block's share of the epoch's samples uniformly within it.
     Every interaction is still drawn once per epoch in expectation; only the order of the
-    updates changes, so that a block's user rows stay in the CPU cache (2.5 M
-    interactions: epochs 2-2.7x faster; ml-100k: NDCG@10 of BPR and APR unchanged over 3
-    seeds). When a thread's share fits in one block, sampling is plainly uniform.
+    updates changes, so that a block's user rows stay in the CPU cache. When a thread's
+    share fits in one block, sampling is plainly uniform. The measurements behind these
+    choices are in ``benchmarks/README.md``.
 
     ``optimizer="adam"`` (``"torch"``) is lazy Adam, the arithmetic of
     ``torch.optim.SparseAdam``: a step updates the first and second moments :math:`m, v`
@@ -277,8 +281,8 @@ class AdversarialMFRecommender(BaseRecommender):
         "reg": [Interval("real", 0, None)],
         "adv_reg": [Interval("real", 0, None)],
         "epsilon": [Interval("real", 0, None)],
-        "epsilon_mode": [Options("absolute", "relative")],
-        "adversary": [Options("gradient", "random")],
+        "epsilon_mode": [Options(*EPSILON_MODES)],
+        "adversary": [Options("fgsm", "random", "none")],
         "adv_start": [Options("auto"), Interval("int", 0, None)],
         "item_bias": [BOOL],
         "init_std": [Interval("real", 0, None, closed="neither")],
@@ -311,7 +315,7 @@ class AdversarialMFRecommender(BaseRecommender):
         adv_reg=1.0,
         epsilon=0.15,
         epsilon_mode="relative",
-        adversary="gradient",
+        adversary="fgsm",
         adv_start="auto",
         item_bias=False,
         init_std=0.1,
@@ -378,7 +382,7 @@ class AdversarialMFRecommender(BaseRecommender):
         self.backend_, self.device_ = resolve_backend(self.backend, self.device)
         self._check_training_options()
         dtype = np.dtype(self.dtype)
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_jobs)
         previous = self._previous_state() if self.warm_start else None
 
@@ -403,22 +407,21 @@ class AdversarialMFRecommender(BaseRecommender):
             self.interactions_ = _pairs_matrix(pair_users, pair_items, full.shape)
 
         self._set_state(state)
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.best_validation_score_ = None
-        on_epoch = self._early_stopping_callback(state, X_val) if self.early_stopping else None
+        stopper = self._early_stopping(state, X_val) if self.early_stopping else None
         try:
-            losses = self._train(
-                state, self.interactions_, pair_users, pair_items, rng, n_threads, 0, on_epoch
+            log = self._train(
+                state, self.interactions_, pair_users, pair_items, rng, n_threads, 0, stopper
             )
         finally:
             self.interactions_ = full
         # Again after training: the arrays were updated in place, but Adam's step count is
         # an int, and early stopping keeps another state.
-        self._set_state(self._best_state if self.early_stopping else state)
-        if self.early_stopping:
-            del self._best_state
-        self.loss_curve_ = losses
-        self.n_iter_ = len(losses)
+        self._set_state(stopper.best_state if stopper is not None else state)
+        self.loss_curve_ = log.loss_curve
+        self.adv_loss_curve_ = log.adv_loss_curve
+        self.validation_scores_ = log.validation_scores
+        self.best_validation_score_ = log.best_validation_score
+        self.n_iter_ = log.n_epochs
         return self
 
     def partial_fit(self, X, y=None):
@@ -453,14 +456,14 @@ class AdversarialMFRecommender(BaseRecommender):
                 f"({self.user_factors_.shape[1]}); partial_fit cannot change n_factors."
             )
         dtype = np.dtype(self.dtype)
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_jobs)
         users, items, weights = check_interactions(
             X, y, positive_threshold=self.positive_threshold
         )
         n_old_users, n_old_items = self.n_users_, self.n_items_
-        self.user_ids_, u = _extend_ids(self.user_ids_, users)
-        self.item_ids_, i = _extend_ids(self.item_ids_, items)
+        self.user_ids_, u = extend_ids(self.user_ids_, users)
+        self.item_ids_, i = extend_ids(self.item_ids_, items)
         self.n_users_, self.n_items_ = self.user_ids_.shape[0], self.item_ids_.shape[0]
         state = self._grown_state(
             rng.normal(0.0, self.init_std, (self.n_users_ - n_old_users, self.n_factors)),
@@ -478,13 +481,14 @@ class AdversarialMFRecommender(BaseRecommender):
         ).astype(np.float64)
         coo = _pairs_matrix(u, i, shape).tocoo()
         self._set_state(state)
-        losses = self._train(
+        log = self._train(
             state, self.interactions_, coo.row.astype(np.int32), coo.col.astype(np.int32),
             rng, n_threads, n_old_items, None,
         )  # fmt: skip
         self._set_state(state)  # Adam's step count (the arrays were updated in place)
-        self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + losses
-        self.n_iter_ = len(losses)
+        self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + log.loss_curve
+        self.adv_loss_curve_ = list(getattr(self, "adv_loss_curve_", [])) + log.adv_loss_curve
+        self.n_iter_ = log.n_epochs
         return self
 
     # ------------------------------------------------------------------------------ scoring
@@ -505,10 +509,9 @@ class AdversarialMFRecommender(BaseRecommender):
         return scores
 
     # ------------------------------------------------------------------------------ helpers
-    def _train(self, state, interactions, users, items, rng, n_threads, item_start, on_epoch):
-        from skadv.mf import _cython_backend
-
-        schedule = _cython_backend.TrainingSchedule(
+    def _train(self, state, interactions, users, items, rng, n_threads, item_start, stopper):
+        """Train ``state`` with the resolved backend; return its :class:`TrainingLog`."""
+        schedule = TrainingSchedule(
             n_epochs=self.n_epochs,
             learning_rate=float(self.learning_rate),
             optimizer=self.optimizer,
@@ -521,10 +524,13 @@ class AdversarialMFRecommender(BaseRecommender):
             use_bias=bool(self.item_bias),
             lr_schedule=self.lr_schedule,
             warmup_epochs=int(self.warmup_epochs),
+            divergence_hint=(
+                "Lower learning_rate (or init_std, or epsilon with epsilon_mode='absolute')."
+            ),
         )
         common = dict(
             rng=rng, n_threads=n_threads, item_start=item_start, verbose=self.verbose,
-            on_epoch=on_epoch,
+            early_stopping=stopper,
         )  # fmt: skip
         if self.backend_ == "torch":
             from skadv.mf import _torch_backend  # imports torch: only when asked for
@@ -533,6 +539,8 @@ class AdversarialMFRecommender(BaseRecommender):
                 state, interactions, users, items, schedule, device=self.device_,
                 batch_size=self.batch_size, **common,
             )  # fmt: skip
+        from skadv.mf import _cython_backend  # the compiled kernel: only when training
+
         return _cython_backend.train(state, interactions, users, items, schedule, **common)
 
     def _check_training_options(self):
@@ -674,34 +682,20 @@ class AdversarialMFRecommender(BaseRecommender):
 
         return validation_holdout(pair_users, pair_items, self.validation_fraction, rng)
 
-    def _early_stopping_callback(self, state, X_val):
-        """Score NDCG@10 on ``X_val`` after each epoch; keep the best state; say when to stop."""
+    def _early_stopping(self, state, X_val):
+        """The shared rule, scoring NDCG@10 on ``X_val``: plain BPR pre-training never stops
+        training, and APR gets its own ``n_iter_no_change`` epochs."""
         from skadv.metrics import get_ranking_scorer
 
         scorer = get_ranking_scorer("ndcg@10")
-        self._best_state = state.copy()
-        # Plain BPR pre-training never stops early; APR gets its own n_iter_no_change epochs.
-        adv_start = self._adv_start() if self.adv_reg > 0 and self.epsilon > 0 else 0
-        no_improvement = 0
-
-        def on_epoch(epoch, loss):
-            nonlocal no_improvement
-            if epoch == adv_start:
-                no_improvement = 0
-            score = scorer(self, X_val)
-            self.validation_scores_.append(score)
-            best = self.best_validation_score_
-            if best is not None and score < best + self.tol:
-                no_improvement += 1
-            else:
-                no_improvement = 0
-            if best is None or score > best:
-                self.best_validation_score_ = score
-                self._best_state = state.copy()
-            stop = epoch >= adv_start and no_improvement >= self.n_iter_no_change
-            return stop, f"validation NDCG@10 {score:.5f}"
-
-        return on_epoch
+        adversarial = self.adversary != "none" and self.adv_reg > 0 and self.epsilon > 0
+        return EarlyStopping(
+            lambda: scorer(self, X_val),
+            state.copy,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            patience_start=self._adv_start() if adversarial else 0,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -716,17 +710,9 @@ _OPTIMIZER_SLOTS = {"sgd": (), "adagrad": ("acc",), "adam": ("acc", "mom")}
 
 def _factor_state(user, item, bias, slots, n_steps):
     """``FactorState`` from the parameters and the optimizer ``slots`` ({"acc"/"mom": rows})."""
-    from skadv.mf._cython_backend import FactorState  # the compiled kernel: only in fit
-
     acc = slots.get("acc", (None, None, None))
     mom = slots.get("mom", (None, None, None))
     return FactorState(user, item, bias, *acc, *mom, n_steps=n_steps)
-
-
-def _check_random_state(random_state):
-    if isinstance(random_state, np.random.Generator):
-        return np.random.RandomState(random_state.integers(np.iinfo(np.uint32).max))
-    return check_random_state(random_state)
 
 
 def _pairs_matrix(users, items, shape):
@@ -735,16 +721,3 @@ def _pairs_matrix(users, items, shape):
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
-
-
-def _extend_ids(known, values):
-    """Append the ids of ``values`` missing from ``known``; return (ids, codes of values)."""
-    codes = lookup_ids(known, values)
-    unknown = codes < 0
-    if not unknown.any():
-        return known, codes
-    new_ids, new_codes = encode_ids(values[unknown])
-    if known.dtype != new_ids.dtype:
-        known, new_ids = known.astype(object), new_ids.astype(object)
-    codes[unknown] = known.shape[0] + new_codes
-    return np.concatenate([known, new_ids]), codes

@@ -37,7 +37,7 @@ Triples are drawn on the device from a ``torch.Generator`` seeded from the estim
 rejected (and redrawn) while it is one of the user's items, checked with ``searchsorted`` on
 the sorted keys ``user * n_items + item``.
 
-On CPU the tensors are views of the :class:`~skadv.mf._cython_backend.FactorState` arrays
+On CPU the tensors are views of the :class:`~skadv.training.FactorState` arrays
 (updated in place). On CUDA they are copies, written back into those arrays after every epoch,
 so that early stopping, the finiteness and collapse checks and the fitted model see NumPy
 arrays; the fitted state never holds a tensor.
@@ -50,7 +50,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from skadv.mf._cython_backend import _check_finite, _usable_samples, run_epochs
+from skadv.neural._adversary import normalize
+from skadv.neural._torch_utils import TripleSampler, mean_row_norm, torch_threads
+from skadv.training import check_finite, run_epochs
 from skadv.utils._random import draw_seeds
 
 __all__ = [
@@ -65,7 +67,7 @@ __all__ = [
 ]
 
 #: Triples per step when the estimator's ``batch_size`` is None (large batches keep a GPU
-#: busy; on ml-100k, 20 AdaGrad steps per epoch match the per-sample kernel's NDCG@10)...
+#: busy)...
 DEFAULT_BATCH_SIZE = 4096
 #: ...but at most 1 / MIN_STEPS of an epoch, so that small data sets still take this many
 #: steps per epoch (one step per epoch would leave them almost untrained).
@@ -77,10 +79,6 @@ ADAGRAD_EPS = 1e-8
 # torch.optim.(Sparse)Adam and of the Adam paper.
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
-
-
-_STATE_ARRAYS = ("user", "item", "bias", "user_acc", "item_acc", "bias_acc", "user_mom",
-                 "item_mom", "bias_mom")  # fmt: skip
 
 
 @dataclass
@@ -105,8 +103,7 @@ class TorchFactors:
         device = torch.device(device)
         tensors = {
             name: None if a is None else torch.from_numpy(a).to(device)
-            for name in _STATE_ARRAYS
-            for a in [getattr(state, name)]
+            for name, a in state.arrays().items()
         }
         return cls(**tensors, n_steps=state.n_steps)
 
@@ -115,22 +112,10 @@ class TorchFactors:
         state.n_steps = self.n_steps
         if self.user.device.type == "cpu":
             return
-        for name in _STATE_ARRAYS:
+        for name, array in state.arrays().items():
             tensor = getattr(self, name)
             if tensor is not None:
-                np.copyto(getattr(state, name), tensor.cpu().numpy())
-
-
-def _normalized(g, eps):
-    """Rows of ``g`` scaled to L2 norm ``eps``; zero rows stay zero.
-
-    Rows are divided by their largest entry first: squaring a tiny float32 gradient would
-    underflow to a zero norm and lose a direction that exists.
-    """
-    scale = g.abs().amax(dim=1, keepdim=True)
-    g = g / torch.where(scale > 0, scale, 1.0)
-    norm = torch.linalg.vector_norm(g, dim=1, keepdim=True)
-    return torch.where(norm > 0, g * (eps / torch.where(norm > 0, norm, 1.0)), 0.0)
+                np.copyto(array, tensor.cpu().numpy())
 
 
 def row_perturbation(sd, sp, inv_u, inv_i, inv_j, n_user_rows, n_item_rows, *, eps_user,
@@ -149,7 +134,7 @@ def row_perturbation(sd, sp, inv_u, inv_i, inv_j, n_user_rows, n_item_rows, *, e
         Indexes of the positive and negative items among the ``n_item_rows`` distinct items.
     eps_user, eps_item : float
         L2 norm of the perturbation of a user row, of an item row.
-    adversary : {"gradient", "random"}
+    adversary : {"fgsm", "random"}
         The normalized batch gradient of the clean BPR loss, or a Gaussian direction.
     generator : torch.Generator, default=None
         Source of the random directions.
@@ -160,7 +145,7 @@ def row_perturbation(sd, sp, inv_u, inv_i, inv_j, n_user_rows, n_item_rows, *, e
         The perturbation of the user, positive item and negative item row of each triple.
     """
     k = sd.shape[1]
-    if adversary == "gradient":
+    if adversary == "fgsm":
         # Per-triple gradients summed over the triples that share a row.
         g_user = sd.new_zeros((n_user_rows, k)).index_add_(0, inv_u, sd, alpha=-1)
         g_item = sd.new_zeros((n_item_rows, k)).index_add_(0, inv_i, sp, alpha=-1)
@@ -169,8 +154,8 @@ def row_perturbation(sd, sp, inv_u, inv_i, inv_j, n_user_rows, n_item_rows, *, e
         like = dict(generator=generator, device=sd.device, dtype=sd.dtype)
         g_user = torch.randn((n_user_rows, k), **like)
         g_item = torch.randn((n_item_rows, k), **like)
-    delta_user = _normalized(g_user, eps_user)
-    delta_item = _normalized(g_item, eps_item)
+    delta_user = normalize(g_user, eps_user, "per-example")
+    delta_item = normalize(g_item, eps_item, "per-example")
     return (
         delta_user.index_select(0, inv_u),
         delta_item.index_select(0, inv_i),
@@ -245,7 +230,7 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         Learning rate, L2 penalty per occurrence of a row, weight λ of the adversarial loss.
     eps_user, eps_item : float
         Norm of the perturbation of a user row, of an item row.
-    adversary : {"none", "gradient", "random"}
+    adversary : {"none", "fgsm", "random"}
         ``"none"``: plain BPR step.
     use_bias : bool
         Score with (and update) the item biases.
@@ -256,8 +241,9 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
 
     Returns
     -------
-    loss : Tensor of shape (), float64
-        Sum over the triples of BPR plus ``adv_reg`` times the perturbed BPR (no L2 term).
+    clean_loss, adversarial_loss : Tensor of shape (), float64
+        Sums over the triples of the clean BPR loss and of the perturbed BPR loss (0 with
+        ``"none"``; not weighted by ``adv_reg``; no L2 term).
     """
     # Written to keep the number of passes over (batch, k) tensors low (about 20): on CPU
     # and GPU alike a step is bound by memory traffic, not arithmetic.
@@ -274,6 +260,7 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
     # of its rows (the kernel, in double, would still perturb it); its loss is ~0 anyway.
     s = torch.sigmoid(-x)
     loss = F.softplus(-x).sum(dtype=torch.float64)
+    adv_loss = torch.zeros((), dtype=torch.float64, device=x.device)
     sd, sp = s[:, None] * d, s[:, None] * p
 
     rows_user, inv_u, count_user = torch.unique(users, return_inverse=True, return_counts=True)
@@ -294,7 +281,7 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         if use_bias:
             x_adv = x_adv + b_diff  # biases are not perturbed
         w = adv_reg * torch.sigmoid(-x_adv)
-        loss = loss + adv_reg * F.softplus(-x_adv).sum(dtype=torch.float64)
+        adv_loss = F.softplus(-x_adv).sum(dtype=torch.float64)
         g_user = torch.addcmul(sd, w[:, None], d_adv)
         core = torch.addcmul(sp, w[:, None], p_adv)
         a = s + w
@@ -329,7 +316,7 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
             grad_bias *= trainable
         _apply(b, factors.bias_acc, factors.bias_mom, rows_item, grad_bias, lr, **adam,
                trainable=trainable)  # fmt: skip
-    return loss
+    return loss, adv_loss
 
 
 def default_batch_size(n_draws):
@@ -341,32 +328,6 @@ def default_batch_size(n_draws):
     (4096, 100, 1)
     """
     return int(min(DEFAULT_BATCH_SIZE, max(1, -(-n_draws // MIN_STEPS))))
-
-
-def _sample_negatives(users, pair_keys, n_items, generator):
-    """A uniform item per user, redrawn while it is one of the user's items.
-
-    ``pair_keys`` are the sorted ``user * n_items + item`` of all interactions; every user has
-    at least one item outside them (the caller dropped the others), so the loop ends.
-    """
-    neg = torch.randint(n_items, users.shape, generator=generator, device=users.device)
-    base = users * n_items
-    todo = None  # positions still to check: all of them in the first round
-    last = pair_keys.shape[0] - 1
-    while True:
-        keys = base + neg if todo is None else base[todo] + neg[todo]
-        found = pair_keys[torch.searchsorted(pair_keys, keys).clamp_(max=last)] == keys
-        todo = found.nonzero().squeeze(1) if todo is None else todo[found]
-        if todo.shape[0] == 0:
-            return neg
-        neg[todo] = torch.randint(n_items, todo.shape, generator=generator, device=users.device)
-
-
-def _set_threads(n_threads):
-    """Set torch's intra-op threads; return the previous count (restored by the caller)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    return previous
 
 
 def train(
@@ -382,22 +343,22 @@ def train(
     batch_size=None,
     item_start=0,
     verbose=0,
-    on_epoch=None,
+    early_stopping=None,
 ):
     """Run ``schedule.n_epochs`` epochs of mini-batch BPR/APR on ``state`` (updated in place).
 
-    Same contract as :func:`skadv.mf._cython_backend.train`, plus ``device`` and
+    The contract of :func:`skadv.mf._cython_backend.train`, plus ``device`` and
     ``batch_size``.
 
     Parameters
     ----------
-    state : FactorState
+    state : skadv.training.FactorState
         C-contiguous float32 or float64 arrays, all of one dtype.
     interactions : scipy.sparse.csr_matrix of shape (n_users, n_items)
         Positives of every user: negatives are drawn among the other items.
     sample_users, sample_items : ndarray of shape (n_pairs,)
         Positive pairs to sample from (uniformly, ``n_pairs`` draws per epoch).
-    schedule : TrainingSchedule
+    schedule : skadv.training.TrainingSchedule
     rng : numpy.random.RandomState
         Seeds the torch generator (sampling and random directions).
     n_threads : int
@@ -409,14 +370,12 @@ def train(
     item_start : int, default=0
         Items with a smaller code are kept fixed (fold-in of new users and items).
     verbose : int, default=0
-        Print the loss of each epoch (with a tqdm progress bar when installed).
-    on_epoch : callable, default=None
-        ``on_epoch(epoch, loss) -> (stop, message)`` after each epoch.
+        Print one line per epoch (with a tqdm progress bar when installed).
+    early_stopping : skadv.training.EarlyStopping, default=None
 
     Returns
     -------
-    losses : list of float
-        Mean loss per sample of each epoch that ran (L2 penalty excluded).
+    log : skadv.training.TrainingLog
 
     Raises
     ------
@@ -424,68 +383,48 @@ def train(
         If there is no pair to sample from, or if training diverged (lower
         ``learning_rate``).
     """
-    n_items = state.item.shape[0]
-    interactions.sort_indices()
-    indptr = np.asarray(interactions.indptr, dtype=np.int64)
-    sample_users, sample_items = _usable_samples(indptr, sample_users, sample_items, n_items)
-    n_draws = sample_users.shape[0]
-    batch_size = default_batch_size(n_draws) if batch_size is None else int(batch_size)
     device = torch.device(device)
     generator = torch.Generator(device=device)
     generator.manual_seed(int(draw_seeds(rng, 1)[0]))
-    # CSR order is by user, then by item: the keys come out sorted.
-    row_of = np.repeat(np.arange(interactions.shape[0], dtype=np.int64), np.diff(indptr))
-    pair_keys = torch.from_numpy(row_of * n_items + interactions.indices).to(device)
-    pair_users = torch.from_numpy(sample_users.astype(np.int64)).to(device)
-    pair_items = torch.from_numpy(sample_items.astype(np.int64)).to(device)
+    sampler = TripleSampler(interactions, sample_users, sample_items, device, generator)
+    n_draws = sampler.n_pairs
+    batch_size = default_batch_size(n_draws) if batch_size is None else int(batch_size)
     factors = TorchFactors.from_state(state, device)
     hyper = dict(
         reg=schedule.reg, adv_reg=schedule.adv_reg, use_bias=schedule.use_bias,
         item_start=item_start, generator=generator,
     )  # fmt: skip
 
-    def run_epoch(adversary, eps_user, eps_item, lr):
-        total = torch.zeros((), dtype=torch.float64, device=device)
-        for start in range(0, n_draws, batch_size):
-            n = min(batch_size, n_draws - start)
-            picked = torch.randint(n_draws, (n,), generator=generator, device=device)
-            users = pair_users.index_select(0, picked)
-            neg = _sample_negatives(users, pair_keys, n_items, generator)
-            total += batch_step(
-                factors, users, pair_items.index_select(0, picked), neg, eps_user=eps_user,
-                eps_item=eps_item, adversary=adversary, lr=lr, **hyper,
+    def run_epoch(plan):
+        clean = torch.zeros((), dtype=torch.float64, device=device)
+        adv = torch.zeros((), dtype=torch.float64, device=device)
+        for batch in sampler.epoch(batch_size):
+            batch_clean, batch_adv = batch_step(
+                factors, batch["users"], batch["pos"], batch["neg"], eps_user=plan.eps_user,
+                eps_item=plan.eps_item, adversary=plan.adversary, lr=plan.learning_rate,
+                **hyper,
             )  # fmt: skip
-        return total.item()
+            clean += batch_clean
+            adv += batch_adv
+        if early_stopping is not None:
+            factors.write_back(state)  # early stopping scores (and copies) the NumPy state
+        return clean.item(), adv.item()
 
-    def check_finite(loss, epoch):
+    def check(loss, epoch):
         # On the device: copying the factors to the host for the check would cost more
         # than a GPU epoch. The host-side check runs (and raises) only on a failure.
         if not (np.isfinite(loss) and all(
             bool(torch.isfinite(t).all()) for t in (factors.user, factors.item, factors.bias)
         )):  # fmt: skip
             factors.write_back(state)
-            _check_finite(loss, state, epoch)
+            check_finite(loss, (state.user, state.item, state.bias), epoch,
+                         schedule.divergence_hint)  # fmt: skip
 
-    def after_epoch(epoch, loss):
-        factors.write_back(state)  # early stopping reads (and copies) the NumPy state
-        return on_epoch(epoch, loss)
-
-    previous_threads = _set_threads(n_threads)
-    try:
-        with torch.no_grad():
-            losses = run_epochs(
-                schedule, run_epoch, lambda: (_mean_row_norm(factors.user),
-                                              _mean_row_norm(factors.item)),
-                check_finite, n_draws, verbose, None if on_epoch is None else after_epoch,
-            )  # fmt: skip
-            factors.write_back(state)
-            return losses
-    finally:
-        torch.set_num_threads(previous_threads)
-
-
-def _mean_row_norm(matrix):
-    """:func:`~skadv.mf._cython_backend.mean_row_norm` of a tensor, computed on its device."""
-    if matrix.shape[0] == 0:
-        return 0.0
-    return torch.linalg.vector_norm(matrix, dim=1, dtype=torch.float64).mean().item()
+    with torch_threads(n_threads), torch.no_grad():
+        log = run_epochs(
+            schedule, run_epoch, n_draws=n_draws, check=check,
+            row_norms=lambda: (mean_row_norm(factors.user), mean_row_norm(factors.item)),
+            early_stopping=early_stopping, verbose=verbose,
+        )  # fmt: skip
+    factors.write_back(state)
+    return log

@@ -72,9 +72,10 @@ def _masked(tensor, mask):
 
 
 def _l2(tensor, norm):
-    # Computed in float32 at least: bf16 squares of small gradients underflow.
+    # Computed in float32 at least (bf16 squares of small gradients underflow), float64 kept.
     dims = _norm_dims(tensor, norm)
-    return torch.linalg.vector_norm(tensor.float(), dim=dims, keepdim=True).to(tensor.dtype)
+    wide = tensor if tensor.dtype in (torch.float32, torch.float64) else tensor.float()
+    return torch.linalg.vector_norm(wide, dim=dims, keepdim=True).to(tensor.dtype)
 
 
 def normalize(grad, radius, norm, mask=None):

@@ -51,7 +51,7 @@ def reference_step(
 ):  # fmt: skip
     """Apply one step to float64 copies' rows in place; return the sample's loss.
 
-    ``adversary`` is ``"none"``, ``"gradient"`` or ``"random"``; ``"random"`` needs the
+    ``adversary`` is ``"none"``, ``"fgsm"`` or ``"random"``; ``"random"`` needs the
     perturbation ``delta = (du, di, dj)``. Items below ``item_start`` are frozen.
     """
     p, qi, qj = P[u].copy(), Q[i].copy(), Q[j].copy()
@@ -63,7 +63,7 @@ def reference_step(
     g_j = s * p + reg * qj
     g_bi, g_bj = -s + reg * bi, s + reg * bj
     if adversary != "none":
-        if adversary == "gradient":
+        if adversary == "fgsm":
             delta = gradient_perturbation(p, qi, qj, bi, bj, eps_user, eps_item)
         du, di, dj = delta
         x_adv = (p + du) @ ((qi + di) - (qj + dj)) + bi - bj

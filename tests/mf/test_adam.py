@@ -11,7 +11,7 @@ import skadv.metrics
 from skadv.baseline import PopularityRecommender
 from skadv.datasets import make_interactions
 from skadv.mf import AdversarialMFRecommender
-from skadv.mf._cython_backend import FactorState
+from skadv.training import FactorState
 from skadv.model_selection import train_test_split_interactions
 
 torch = pytest.importorskip("torch")
@@ -64,12 +64,12 @@ def _step(state, batch, *, adversary, item_start=0, lr=HYPER["lr"]):
     """batch_step on CPU views of ``state`` (arrays updated in place; n_steps written back)."""
     factors = tb.TorchFactors.from_state(state, "cpu")
     t = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.int64))
-    loss = tb.batch_step(
+    clean, adv = tb.batch_step(
         factors, t[:, 0], t[:, 1], t[:, 2], adversary=adversary, use_bias=True,
         item_start=item_start, **{**HYPER, "lr": lr},
     )  # fmt: skip
     factors.write_back(state)
-    return loss.item()
+    return (clean + HYPER["adv_reg"] * adv).item()
 
 
 def _autograd_gradients(P, Q, b, batch, adversary):
@@ -82,7 +82,7 @@ def _autograd_gradients(P, Q, b, batch, adversary):
         return (P[u] * (Q[i] - Q[j])).sum(1) + b[i] - b[j]
 
     loss = torch.nn.functional.softplus(-scores(P, Q)).sum()
-    if adversary == "gradient":
+    if adversary == "fgsm":
         gP, gQ = torch.autograd.grad(loss, [P, Q], retain_graph=True)
 
         def delta(g, eps):
@@ -150,7 +150,7 @@ def _reference_run(initial, adversary, item_start, optimizer):
 
 # ------------------------------------------------------------------------------ step math
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("adversary", ["none", "gradient"])
+@pytest.mark.parametrize("adversary", ["none", "fgsm"])
 @pytest.mark.parametrize("item_start", [0, 3])
 @pytest.mark.parametrize("reference", ["paper", "sparse_adam"])
 def test_adam_steps_match_lazy_adam_reference(dtype, adversary, item_start, reference):
@@ -191,7 +191,7 @@ def test_untouched_rows_do_not_move(batch, item_start, seed):
     # both moments bitwise, although their moments are not zero (dense Adam would move them).
     state = _adam_state(np.float64, seed=seed, moments="random")
     before = state.copy()
-    _step(state, batch, adversary="gradient", item_start=item_start)
+    _step(state, batch, adversary="fgsm", item_start=item_start)
     users, items = _touched(batch, item_start)
     still_users = np.setdiff1d(np.arange(N_USERS), users)
     still_items = np.setdiff1d(np.arange(N_ITEMS), items)
@@ -262,7 +262,7 @@ def test_fitted_adam_state_is_numpy(X):
     assert (state["acc"][0] > 0).any() and (state["mom"][1] != 0).any()
 
 
-@pytest.mark.parametrize("adversary", ["gradient", "random"])
+@pytest.mark.parametrize("adversary", ["fgsm", "random"])
 def test_same_seed_same_factors(X, adversary):
     params = dict(adversary=adversary, adv_start=1, item_bias=True)
     a, b = _fit(X, **params), _fit(X, **params)
@@ -361,10 +361,10 @@ def test_cuda_adam_steps_equal_cpu_steps():
     cpu, gpu = _adam_state(np.float64), _adam_state(np.float64)
     factors = tb.TorchFactors.from_state(gpu, "cuda")
     for batch in BATCHES:
-        _step(cpu, batch, adversary="gradient", item_start=3)
+        _step(cpu, batch, adversary="fgsm", item_start=3)
         t = torch.from_numpy(batch).cuda()
         tb.batch_step(
-            factors, t[:, 0], t[:, 1], t[:, 2], adversary="gradient", use_bias=True,
+            factors, t[:, 0], t[:, 1], t[:, 2], adversary="fgsm", use_bias=True,
             item_start=3, **HYPER,
         )  # fmt: skip
     factors.write_back(gpu)

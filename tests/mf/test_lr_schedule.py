@@ -117,7 +117,7 @@ def test_verbose_prints_the_rate_of_a_schedule(X, capsys):
     _fit(X, "cython", verbose=1, n_epochs=3, adv_start=1, lr_schedule="linear")
     out = capsys.readouterr()
     text = out.out + out.err
-    assert "epoch 1/3 [BPR]: loss" in text and "lr 0.05" in text and "lr 0.0167" in text
+    assert "epoch 1/3 [clean]: loss" in text and "lr 0.05" in text and "lr 0.0167" in text
     _fit(X, "cython", verbose=1, n_epochs=3)
     out = capsys.readouterr()
     assert ", lr " not in out.out + out.err

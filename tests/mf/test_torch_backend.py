@@ -15,7 +15,10 @@ from skadv._ext import _mf_sgd
 from skadv.baseline import PopularityRecommender
 from skadv.datasets import make_interactions
 from skadv.mf import AdversarialMFRecommender
-from skadv.mf._cython_backend import ADVERSARIES, FactorState
+from skadv.mf._cython_backend import KERNEL_ADVERSARY_CODES as ADVERSARIES
+from skadv.neural._adversary import normalize
+from skadv.neural._torch_utils import sample_negatives
+from skadv.training import FactorState
 from skadv.model_selection import train_test_split_interactions
 from skadv.utils import _backend
 from skadv.utils._backend import resolve_backend
@@ -59,13 +62,15 @@ def _arrays(state):
 
 
 def _step(state, triples, *, adversary, use_bias, item_start=0, generator=None):
-    """batch_step on CPU views of ``state`` (updated in place); returns the loss."""
+    """batch_step on CPU views of ``state`` (updated in place); returns the loss
+    (clean + adv_reg * perturbed)."""
     t = torch.from_numpy(np.ascontiguousarray(triples, dtype=np.int64))
-    return tb.batch_step(
+    clean, adv = tb.batch_step(
         tb.TorchFactors.from_state(state, "cpu"), t[:, 0], t[:, 1], t[:, 2],
         adversary=adversary, use_bias=use_bias, item_start=item_start, generator=generator,
         **HYPER,
-    ).item()  # fmt: skip
+    )  # fmt: skip
+    return (clean + HYPER["adv_reg"] * adv).item()
 
 
 def _assert_states_close(got, want, dtype):
@@ -84,7 +89,7 @@ def _float64_copy(state):
 # ------------------------------------------------------------------------------ one step
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
-@pytest.mark.parametrize("adversary", ["none", "gradient"])
+@pytest.mark.parametrize("adversary", ["none", "fgsm"])
 @pytest.mark.parametrize("use_bias", [False, True])
 @pytest.mark.parametrize("item_start", [0, 2])
 def test_batches_of_one_match_reference(dtype, optimizer, adversary, use_bias, item_start):
@@ -145,17 +150,18 @@ def test_random_adversary_batch_of_one_matches_reference(optimizer):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("adversary", ["none", "gradient"])
+@pytest.mark.parametrize("adversary", ["none", "fgsm"])
 def test_batch_without_shared_rows_equals_the_kernel(dtype, adversary):
     # Triples that share no row do not interact: one batch = the kernel's sequential steps.
     disjoint = np.array([[0, 0, 1], [1, 2, 3], [2, 4, 5], [3, 6, 7]], dtype=np.int64)
     state, kernel = _state(dtype), _state(dtype)
     loss = _step(state, disjoint, adversary=adversary, use_bias=True)
     t = [np.ascontiguousarray(disjoint[:, c], dtype=np.int32) for c in range(3)]
-    kernel_loss = _mf_sgd.sgd_triples(
+    clean, adv = _mf_sgd.sgd_triples(
         *_arrays(kernel), *t, HYPER["lr"], HYPER["reg"], HYPER["adv_reg"], HYPER["eps_user"],
         HYPER["eps_item"], ADVERSARIES[adversary], True, True, 0, 0,
     )  # fmt: skip
+    kernel_loss = clean + HYPER["adv_reg"] * adv
     assert loss == pytest.approx(kernel_loss, rel=RTOL[dtype])
     _assert_states_close(state, kernel, dtype)
 
@@ -199,7 +205,7 @@ def test_minibatch_step_matches_autograd(optimizer, item_start):
             new_acc = torch.from_numpy(acc) + grad * grad
             expected.append(param.detach() - HYPER["lr"] * grad / (new_acc.sqrt() + 1e-8))
 
-    loss = _step(state, batch, adversary="gradient", use_bias=True, item_start=item_start)
+    loss = _step(state, batch, adversary="fgsm", use_bias=True, item_start=item_start)
     assert loss == pytest.approx((clean + HYPER["adv_reg"] * adv).item(), rel=1e-12)
     for got, want in zip((state.user, state.item, state.bias), expected, strict=True):
         np.testing.assert_allclose(got, want.numpy(), rtol=1e-11, atol=1e-13)
@@ -214,7 +220,7 @@ def test_minibatch_step_matches_autograd(optimizer, item_start):
         min_size=1,
         max_size=12,
     ),  # fmt: skip
-    adversary=st.sampled_from(["gradient", "random"]),
+    adversary=st.sampled_from(["fgsm", "random"]),
     seed=st.integers(0, 2**16),
 )
 def test_perturbed_rows_have_norm_epsilon(triples, adversary, seed):
@@ -235,7 +241,7 @@ def test_perturbed_rows_have_norm_epsilon(triples, adversary, seed):
     )  # fmt: skip
     np.testing.assert_allclose(du.norm(dim=1), 0.3, rtol=1e-12)
     np.testing.assert_allclose(torch.cat([di, dj]).norm(dim=1), 0.2, rtol=1e-12)
-    if adversary == "gradient":
+    if adversary == "fgsm":
         g_user = torch.zeros_like(P).index_add_(0, u, -s[:, None] * d)
         cos = (du * g_user[u]).sum(1) / (0.3 * g_user[u].norm(dim=1))
         np.testing.assert_allclose(cos, 1.0, rtol=1e-12)
@@ -244,7 +250,7 @@ def test_perturbed_rows_have_norm_epsilon(triples, adversary, seed):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_tiny_gradients_keep_their_direction(dtype):
     g = torch.tensor([[3e-30, 4e-30], [0.0, 0.0]], dtype=dtype)
-    out = tb._normalized(g, 0.5)
+    out = normalize(g, 0.5, "per-example")
     np.testing.assert_allclose(out.numpy(), [[0.3, 0.4], [0.0, 0.0]], rtol=1e-6)
 
 
@@ -254,7 +260,7 @@ def test_negatives_are_never_positives():
     positives = {0: set(range(9)), 1: {0}}
     keys = torch.tensor(sorted(u * 10 + i for u, items in positives.items() for i in items))
     users = torch.tensor([0, 1] * 2000)
-    neg = tb._sample_negatives(users, keys, 10, torch.Generator().manual_seed(0)).numpy()
+    neg = sample_negatives(users, keys, 10, torch.Generator().manual_seed(0)).numpy()
     assert (neg[0::2] == 9).all()
     counts = np.bincount(neg[1::2], minlength=10)
     # User 1: uniform over items 1..9 (2000 draws, ~222 each; 4 sigma is ~56).
@@ -281,7 +287,7 @@ def test_fitted_state_is_numpy(X):
 
 
 @pytest.mark.parametrize("optimizer", ["adagrad", "sgd", "adam"])
-@pytest.mark.parametrize("adversary", ["gradient", "random"])
+@pytest.mark.parametrize("adversary", ["fgsm", "random"])
 def test_same_seed_same_factors(X, optimizer, adversary):
     params = dict(optimizer=optimizer, adversary=adversary, adv_start=1)
     a, b = _fit(X, **params), _fit(X, **params)
@@ -337,8 +343,8 @@ def test_early_stopping_sees_each_epoch(X):
 def test_verbose_prints_each_epoch(X, capsys):
     _fit(X, verbose=1, n_epochs=3, adv_start=1)
     out = capsys.readouterr()
-    assert "epoch 1/3 [BPR]: loss" in out.out + out.err
-    assert "epoch 3/3 [APR (gradient)]" in out.out + out.err
+    assert "epoch 1/3 [clean]: loss" in out.out + out.err
+    assert "epoch 3/3 [adversarial: fgsm]" in out.out + out.err
 
 
 def test_divergence_names_learning_rate(X):
@@ -484,16 +490,17 @@ def test_movielens_quality_matches_cython(movielens_path):
 # ------------------------------------------------------------------------------ GPU
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("adversary", ["none", "gradient"])
+@pytest.mark.parametrize("adversary", ["none", "fgsm"])
 def test_cuda_step_equals_cpu_step(adversary):
     batch = np.array([[0, 1, 2], [0, 3, 1], [1, 3, 4], [0, 5, 6], [2, 1, 3]], dtype=np.int64)
     cpu, gpu = _state(np.float64), _state(np.float64)
     cpu_loss = _step(cpu, batch, adversary=adversary, use_bias=True)
     factors = tb.TorchFactors.from_state(gpu, "cuda")
     t = torch.from_numpy(batch).cuda()
-    gpu_loss = tb.batch_step(
+    gpu_clean, gpu_adv = tb.batch_step(
         factors, t[:, 0], t[:, 1], t[:, 2], adversary=adversary, use_bias=True, **HYPER
-    ).item()
+    )
+    gpu_loss = (gpu_clean + HYPER["adv_reg"] * gpu_adv).item()
     factors.write_back(gpu)
     assert gpu_loss == pytest.approx(cpu_loss, rel=1e-12)
     _assert_states_close(gpu, cpu, np.float64)
