@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from skadv.neural._base import TRAINING_CONSTRAINTS, TorchRecommender, module_state
+from skadv.neural._base import TRAINING_CONSTRAINTS, TorchRecommender
 from skadv.utils._params import NONE, SEQUENCE, Interval, Options
 from skadv.utils._validation import check_interactions
 
@@ -351,6 +351,8 @@ class AdversarialNeuralRecommender(TorchRecommender):
     def _export(self, module, final=True):
         import torch
 
+        from skadv.neural._torch_utils import module_state
+
         self.module_state_ = module_state(module)
         self._cache_module = module
         if self.architecture == "two-tower":
@@ -367,8 +369,8 @@ class AdversarialNeuralRecommender(TorchRecommender):
         """The trained torch module on CPU, rebuilt from ``module_state_`` after unpickling."""
         module = getattr(self, "_cache_module", None)
         if module is None:
-            from skadv.neural._base import load_module_state
             from skadv.neural._neural_modules import build_module
+            from skadv.neural._torch_utils import load_module_state
 
             module = build_module(self._module_config, self.user_features_, self.item_features_)
             module = load_module_state(module, self.module_state_).eval()

@@ -319,8 +319,8 @@ class AdversarialTextRecommender(TorchRecommender):
         return module.bpr_loss(batch, embeddings[0])
 
     def _export(self, module, final=True):
-        from skadv.neural._base import module_state
         from skadv.neural._encoders import encoder_state
+        from skadv.neural._torch_utils import module_state
 
         was_training = module.training
         module.eval()

@@ -11,6 +11,7 @@ import contextlib
 import numpy as np
 import torch
 
+from skadv.neural._base import OPTIMIZERS
 from skadv.training import usable_samples
 
 __all__ = [
@@ -23,9 +24,6 @@ __all__ = [
     "sample_negatives",
     "torch_threads",
 ]
-
-#: Optimizers of :func:`make_optimizer` (``"sgd"`` uses momentum 0.9).
-OPTIMIZERS = ("adamw", "adam", "sgd", "adagrad")
 
 
 @contextlib.contextmanager
