@@ -14,7 +14,7 @@ Prints, as Markdown tables:
 1. clean NDCG@10 / Recall@10 / HR@10 on the test split, mean ± std (ddof=1) over model seeds
    (the data split stays seed 0), for the validation-tuned BPR, APR and the random-adversary
    control (APR's schedule with a random perturbation of the same norm);
-2. the FGSM robustness curve, ``EmbeddingAttack(method="fgsm", epsilon=ε, target="both")``,
+2. the FGSM robustness curve, ``EmbeddingAttack(adversary="fgsm", epsilon=ε, target="both")``,
    ε absolute in {0.1, 0.25, 0.5, 1, 2}, with the mean row norms of the attacked factors (an
    absolute ε means little without them), then the same with ε relative to the mean row norm;
 3. the (λ, ε) frontier of APR: clean NDCG@10 vs relative drop under FGSM(0.5), one seed;

@@ -90,7 +90,7 @@ def main(argv=None):
         ndcg = model.score(X_test)
         rec = recall(model, X_test)
         if hasattr(model, "user_factors_"):
-            curve = robustness_curve(model, X_test, [eps], method="fgsm", random_state=0)
+            curve = robustness_curve(model, X_test, [eps], adversary="fgsm", random_state=0)
             attacked, drop = curve["attacked"].iloc[0], curve["relative_drop"].iloc[0]
             extra = f"{attacked:>13.4f}{drop:>8.1%}"
         else:

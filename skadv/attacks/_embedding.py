@@ -1,4 +1,4 @@
-"""Adversarial perturbations of the embeddings of a fitted matrix-factorization recommender.
+"""Adversarial perturbations of the embeddings of a fitted dot-product recommender.
 
 ``EmbeddingAttack`` maximises the training BPR loss of a fitted model with respect to its user
 and item embedding matrices, one L2 ball of radius ε per row: FGSM (one normalised gradient
@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from skadv.training import normalize_rows, perturbation_radii
 from skadv.utils._params import NONE, RANDOM_STATE, Interval, Options, validate_params
 from skadv.utils._random import check_random_state
 
@@ -33,27 +34,26 @@ class EmbeddingAttack(BaseEstimator):
     The adversary maximises the model's training BPR loss by adding to every embedding row a
     perturbation of L2 norm at most ε. Works on any fitted recommender that scores a pair by
     the dot product of ``user_factors_`` and ``item_factors_`` rows plus an optional
-    ``item_bias_``, such as :class:`skadv.mf.AdversarialMFRecommender`, alone or as the last
-    step of a :class:`~sklearn.pipeline.Pipeline`. The model is never modified:
+    ``item_bias_`` — :class:`skadv.mf.AdversarialMFRecommender` (either backend), the
+    two-tower :class:`skadv.neural.AdversarialNeuralRecommender` and
+    :class:`skadv.neural.AdversarialTextRecommender` (their tower outputs) — alone or as the
+    last step of a :class:`~sklearn.pipeline.Pipeline`. The model is never modified:
     :meth:`perturb` returns a perturbed deep copy.
 
     Parameters
     ----------
-    method : {"fgsm", "pgd", "random"}, default="fgsm"
+    adversary : {"fgsm", "pgd", "random"}, default="fgsm"
         ``"fgsm"``: one step of length ε along the row-normalised gradient (the attack used by
         APR). ``"pgd"``: ``n_steps`` projected gradient-ascent steps. ``"random"``: a uniformly
         random direction of norm ε per row, the control an attack must beat.
     epsilon : float, default=0.5
         Radius ε of the L2 ball around each embedding row; ``0`` leaves the model unchanged.
     n_steps : int, default=10
-        Number of PGD steps (ignored by the other methods).
+        Number of PGD steps (ignored by the other adversaries).
     step_size : float, default=None
         Length of each PGD step, in the units of ε (so relative to the mean row norm with
         ``epsilon_mode="relative"``). ``None`` means ``2.5 * epsilon / n_steps`` (Madry et al.),
         enough to reach the boundary of the ball from any point inside it.
-    norm : {"row-l2"}, default="row-l2"
-        The constraint: each row of a perturbation has L2 norm at most ε (the threat model of
-        APR). The only option for now; the parameter reserves the name for others.
     epsilon_mode : {"absolute", "relative"}, default="absolute"
         ``"absolute"``: ε is the radius itself. ``"relative"``: the radius is ε times the mean
         L2 row norm of the matrix being perturbed (user and item matrices each get their own),
@@ -139,11 +139,10 @@ class EmbeddingAttack(BaseEstimator):
     """
 
     _parameter_constraints = {
-        "method": [Options("fgsm", "pgd", "random")],
+        "adversary": [Options("fgsm", "pgd", "random")],
         "epsilon": [Interval("real", 0, None)],
         "n_steps": [Interval("int", 1, None)],
         "step_size": [NONE, Interval("real", 0, None, closed="neither")],
-        "norm": [Options("row-l2")],
         "epsilon_mode": [Options("absolute", "relative")],
         "target": [Options("both", "users", "items")],
         "n_negatives": [Interval("int", 1, None)],
@@ -152,22 +151,20 @@ class EmbeddingAttack(BaseEstimator):
 
     def __init__(
         self,
-        method="fgsm",
+        adversary="fgsm",
         epsilon=0.5,
         *,
         n_steps=10,
         step_size=None,
-        norm="row-l2",
         epsilon_mode="absolute",
         target="both",
         n_negatives=1,
         random_state=None,
     ):
-        self.method = method
+        self.adversary = adversary
         self.epsilon = epsilon
         self.n_steps = n_steps
         self.step_size = step_size
-        self.norm = norm
         self.epsilon_mode = epsilon_mode
         self.target = target
         self.n_negatives = n_negatives
@@ -190,8 +187,8 @@ class EmbeddingAttack(BaseEstimator):
             both matrices whatever ``target`` is.
         """
         validate_params(self)
-        model = _check_mf_estimator(estimator)
-        return _radii(self.epsilon, self.epsilon_mode, model.P, model.Q)
+        model = _check_dot_product_model(estimator)
+        return perturbation_radii(self.epsilon, self.epsilon_mode, model.P, model.Q)
 
     def perturbation(self, estimator):
         """Compute the perturbation of the embeddings of a fitted model.
@@ -221,42 +218,42 @@ class EmbeddingAttack(BaseEstimator):
             If a parameter is invalid (the message names it).
         """
         validate_params(self)
-        model = _check_mf_estimator(estimator)
+        model = _check_dot_product_model(estimator)
         rng = check_random_state(self.random_state)
-        eps_u, eps_i = _radii(self.epsilon, self.epsilon_mode, model.P, model.Q)
+        eps_u, eps_i = perturbation_radii(self.epsilon, self.epsilon_mode, model.P, model.Q)
         want_u = self.target in ("both", "users")
         want_i = self.target in ("both", "items")
         d_users = np.zeros_like(model.P)
         d_items = np.zeros_like(model.Q)
-        if self.method == "random":
+        if self.adversary == "random":
             # Users first, then items: the draw order is part of the seeded contract.
             if want_u:
-                d_users = eps_u * _unit_rows(rng.standard_normal(model.P.shape))
+                d_users = normalize_rows(rng.standard_normal(model.P.shape), eps_u)
             if want_i:
-                d_items = eps_i * _unit_rows(rng.standard_normal(model.Q.shape))
+                d_items = normalize_rows(rng.standard_normal(model.Q.shape), eps_i)
             return d_users, d_items
 
         u, i, j = _sample_triples(model.interactions, self.n_negatives, rng)
-        if self.method == "fgsm":
+        if self.adversary == "fgsm":
             _, g_users, g_items = _bpr_loss_grad(model.P, model.Q, model.b, u, i, j)
             if want_u:
-                d_users = eps_u * _unit_rows(g_users)
+                d_users = normalize_rows(g_users, eps_u)
             if want_i:
-                d_items = eps_i * _unit_rows(g_items)
+                d_items = normalize_rows(g_items, eps_i)
             return d_users, d_items
 
         # PGD. step_size is in the units of epsilon, so it scales with each matrix's radius.
         alpha = 2.5 * self.epsilon / self.n_steps if self.step_size is None else self.step_size
-        alpha_u, alpha_i = _radii(alpha, self.epsilon_mode, model.P, model.Q)
+        alpha_u, alpha_i = perturbation_radii(alpha, self.epsilon_mode, model.P, model.Q)
         pattern = _CoefficientPattern(u, i, j, (model.P.shape[0], model.Q.shape[0]))
         for _ in range(self.n_steps):
             _, g_users, g_items = _bpr_loss_grad(
                 model.P + d_users, model.Q + d_items, model.b, u, i, j, pattern=pattern
             )
             if want_u:
-                d_users = _project_rows(d_users + alpha_u * _unit_rows(g_users), eps_u)
+                d_users = _project_rows(d_users + normalize_rows(g_users, alpha_u), eps_u)
             if want_i:
-                d_items = _project_rows(d_items + alpha_i * _unit_rows(g_items), eps_i)
+                d_items = _project_rows(d_items + normalize_rows(g_items, alpha_i), eps_i)
         return d_users, d_items
 
     def perturb(self, estimator):
@@ -299,7 +296,7 @@ class EmbeddingAttack(BaseEstimator):
             :math:`\\sum_{(u,i,j)} \\log(1 + e^{-x_{uij}})` (see Notes of the class docstring).
         """
         validate_params(self)
-        model = _check_mf_estimator(estimator)
+        model = _check_dot_product_model(estimator)
         rng = check_random_state(self.random_state)
         u, i, j = _sample_triples(model.interactions, self.n_negatives, rng)
         loss, _, _ = _bpr_loss_grad(model.P, model.Q, model.b, u, i, j, grad=False)
@@ -307,7 +304,7 @@ class EmbeddingAttack(BaseEstimator):
 
 
 # --------------------------------------------------------------------- estimator access
-class _MFModel:
+class _DotProductModel:
     """The float64 arrays an attack needs, read from a fitted estimator."""
 
     def __init__(self, P, Q, b, interactions):
@@ -318,7 +315,7 @@ def _final_step(estimator):
     return estimator[-1] if isinstance(estimator, Pipeline) else estimator
 
 
-def _check_mf_estimator(estimator):
+def _check_dot_product_model(estimator):
     final = _final_step(estimator)
     if not hasattr(final, "fit"):
         raise TypeError(
@@ -333,8 +330,8 @@ def _check_mf_estimator(estimator):
     ]
     if missing:
         raise TypeError(
-            f"estimator must be a fitted matrix-factorization recommender that scores by the "
-            f"dot product of user_factors_ and item_factors_ rows; {type(final).__name__} has no "
+            f"estimator must be a fitted recommender that scores by the dot product of "
+            f"user_factors_ and item_factors_ rows; {type(final).__name__} has no "
             f"{', '.join(missing)}."
         )
     P = np.asarray(final.user_factors_, dtype=np.float64)
@@ -359,26 +356,10 @@ def _check_mf_estimator(estimator):
             )
     if not (np.isfinite(P).all() and np.isfinite(Q).all()):
         raise ValueError("estimator has non-finite user_factors_ or item_factors_.")
-    return _MFModel(P, Q, b, interactions)
+    return _DotProductModel(P, Q, b, interactions)
 
 
 # --------------------------------------------------------------------- numerics
-def _mean_row_norm(M):
-    return float(np.linalg.norm(M, axis=1).mean()) if M.shape[0] else 0.0
-
-
-def _radii(epsilon, epsilon_mode, P, Q):
-    if epsilon_mode == "absolute":
-        return float(epsilon), float(epsilon)
-    return float(epsilon) * _mean_row_norm(P), float(epsilon) * _mean_row_norm(Q)
-
-
-def _unit_rows(G):
-    """Rows scaled to unit L2 norm; all-zero rows stay zero (see the class Notes)."""
-    norms = np.linalg.norm(G, axis=1, keepdims=True)
-    return np.divide(G, norms, out=np.zeros_like(G), where=norms > 0)
-
-
 def _project_rows(D, radius):
     """Project each row onto the L2 ball of the given radius."""
     norms = np.linalg.norm(D, axis=1, keepdims=True)

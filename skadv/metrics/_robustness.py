@@ -9,7 +9,7 @@ Ranking metrics come from :func:`skadv.metrics.get_ranking_scorer`, so they are 
 import numpy as np
 import pandas as pd
 
-from skadv.attacks._embedding import EmbeddingAttack, _check_mf_estimator, _mean_row_norm
+from skadv.attacks import EmbeddingAttack
 from skadv.metrics._scorer import get_ranking_scorer, make_ranking_scorer
 from skadv.utils._params import validate_params
 
@@ -58,7 +58,7 @@ def robustness_curve(
     epsilons,
     *,
     y_test=None,
-    method="fgsm",
+    adversary="fgsm",
     metric="ndcg@10",
     epsilon_mode="absolute",
     n_steps=10,
@@ -82,7 +82,7 @@ def robustness_curve(
         Radii ε, non-negative; ``0`` reproduces the clean model.
     y_test : array-like of shape (n_interactions,), default=None
         Weights of the held-out interactions (relevance grades).
-    method : {"fgsm", "pgd", "random"}, default="fgsm"
+    adversary : {"fgsm", "pgd", "random"}, default="fgsm"
         The attack; ``"random"`` is the control of the same norm.
     metric : str or callable, default="ndcg@10"
         A name understood by :func:`skadv.metrics.get_ranking_scorer`, a ranking metric
@@ -92,7 +92,7 @@ def robustness_curve(
         Whether ε is a radius or a fraction of the mean row norm of each embedding matrix
         (the ``user_norm`` and ``item_norm`` columns).
     n_steps : int, default=10
-        Number of PGD steps (``method="pgd"`` only).
+        Number of PGD steps (``adversary="pgd"`` only).
     target : {"both", "users", "items"}, default="both"
         Which embedding matrices are attacked.
     random_state : int, RandomState instance or None, default=None
@@ -143,10 +143,10 @@ def robustness_curve(
     """
     eps_values = _check_epsilons(epsilons)
     scorer = _metric_scorer(metric)
-    # One attack object per epsilon, all validated up front so a bad method fails fast.
+    # One attack object per epsilon, all validated up front so a bad adversary fails fast.
     attacks = [
         EmbeddingAttack(
-            method,
+            adversary,
             float(eps),
             n_steps=n_steps,
             epsilon_mode=epsilon_mode,
@@ -157,8 +157,10 @@ def robustness_curve(
     ]
     for attack in attacks:
         validate_params(attack)
-    model = _check_mf_estimator(estimator)
-    user_norm, item_norm = _mean_row_norm(model.P), _mean_row_norm(model.Q)
+    # Relative radii of ε = 1 are the mean row norms (this also checks the estimator).
+    user_norm, item_norm = EmbeddingAttack(epsilon=1.0, epsilon_mode="relative").effective_epsilon(
+        estimator
+    )
     clean = float(scorer(estimator, X_test, y_test))
     rows = []
     for eps, attack in zip(eps_values, attacks, strict=True):

@@ -423,11 +423,10 @@ def test_bad_epsilon_raises(model, epsilon):
 @pytest.mark.parametrize(
     "params, name",
     [
-        ({"method": "cw"}, "method"),
+        ({"adversary": "cw"}, "adversary"),
         ({"n_steps": 0}, "n_steps"),
         ({"n_steps": 2.5}, "n_steps"),
         ({"step_size": 0.0}, "step_size"),
-        ({"norm": "linf"}, "norm"),
         ({"epsilon_mode": "percent"}, "epsilon_mode"),
         ({"target": "bias"}, "target"),
         ({"n_negatives": 0}, "n_negatives"),

@@ -108,7 +108,7 @@ def test_attacked_and_drop_match_the_attack_and_the_scorer(svd_model, split):
 @pytest.mark.parametrize("method", ["fgsm", "pgd"])
 def test_a_large_attack_hurts_a_trained_model(mf_model, split, method):
     curve = robustness_curve(
-        mf_model, split[1], [0.0, 2.0], method=method, epsilon_mode="relative", random_state=0
+        mf_model, split[1], [0.0, 2.0], adversary=method, epsilon_mode="relative", random_state=0
     )
     assert curve["clean"].iloc[0] > 0.1
     assert curve["attacked"].iloc[1] < 0.8 * curve["clean"].iloc[1]
@@ -117,20 +117,20 @@ def test_a_large_attack_hurts_a_trained_model(mf_model, split, method):
 
 def test_fgsm_hurts_more_than_random_noise(mf_model, split):
     kwargs = {"epsilon_mode": "relative", "random_state": 0}
-    fgsm = robustness_curve(mf_model, split[1], [0.5], method="fgsm", **kwargs)
-    noise = robustness_curve(mf_model, split[1], [0.5], method="random", **kwargs)
+    fgsm = robustness_curve(mf_model, split[1], [0.5], adversary="fgsm", **kwargs)
+    noise = robustness_curve(mf_model, split[1], [0.5], adversary="random", **kwargs)
     assert fgsm["attacked"].iloc[0] < noise["attacked"].iloc[0]
 
 
 def test_curve_is_deterministic_with_random_state(mf_model, split):
-    first = robustness_curve(mf_model, split[1], [0.2, 0.8], method="random", random_state=3)
-    second = robustness_curve(mf_model, split[1], [0.2, 0.8], method="random", random_state=3)
+    first = robustness_curve(mf_model, split[1], [0.2, 0.8], adversary="random", random_state=3)
+    second = robustness_curve(mf_model, split[1], [0.2, 0.8], adversary="random", random_state=3)
     pd.testing.assert_frame_equal(first, second)
 
 
 def test_curve_leaves_the_model_untouched(mf_model, split):
     users, items = mf_model.user_factors_.copy(), mf_model.item_factors_.copy()
-    robustness_curve(mf_model, split[1], [0.5, 1.0], method="pgd", n_steps=3, random_state=0)
+    robustness_curve(mf_model, split[1], [0.5, 1.0], adversary="pgd", n_steps=3, random_state=0)
     np.testing.assert_array_equal(mf_model.user_factors_, users)
     np.testing.assert_array_equal(mf_model.item_factors_, items)
 
@@ -184,7 +184,7 @@ def test_scalar_epsilon_is_one_row(svd_model, split):
 @pytest.mark.parametrize(
     "kwargs, name",
     [
-        ({"method": "cw"}, "method"),
+        ({"adversary": "cw"}, "adversary"),
         ({"epsilon_mode": "x"}, "epsilon_mode"),
         ({"n_steps": 0}, "n_steps"),
     ],
