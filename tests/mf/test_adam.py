@@ -11,8 +11,8 @@ import skadv.metrics
 from skadv.baseline import PopularityRecommender
 from skadv.datasets import make_interactions
 from skadv.mf import AdversarialMFRecommender
-from skadv.training import FactorState
 from skadv.model_selection import train_test_split_interactions
+from skadv.training import FactorState
 
 torch = pytest.importorskip("torch")
 from skadv.mf import _torch_backend as tb  # noqa: E402  (imports torch)

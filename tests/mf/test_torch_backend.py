@@ -16,15 +16,16 @@ from skadv.baseline import PopularityRecommender
 from skadv.datasets import make_interactions
 from skadv.mf import AdversarialMFRecommender
 from skadv.mf._cython_backend import KERNEL_ADVERSARY_CODES as ADVERSARIES
-from skadv.neural._adversary import normalize
-from skadv.neural._torch_utils import sample_negatives
-from skadv.training import FactorState
 from skadv.model_selection import train_test_split_interactions
+from skadv.training import FactorState
 from skadv.utils import _backend
 from skadv.utils._backend import resolve_backend
 
 torch = pytest.importorskip("torch")
+
 from skadv.mf import _torch_backend as tb  # noqa: E402  (imports torch)
+from skadv.neural._adversary import normalize  # noqa: E402
+from skadv.neural._torch_utils import sample_negatives  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
