@@ -54,6 +54,7 @@ CPU contention
 import argparse
 import copy
 import datetime
+import functools
 import os
 import platform
 import sys
@@ -401,12 +402,13 @@ def main(argv=None):
         help="threads share all item rows in every epoch (no per-thread item strata)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.no_item_strata:
-        _cython_backend.ITEM_STRATA = False
-    if args.block_bytes is not None:
-        if args.block_bytes < 0:
-            parser.error("--block-bytes must be >= 0")
-        _cython_backend.SAMPLING_BLOCK_BYTES = args.block_bytes
+    if args.block_bytes is not None and args.block_bytes < 0:
+        parser.error("--block-bytes must be >= 0")
+    budget = _cython_backend.SAMPLING_BLOCK_BYTES if args.block_bytes is None else args.block_bytes
+    # The estimator calls _cython_backend.train: these options are its private arguments.
+    _cython_backend.train = functools.partial(
+        _cython_backend.train, item_strata=not args.no_item_strata, block_bytes=budget
+    )
     try:
         import implicit
     except ImportError:
@@ -414,9 +416,8 @@ def main(argv=None):
         return 0
     print(f"# bench_mf.py, {datetime.date.today()}, {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"skadv {skadv.__version__}, implicit {implicit.__version__}, numpy {np.__version__}")
-    budget = getattr(_cython_backend, "SAMPLING_BLOCK_BYTES", None)
-    print(f"skadv sampling blocks: {'n/a' if budget is None else f'{budget:,} bytes'}")
-    print(f"skadv item strata (threaded epochs): {getattr(_cython_backend, 'ITEM_STRATA', 'n/a')}")
+    print(f"skadv sampling blocks: {budget:,} bytes")
+    print(f"skadv item strata (threaded epochs): {not args.no_item_strata}")
     print(f"load average before: {_load_average()}")
 
     ml100k = synthetic = ndcg = None
