@@ -66,17 +66,17 @@ def test_adversary_changes_the_model_and_none_ignores_epsilon(split):
     train, _ = split
     base = _model(adversary="none").fit(train)
     fgm = _model(adversary="fgsm", epsilon=0.5).fit(train)
-    assert not np.allclose(base.item_embeddings_, fgm.item_embeddings_)
+    assert not np.allclose(base.item_factors_, fgm.item_factors_)
     eps0 = _model(adversary="fgsm", epsilon=0.0).fit(train)
-    np.testing.assert_array_equal(base.item_embeddings_, eps0.item_embeddings_)
+    np.testing.assert_array_equal(base.item_factors_, eps0.item_factors_)
 
 
 def test_same_seed_same_model_and_other_seed_differs(split):
     train, _ = split
     a, b = _model(dropout=0.3).fit(train), _model(dropout=0.3).fit(train)
-    np.testing.assert_array_equal(a.item_embeddings_, b.item_embeddings_)
+    np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
     c = _model(dropout=0.3, random_state=1).fit(train)
-    assert not np.allclose(a.item_embeddings_, c.item_embeddings_)
+    assert not np.allclose(a.item_factors_, c.item_factors_)
 
 
 @pytest.mark.parametrize(
@@ -99,14 +99,14 @@ def test_every_training_parameter_has_an_effect(split, params):
     train, _ = split
     base = _model().fit(train)
     other = _model(**params).fit(train)
-    assert not np.allclose(base.item_embeddings_, other.item_embeddings_)
+    assert not np.allclose(base.item_factors_, other.item_factors_)
 
 
 def test_adam_couples_weight_decay_and_adamw_does_not(split):
     train, _ = split
     adam = _model(optimizer="adam", weight_decay=0.1).fit(train)
     adamw = _model(optimizer="adamw", weight_decay=0.1).fit(train)
-    assert not np.allclose(adam.item_embeddings_, adamw.item_embeddings_)
+    assert not np.allclose(adam.item_factors_, adamw.item_factors_)
 
 
 def test_rating_task_learns_the_ratings():
