@@ -374,36 +374,43 @@ class AdversarialNeuralRecommender(TorchRecommender):
         from skadv.neural._torch_utils import module_state
 
         self.module_state_ = module_state(module)
-        if self.architecture == "two-tower":
+        if self._module_config["architecture"] == "two-tower":
             forward = _TwoTowerForward(self.module_state_, self._module_config)
             self.user_factors_ = forward.user_vectors()
             self.item_factors_ = forward.item_vectors()
             self.item_bias_ = self.module_state_["item_bias"].copy()
+        else:
+            # NeuMF does not score by a dot product: no factors (of an earlier fit) to attack.
+            for name in ("user_factors_", "item_factors_", "item_bias_"):
+                self.__dict__.pop(name, None)
 
     # ----------------------------------------------------------------- inference
     # Everything below runs on NumPy arrays only: a fitted model scores without torch.
+    def _two_tower(self):
+        return self._module_config["architecture"] == "two-tower"
+
     def _forward(self):
-        """The NumPy forward pass of ``module_state_`` (built once per fitted state)."""
+        """The NumPy forward pass of the fitted model."""
+        if self._two_tower():
+            # The tower outputs are fitted attributes (which an attack may have perturbed):
+            # only the heads are left to apply, so nothing is worth caching.
+            factors = (self.user_factors_, self.item_factors_)
+            return _TwoTowerForward(self.module_state_, self._module_config, factors)
+        # NeuMF precomputes its per-user and per-item tables once per fitted state.
         cached = getattr(self, "_cache_forward", None)
         if cached is None or cached[0] is not self.module_state_:
-            if self.architecture == "two-tower":
-                # The tower outputs are fitted attributes: only the heads are left to apply.
-                factors = (self.user_factors_, self.item_factors_)
-                forward = _TwoTowerForward(self.module_state_, self._module_config, factors)
-            else:
-                forward = _NeuMFForward(self.module_state_, self._module_config)
-            cached = (self.module_state_, forward)
+            cached = (self.module_state_, _NeuMFForward(self.module_state_, self._module_config))
             self._cache_forward = cached
         return cached[1]
 
     def _user_item_scores(self, user_codes):
-        if self.architecture == "two-tower":
+        if self._two_tower():
             scores = self.user_factors_[user_codes] @ self.item_factors_.T
             return (scores + self.item_bias_).astype(np.float64)
         return self._forward().grid("click", np.asarray(user_codes))
 
     def _pair_scores(self, user_codes, item_codes):
-        if self.architecture == "two-tower":
+        if self._two_tower():
             u, i = self.user_factors_[user_codes], self.item_factors_[item_codes]
             scores = np.einsum("ij,ij->i", u, i) + self.item_bias_[item_codes]
             return scores.astype(np.float64)

@@ -327,6 +327,13 @@ def test_neumf_has_no_factors_and_attacks_refuse_it(split):
         EmbeddingAttack(epsilon=0.1).perturbation(model)
 
 
+def test_refit_as_neumf_drops_the_factors_of_a_two_tower_fit(split):
+    model = _model().fit(split[0])
+    model.set_params(architecture="neumf").fit(split[0])
+    assert not hasattr(model, "user_factors_") and not hasattr(model, "item_bias_")
+    assert np.isfinite(model.predict(split[0][:5])).all()
+
+
 def _feature_table(X, n_rows, seed=0):
     """Features of every user of ``X``, padded with ids absent from X to ``n_rows`` rows."""
     users = np.unique(X[:, 0])
