@@ -1,6 +1,7 @@
 """Neural recommenders over id embeddings trained adversarially: AdversarialNeuralRecommender."""
 
 import numbers
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,11 +22,12 @@ class AdversarialNeuralRecommender(TorchRecommender):
 
     Learns user and item id embeddings (optionally with user and item feature vectors) and an
     MLP on top, from implicit feedback with BPR, and with explicit feedback (ratings) as a
-    second task if asked. Adversarial training (FGM, PGD or FreeLB) perturbs the embedding
+    second task if asked. Adversarial training (FGSM, PGD or FreeLB) perturbs the embedding
     rows of each batch in the direction that hurts the loss most and trains on the clean and
     the perturbed loss: the neural counterpart of APR
     (:class:`~skadv.mf.AdversarialMFRecommender`).
-    Needs PyTorch (``pip install 'skadv[torch]'``).
+    Training needs PyTorch (``pip install 'skadv[torch]'``); a fitted model scores with
+    NumPy only.
 
     Parameters
     ----------
@@ -40,6 +42,8 @@ class AdversarialNeuralRecommender(TorchRecommender):
     hidden_layers : tuple of int, default=(128,)
         Widths of the hidden layers of the towers (or of NeuMF's MLP).
     activation : {"relu", "gelu", "tanh"}, default="relu"
+        Activation of the hidden layers (``"gelu"``: the exact form
+        :math:`x \Phi(x)`, as torch's default).
     dropout : float, default=0.2
         Dropout after each hidden layer during training.
     init_std : float, default=0.1
@@ -68,11 +72,13 @@ class AdversarialNeuralRecommender(TorchRecommender):
     clip_grad_norm : float, default=None
         Clip the global L2 norm of the gradients at each step; None: no clipping.
     adversary : {"none", "fgsm", "pgd", "freelb", "random"}, default="fgsm"
-        Perturbation of the embedding rows of a batch (see ``norm``): ``"fgm"`` one
+        Perturbation of the embedding rows of a batch (see ``norm``): ``"fgsm"`` one
         normalized gradient step of size ``epsilon``; ``"pgd"`` ``pgd_steps`` projected
         steps of size ``pgd_alpha``; ``"freelb"`` ``pgd_steps`` ascent steps from a random
-        start, each adding its gradients. ``"none"``: clean training. The clean loss is
-        always kept: the step minimizes ``loss + adv_reg * perturbed loss``.
+        start, each adding its gradients; ``"random"`` a random direction of norm
+        ``epsilon`` (the control that tells the adversarial direction from mere noise).
+        ``"none"``: clean training. The clean loss is always kept: the step minimizes
+        ``loss + adv_reg * perturbed loss``.
     epsilon : float, default=0.1
         Radius (L2) of the perturbation; ``0`` trains without adversary.
     epsilon_mode : {"absolute", "relative"}, default="absolute"
@@ -120,13 +126,16 @@ class AdversarialNeuralRecommender(TorchRecommender):
     user_features_, item_features_ : ndarray of shape (n_users_ or n_items_, n_features)
         Feature rows aligned with the ids (zeros for ids without features; 0 columns
         without features).
-    user_embeddings_, item_embeddings_ : ndarray of shape (n_users_ or n_items_, n_factors)
+    user_factors_, item_factors_ : ndarray of shape (n_users_ or n_items_, n_factors)
         ``"two-tower"`` only: tower outputs, so that scores are
-        ``user_embeddings_ @ item_embeddings_.T + item_bias_``.
+        ``user_factors_ @ item_factors_.T + item_bias_`` (the names of matrix
+        factorization, so that :class:`skadv.attacks.EmbeddingAttack` applies). NeuMF has
+        no such factors and does not set them.
     item_bias_ : ndarray of shape (n_items_,)
         ``"two-tower"`` only.
     module_state_ : dict of str to ndarray
-        The trained parameters (torch ``state_dict`` as NumPy arrays).
+        The trained parameters (torch ``state_dict`` as NumPy arrays), from which scores
+        and ratings are computed.
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
     item_popularity_ : ndarray of shape (n_items_,)
     loss_curve_ : list of float
@@ -148,9 +157,13 @@ class AdversarialNeuralRecommender(TorchRecommender):
 
     Notes
     -----
-    Fitted state is NumPy: a model trained on a GPU pickles and loads on a CPU machine (a
-    ``"neumf"`` model or :meth:`predict_rating` rebuild the torch module there, so they
-    need torch; two-tower ranking does not).
+    Fitted state is NumPy, and so is inference: a model trained on a GPU pickles and loads
+    on a machine without torch, where :meth:`recommend`, :meth:`predict`, :meth:`score`
+    and :meth:`predict_rating` run a NumPy forward pass of ``module_state_`` (float32 like
+    torch, dropout off; scores equal the torch module's to float32 rounding). NeuMF's MLP
+    runs on every (user, item) pair; it is evaluated in blocks of about 16 MB of
+    activations, with the first layer's user and item parts computed once per user and
+    per item.
 
     References
     ----------
@@ -168,7 +181,7 @@ class AdversarialNeuralRecommender(TorchRecommender):
     >>> X = make_interactions(n_users=40, n_items=30, random_state=0)
     >>> model = AdversarialNeuralRecommender(n_factors=8, hidden_layers=(16,), n_epochs=3,
     ...                                      batch_size=64, random_state=0).fit(X)
-    >>> model.item_embeddings_.shape == (model.n_items_, 8), len(model.loss_curve_)
+    >>> model.item_factors_.shape == (model.n_items_, 8), len(model.loss_curve_)
     (True, 3)
     >>> model.recommend([0, 1], n=3)[0].shape
     (2, 3)
@@ -274,6 +287,13 @@ class AdversarialNeuralRecommender(TorchRecommender):
             Feature vectors by id: a DataFrame indexed by id with numeric columns, or a
             mapping ``id -> 1-d array``. Ids without a row get zeros; rows of ids absent
             from ``X`` are ignored. Missing or non-finite values raise a ``ValueError``.
+            In a :class:`~sklearn.pipeline.Pipeline`, pass them as
+            ``rec__user_features=...``; :class:`~sklearn.model_selection.GridSearchCV` and
+            the other cross-validation tools pass them on to every fit, but they slice any
+            fit parameter with exactly ``len(X)`` rows per fold, as if it held one row per
+            interaction: a feature table of that length would lose rows. Such a table
+            raises a ``UserWarning``; give it another number of rows (a row for an id
+            absent from ``X`` is harmless).
 
         Returns
         -------
@@ -281,6 +301,8 @@ class AdversarialNeuralRecommender(TorchRecommender):
         """
         self._validate_params()
         self._check_architecture_params(y)
+        for name, table in (("user_features", user_features), ("item_features", item_features)):
+            _warn_if_interaction_length(table, X, name)
         return super().fit(X, y, user_features=user_features, item_features=item_features)
 
     def _check_architecture_params(self, y):
@@ -349,62 +371,50 @@ class AdversarialNeuralRecommender(TorchRecommender):
         return module.loss(batch, embeddings)
 
     def _export(self, module, final=True):
-        import torch
-
         from skadv.neural._torch_utils import module_state
 
         self.module_state_ = module_state(module)
-        self._cache_module = module
-        if self.architecture == "two-tower":
-            with torch.no_grad():
-                dev = module.item_bias.device
-                users = torch.arange(self.n_users_, device=dev)
-                items = torch.arange(self.n_items_, device=dev)
-                self.user_embeddings_ = module.user_vectors(users).cpu().numpy()
-                self.item_embeddings_ = module.item_vectors(items).cpu().numpy()
-                self.item_bias_ = module.item_bias.cpu().numpy().copy()
+        if self._module_config["architecture"] == "two-tower":
+            forward = _TwoTowerForward(self.module_state_, self._module_config)
+            self.user_factors_ = forward.user_vectors()
+            self.item_factors_ = forward.item_vectors()
+            self.item_bias_ = self.module_state_["item_bias"].copy()
+        else:
+            # NeuMF does not score by a dot product: no factors (of an earlier fit) to attack.
+            for name in ("user_factors_", "item_factors_", "item_bias_"):
+                self.__dict__.pop(name, None)
 
     # ----------------------------------------------------------------- inference
-    def _module(self):
-        """The trained torch module on CPU, rebuilt from ``module_state_`` after unpickling."""
-        module = getattr(self, "_cache_module", None)
-        if module is None:
-            from skadv.neural._neural_modules import build_module
-            from skadv.neural._torch_utils import load_module_state
+    # Everything below runs on NumPy arrays only: a fitted model scores without torch.
+    def _two_tower(self):
+        return self._module_config["architecture"] == "two-tower"
 
-            module = build_module(self._module_config, self.user_features_, self.item_features_)
-            module = load_module_state(module, self.module_state_).eval()
-            self._cache_module = module
-        return module
+    def _forward(self):
+        """The NumPy forward pass of the fitted model."""
+        if self._two_tower():
+            # The tower outputs are fitted attributes (which an attack may have perturbed):
+            # only the heads are left to apply, so nothing is worth caching.
+            factors = (self.user_factors_, self.item_factors_)
+            return _TwoTowerForward(self.module_state_, self._module_config, factors)
+        # NeuMF precomputes its per-user and per-item tables once per fitted state.
+        cached = getattr(self, "_cache_forward", None)
+        if cached is None or cached[0] is not self.module_state_:
+            cached = (self.module_state_, _NeuMFForward(self.module_state_, self._module_config))
+            self._cache_forward = cached
+        return cached[1]
 
     def _user_item_scores(self, user_codes):
-        if self.architecture == "two-tower":
-            scores = self.user_embeddings_[user_codes] @ self.item_embeddings_.T
+        if self._two_tower():
+            scores = self.user_factors_[user_codes] @ self.item_factors_.T
             return (scores + self.item_bias_).astype(np.float64)
-        items = np.arange(self.n_items_)
-        out = np.empty((len(user_codes), self.n_items_), dtype=np.float64)
-        for row, user in enumerate(user_codes):
-            out[row] = self._torch_pairs("score", np.full(self.n_items_, user), items)
-        return out
+        return self._forward().grid("click", np.asarray(user_codes))
 
     def _pair_scores(self, user_codes, item_codes):
-        if self.architecture == "two-tower":
-            u, i = self.user_embeddings_[user_codes], self.item_embeddings_[item_codes]
-            return np.einsum("ij,ij->i", u, i).astype(np.float64) + self.item_bias_[item_codes]
-        return self._torch_pairs("score", user_codes, item_codes)
-
-    def _torch_pairs(self, head, user_codes, item_codes, chunk=65536):
-        import torch
-
-        module = self._module()
-        dev = next(module.parameters()).device
-        out = np.empty(len(user_codes), dtype=np.float64)
-        with torch.no_grad():
-            for s in range(0, len(user_codes), chunk):
-                u = torch.as_tensor(np.asarray(user_codes[s : s + chunk]), device=dev).long()
-                i = torch.as_tensor(np.asarray(item_codes[s : s + chunk]), device=dev).long()
-                out[s : s + chunk] = getattr(module, head)(u, i).double().cpu().numpy()
-        return out
+        if self._two_tower():
+            u, i = self.user_factors_[user_codes], self.item_factors_[item_codes]
+            scores = np.einsum("ij,ij->i", u, i) + self.item_bias_[item_codes]
+            return scores.astype(np.float64)
+        return self._forward().pairs("click", user_codes, item_codes)
 
     def predict_rating(self, X):
         """Predicted interaction weight (rating) of (user, item) pairs (``"rating"`` task).
@@ -421,15 +431,206 @@ class AdversarialNeuralRecommender(TorchRecommender):
             (``handle_unknown="popularity"``), or raise a ``ValueError`` (``"error"``).
         """
         check_is_fitted(self)
-        if "rating" not in tuple(self.tasks):
+        if "rating" not in self._module_config["tasks"]:
             raise ValueError("predict_rating needs a model fitted with 'rating' in tasks.")
         users, items, _ = check_interactions(X, allow_empty=True)
         u, i = self._encode_users(users), self._encode_items(items)
         out = np.full(u.shape[0], self._module_config["rating_mean"], dtype=np.float64)
         known = (u >= 0) & (i >= 0)
         if known.any():
-            out[known] = self._torch_pairs("rating", u[known], i[known])
+            out[known] = self._forward().pairs("rating", u[known], i[known])
         return out
+
+
+# ------------------------------------------------------------- NumPy forward pass
+# Inference mirrors the torch modules of ``_neural_modules`` in eval mode (dropout off), in
+# float32 like torch, so that scores match the module's to float32 rounding.
+
+#: Bytes of intermediate activations one block of rows or (user, item) pairs may take.
+_BLOCK_BYTES = 16 * 2**20
+
+
+def _relu(x):
+    return np.maximum(x, np.float32(0.0), out=x)
+
+
+def _tanh(x):
+    return np.tanh(x, out=x)
+
+
+def _gelu(x):
+    from scipy.special import erf
+
+    # torch's default GELU: the exact form x * Phi(x), not the tanh approximation.
+    return x * np.float32(0.5) * (np.float32(1.0) + erf(x * np.float32(np.sqrt(0.5))))
+
+
+_ACTIVATIONS = {"relu": _relu, "tanh": _tanh, "gelu": _gelu}
+
+
+def _linear(x, state, name):
+    """``torch.nn.Linear`` named ``name`` in ``state``, applied to the rows of ``x``."""
+    return x @ state[name + ".weight"].T + state[name + ".bias"]
+
+
+def _linear_names(state, prefix):
+    """Names of the ``nn.Linear`` layers of the ``nn.Sequential`` ``prefix``, in order."""
+    positions = sorted(
+        int(key[len(prefix) + 1 :].split(".")[0])
+        for key in state
+        if key.startswith(prefix + ".") and key.endswith(".weight")
+    )
+    return [f"{prefix}.{j}" for j in positions]
+
+
+def _block_rows(widths):
+    """Rows per block so that a (rows, max(widths)) float32 array stays near _BLOCK_BYTES."""
+    return max(1, _BLOCK_BYTES // (4 * max([1, *widths])))
+
+
+class _Forward:
+    """What both architectures share: the state, the activation, pair blocks of both heads."""
+
+    def __init__(self, state, config):
+        self.state = {k: np.asarray(v) for k, v in state.items()}
+        self.activation = _ACTIVATIONS[config["activation"]]
+        self.n_items = self.state["item_features"].shape[0]
+
+    def pairs(self, head, users, items):
+        """Score (``"click"``) or rating (``"rating"``) of pairs of user and item codes."""
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        out = np.empty(users.shape[0], dtype=np.float64)
+        step = self.pair_block
+        for s in range(0, users.shape[0], step):
+            out[s : s + step] = self._pairs(head, users[s : s + step], items[s : s + step])
+        return out
+
+    def grid(self, head, users):
+        """Scores of every item for each user code: ndarray (len(users), n_items)."""
+        users = np.asarray(users, dtype=np.int64)
+        out = np.empty((users.shape[0], self.n_items), dtype=np.float64)
+        flat = out.reshape(-1)  # a view: blocks are written into ``out``
+        step = self.pair_block
+        # Blocks of the flattened (user, item) grid: a block can span several users, or
+        # part of one when there are many items.
+        for s in range(0, flat.shape[0], step):
+            pair = np.arange(s, min(s + step, flat.shape[0]))
+            flat[s : s + step] = self._pairs(head, users[pair // self.n_items],
+                                             pair % self.n_items)  # fmt: skip
+        return out
+
+
+class _TwoTowerForward(_Forward):
+    """Towers (id embedding + features -> MLP -> n_factors), then dot product or head."""
+
+    def __init__(self, state, config, factors=None):
+        super().__init__(state, config)
+        # (user tower outputs, item tower outputs), computed on first use when not given.
+        self.factors = factors
+        k = self.state["user_emb.weight"].shape[1]
+        self.pair_block = _block_rows([k])
+
+    def _tower(self, side, codes):
+        state = self.state
+        emb = state[f"{side}_emb.weight"][codes]
+        names = _linear_names(state, f"{side}_tower")
+        if not names:  # no hidden layer and no feature: the tower is the identity
+            return emb
+        x = np.concatenate([emb, state[f"{side}_features"][codes]], axis=1)
+        for name in names[:-1]:
+            x = self.activation(_linear(x, state, name))
+        return _linear(x, state, names[-1])
+
+    def _vectors(self, side):
+        n = self.state[f"{side}_emb.weight"].shape[0]
+        names = _linear_names(self.state, f"{side}_tower")
+        widths = [self.state[name + ".weight"].shape[0] for name in names]
+        step = _block_rows([*widths, self.state[f"{side}_emb.weight"].shape[1]])
+        blocks = [self._tower(side, np.arange(s, min(s + step, n))) for s in range(0, n, step)]
+        return np.concatenate(blocks, axis=0)
+
+    def user_vectors(self):
+        """Tower outputs of every user: ndarray (n_users, n_factors), float32."""
+        return self._vectors("user")
+
+    def item_vectors(self):
+        """Tower outputs of every item: ndarray (n_items, n_factors), float32."""
+        return self._vectors("item")
+
+    def _pairs(self, head, users, items):
+        if self.factors is None:
+            self.factors = (self.user_vectors(), self.item_vectors())
+        user_factors, item_factors = self.factors
+        product = user_factors[users] * item_factors[items]
+        if head == "click":
+            return product.sum(axis=1) + self.state["item_bias"][items]
+        return _linear(product, self.state, "rating_head")[:, 0]
+
+
+class _NeuMFForward(_Forward):
+    """NeuMF: heads over ``[p_u * q_i, MLP([p'_u, q'_i, user features, item features])]``.
+
+    The first MLP layer is linear in its concatenated input, so its user and item parts are
+    computed once per user and per item, and a pair only adds them: the pair blocks then
+    cost one addition instead of the first matrix product. Without hidden layers the heads
+    read the concatenated input directly, and split the same way.
+    """
+
+    def __init__(self, state, config):
+        super().__init__(state, config)
+        st = self.state
+        k = st["gmf_user.weight"].shape[1]
+        n_uf, n_if = st["user_features"].shape[1], st["item_features"].shape[1]
+        # Column ranges of the MLP input [p'_u, q'_i, user features, item features].
+        user_cols = np.r_[0:k, 2 * k : 2 * k + n_uf]
+        item_cols = np.r_[k : 2 * k, 2 * k + n_uf : 2 * k + n_uf + n_if]
+        user_in = np.concatenate([st["mlp_user.weight"], st["user_features"]], axis=1)
+        item_in = np.concatenate([st["mlp_item.weight"], st["item_features"]], axis=1)
+        self.k = k
+        self.layers = _linear_names(st, "mlp")
+        self.heads = {}
+        for head in ("click", "rating"):
+            if f"{head}_head.weight" not in st:
+                continue
+            w = st[f"{head}_head.weight"][0]
+            self.heads[head] = {"gmf": w[:k], "rest": w[k:], "bias": st[f"{head}_head.bias"][0]}
+            if not self.layers:
+                rest = w[k:]
+                self.heads[head]["user"] = user_in @ rest[user_cols]
+                self.heads[head]["item"] = item_in @ rest[item_cols]
+        if self.layers:
+            first = self.layers[0]
+            weight = st[first + ".weight"]
+            self.user_part = user_in @ weight[:, user_cols].T + st[first + ".bias"]
+            self.item_part = item_in @ weight[:, item_cols].T
+        widths = [st[name + ".weight"].shape[0] for name in self.layers]
+        self.pair_block = _block_rows([*widths, k])
+
+    def _pairs(self, head, users, items):
+        st, h = self.state, self.heads[head]
+        gmf = st["gmf_user.weight"][users] * st["gmf_item.weight"][items]
+        out = gmf @ h["gmf"]
+        if not self.layers:
+            return out + h["user"][users] + h["item"][items] + h["bias"]
+        x = self.activation(self.user_part[users] + self.item_part[items])
+        for name in self.layers[1:]:
+            x = self.activation(_linear(x, st, name))
+        return out + x @ h["rest"] + h["bias"]
+
+
+def _warn_if_interaction_length(table, X, name):
+    """Warn when a feature table has as many rows as ``X``: sklearn's CV would slice it."""
+    if table is None or not hasattr(table, "__len__") or not hasattr(X, "__len__"):
+        return
+    if len(table) == len(X):
+        warnings.warn(
+            f"{name} has as many rows ({len(table)}) as X has interactions: scikit-learn's "
+            f"cross-validation (GridSearchCV, cross_validate, ...) slices such fit parameters "
+            f"per fold as if they held one row per interaction, which drops feature rows. "
+            f"Give {name} another number of rows (a row for an id absent from X is ignored).",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _feature_matrix(features, ids, name):

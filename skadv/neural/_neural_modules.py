@@ -8,7 +8,12 @@ Both architectures expose the same small interface to the estimator:
     Weighted sum of the task losses: BPR for ``"click"``, squared error of the predicted
     weight (rating) of the positive pair for ``"rating"``.
 ``score(users, items)`` / ``rating(users, items)``
-    Click score and predicted rating of (user, item) pairs (unperturbed).
+    Click score and predicted rating of (user, item) pairs (unperturbed, in eval mode).
+
+Only training runs these modules. A fitted estimator scores with the NumPy forward pass of
+``_neural.py``, which reads the same ``state_dict`` names and mirrors these layers: a change
+of architecture here needs the same change there (the tests compare the two through
+``score`` and ``rating``).
 """
 
 import torch

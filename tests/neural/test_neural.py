@@ -1,21 +1,27 @@
 """AdversarialNeuralRecommender: training, adversaries, tasks, features, persistence."""
 
+import json
 import pickle
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
 
 torch = pytest.importorskip("torch")
 
+from skadv.attacks import EmbeddingAttack  # noqa: E402
 from skadv.baseline import PopularityRecommender  # noqa: E402
 from skadv.datasets import make_interactions  # noqa: E402
 from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions  # noqa: E402
-from skadv.neural import AdversarialNeuralRecommender  # noqa: E402
+from skadv.neural import AdversarialNeuralRecommender, _neural  # noqa: E402
+from skadv.neural._neural_modules import build_module  # noqa: E402
+from skadv.neural._torch_utils import load_module_state  # noqa: E402
 
 FAST = dict(n_factors=8, hidden_layers=(16,), n_epochs=4, batch_size=64)
 
@@ -66,17 +72,17 @@ def test_adversary_changes_the_model_and_none_ignores_epsilon(split):
     train, _ = split
     base = _model(adversary="none").fit(train)
     fgm = _model(adversary="fgsm", epsilon=0.5).fit(train)
-    assert not np.allclose(base.item_embeddings_, fgm.item_embeddings_)
+    assert not np.allclose(base.item_factors_, fgm.item_factors_)
     eps0 = _model(adversary="fgsm", epsilon=0.0).fit(train)
-    np.testing.assert_array_equal(base.item_embeddings_, eps0.item_embeddings_)
+    np.testing.assert_array_equal(base.item_factors_, eps0.item_factors_)
 
 
 def test_same_seed_same_model_and_other_seed_differs(split):
     train, _ = split
     a, b = _model(dropout=0.3).fit(train), _model(dropout=0.3).fit(train)
-    np.testing.assert_array_equal(a.item_embeddings_, b.item_embeddings_)
+    np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
     c = _model(dropout=0.3, random_state=1).fit(train)
-    assert not np.allclose(a.item_embeddings_, c.item_embeddings_)
+    assert not np.allclose(a.item_factors_, c.item_factors_)
 
 
 @pytest.mark.parametrize(
@@ -99,14 +105,34 @@ def test_every_training_parameter_has_an_effect(split, params):
     train, _ = split
     base = _model().fit(train)
     other = _model(**params).fit(train)
-    assert not np.allclose(base.item_embeddings_, other.item_embeddings_)
+    assert not np.allclose(base.item_factors_, other.item_factors_)
+
+
+@pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
+def test_relative_epsilon_and_random_adversary_change_the_model(split, architecture):
+    train, _ = split
+    clean = _model(architecture=architecture, adversary="none").fit(train)
+    absolute = _model(architecture=architecture, epsilon=0.5).fit(train)
+    relative = _model(architecture=architecture, epsilon=0.5, epsilon_mode="relative")
+    relative.fit(train)
+    random = _model(architecture=architecture, adversary="random", epsilon=0.5).fit(train)
+    for model in (relative, random):
+        assert model.n_iter_ == FAST["n_epochs"] and np.isfinite(model.loss_curve_).all()
+        assert model.loss_curve_[-1] < model.loss_curve_[0]
+    state = "item_emb.weight" if architecture == "two-tower" else "gmf_item.weight"
+    item_rows = {name: m.module_state_[state] for name, m in
+                 [("clean", clean), ("absolute", absolute), ("relative", relative),
+                  ("random", random)]}  # fmt: skip
+    assert not np.allclose(item_rows["relative"], item_rows["absolute"])
+    assert not np.allclose(item_rows["random"], item_rows["absolute"])
+    assert not np.allclose(item_rows["random"], item_rows["clean"])
 
 
 def test_adam_couples_weight_decay_and_adamw_does_not(split):
     train, _ = split
     adam = _model(optimizer="adam", weight_decay=0.1).fit(train)
     adamw = _model(optimizer="adamw", weight_decay=0.1).fit(train)
-    assert not np.allclose(adam.item_embeddings_, adamw.item_embeddings_)
+    assert not np.allclose(adam.item_factors_, adamw.item_factors_)
 
 
 def test_rating_task_learns_the_ratings():
@@ -185,6 +211,190 @@ def test_pickle_keeps_recommendations(split, architecture):
     np.testing.assert_array_equal(model.recommend(users, n=5)[0], loaded.recommend(users, n=5)[0])
     pairs = np.column_stack([users, model.item_ids_[:7]])
     np.testing.assert_allclose(model.predict(pairs), loaded.predict(pairs), rtol=1e-6)
+
+
+def _torch_module(model):
+    """The trained torch module, rebuilt from ``module_state_`` (the reference of the tests)."""
+    module = build_module(model._module_config, model.user_features_, model.item_features_)
+    return load_module_state(module, model.module_state_).eval()
+
+
+def _fit_with_rating(architecture, activation, hidden_layers, features, dropout=0.3):
+    X = make_interactions(n_users=40, n_items=30, density=0.15, random_state=0)
+    rng = np.random.RandomState(0)
+    y = rng.uniform(1, 5, len(X))
+    kwargs = {}
+    if features:
+        users, items = np.unique(X[:, 0]), np.unique(X[:, 1])
+        kwargs = {"user_features": pd.DataFrame(rng.normal(size=(len(users), 3)), index=users),
+                  "item_features": {i: rng.normal(size=2) for i in items[:-3]}}  # fmt: skip
+    model = _model(architecture=architecture, activation=activation, hidden_layers=hidden_layers,
+                   tasks=("click", "rating"), n_epochs=3, dropout=dropout)  # fmt: skip
+    return model.fit(X, y, **kwargs)
+
+
+# The NumPy forward pass adds in another order than torch's kernels: the scores (of order 1)
+# differ by float32 rounding, large relative to the scores themselves only near zero.
+RTOL, ATOL = 1e-5, 1e-6
+
+
+@pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
+@pytest.mark.parametrize("hidden_layers", [(), (16, 8)])
+@pytest.mark.parametrize("features", [False, True])
+def test_numpy_scores_match_the_torch_module(architecture, activation, hidden_layers, features):
+    model = _fit_with_rating(architecture, activation, hidden_layers, features)
+    module = _torch_module(model)
+    users = np.repeat(np.arange(model.n_users_), model.n_items_)
+    items = np.tile(np.arange(model.n_items_), model.n_users_)
+    with torch.no_grad():
+        u, i = torch.from_numpy(users), torch.from_numpy(items)
+        expected_scores = module.score(u, i).double().numpy()
+        expected_ratings = module.rating(u, i).double().numpy()
+    grid = model._user_item_scores(np.arange(model.n_users_))
+    np.testing.assert_allclose(grid.ravel(), expected_scores, rtol=RTOL, atol=ATOL)
+    pairs = np.column_stack([model.user_ids_[users], model.item_ids_[items]])
+    np.testing.assert_allclose(model.predict(pairs), expected_scores, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(model.predict_rating(pairs), expected_ratings, rtol=RTOL,
+                               atol=ATOL)  # fmt: skip
+
+
+@pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
+def test_blocks_do_not_change_the_scores(monkeypatch, architecture):
+    whole = _fit_with_rating(architecture, "relu", (16, 8), features=True)
+    # Blocks of 7 rows or pairs: shorter than a user's row of items, and not dividing it.
+    monkeypatch.setattr(_neural, "_BLOCK_BYTES", 4 * 16 * 7)
+    blocked = _fit_with_rating(architecture, "relu", (16, 8), features=True)
+    users = np.arange(whole.n_users_)
+    np.testing.assert_allclose(blocked._user_item_scores(users), whole._user_item_scores(users),
+                               rtol=1e-6, atol=1e-7)  # fmt: skip
+    pairs = np.column_stack([whole.user_ids_[users], whole.item_ids_[users % whole.n_items_]])
+    np.testing.assert_allclose(blocked.predict_rating(pairs), whole.predict_rating(pairs),
+                               rtol=1e-6, atol=1e-7)  # fmt: skip
+
+
+@pytest.mark.parametrize("architecture", ["two-tower", "neumf"])
+def test_fitted_model_scores_without_torch(tmp_path, architecture):
+    model = _fit_with_rating(architecture, "gelu", (16,), features=True)
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    users, items = model.user_ids_[:6], model.item_ids_[:6]
+    pairs = np.column_stack([users, items]).tolist()
+    expected = [model.recommend(users, n=3)[0].tolist(), model.predict(pairs).tolist(),
+                model.score(pairs), model.predict_rating(pairs).tolist()]  # fmt: skip
+    # A fresh interpreter where importing torch fails, as on a machine without it.
+    code = (
+        "import json, pickle, sys\n"
+        "class NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ImportError(name + ' is not installed here')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        f"m = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        f"users, pairs = {users.tolist()!r}, {pairs!r}\n"
+        "print(json.dumps([m.recommend(users, n=3)[0].tolist(), m.predict(pairs).tolist(),\n"
+        "                  m.score(pairs), m.predict_rating(pairs).tolist()]))\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    result, torch_imported = out.stdout.strip().splitlines()
+    assert torch_imported == "False"
+    got = json.loads(result)
+    assert got[0] == expected[0]
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
+    assert got[2] == pytest.approx(expected[2], rel=1e-12)
+    np.testing.assert_allclose(got[3], expected[3], rtol=1e-12)
+
+
+def test_two_tower_factors_are_its_scores_and_attacks_accept_it(split):
+    train, _ = split
+    model = _model().fit(train)
+    pairs = train[:20]
+    u, i = np.searchsorted(model.user_ids_, pairs[:, 0]), np.searchsorted(model.item_ids_,
+                                                                          pairs[:, 1])  # fmt: skip
+    by_hand = np.einsum("ij,ij->i", model.user_factors_[u], model.item_factors_[i])
+    np.testing.assert_allclose(model.predict(pairs), by_hand + model.item_bias_[i], rtol=1e-6)
+    d_users, d_items = EmbeddingAttack(epsilon=0.1, random_state=0).perturbation(model)
+    assert d_users.shape == model.user_factors_.shape
+    assert d_items.shape == model.item_factors_.shape
+
+
+def test_neumf_has_no_factors_and_attacks_refuse_it(split):
+    model = _model(architecture="neumf").fit(split[0])
+    assert not hasattr(model, "user_factors_") and not hasattr(model, "item_factors_")
+    with pytest.raises(TypeError, match="user_factors_"):
+        EmbeddingAttack(epsilon=0.1).perturbation(model)
+
+
+def test_refit_as_neumf_drops_the_factors_of_a_two_tower_fit(split):
+    model = _model().fit(split[0])
+    model.set_params(architecture="neumf").fit(split[0])
+    assert not hasattr(model, "user_factors_") and not hasattr(model, "item_bias_")
+    assert np.isfinite(model.predict(split[0][:5])).all()
+
+
+def _feature_table(X, n_rows, seed=0):
+    """Features of every user of ``X``, padded with ids absent from X to ``n_rows`` rows."""
+    users = np.unique(X[:, 0])
+    ids = np.concatenate([users, X[:, 0].max() + 1 + np.arange(n_rows - len(users))])
+    values = np.random.RandomState(seed).normal(size=(n_rows, 3))
+    return pd.DataFrame(values, index=ids)
+
+
+class _RecordingRecommender(AdversarialNeuralRecommender):
+    """Records the user features each fit received (the folds of a search, then the refit)."""
+
+    fits = []
+
+    def _prepare(self, fit_params):
+        super()._prepare(fit_params)
+        type(self).fits.append((self.user_ids_.copy(), self.user_features_.copy()))
+
+
+def _lost_feature_rows(ids, features, table):
+    """Number of users of a fit whose feature row is not the table's."""
+    return int(np.sum(~np.isclose(features, table.loc[ids].to_numpy()).all(axis=1)))
+
+
+def test_pipeline_routes_features(split):
+    X, test = split
+    table = _feature_table(X, len(np.unique(X[:, 0])) + 5)
+    pipe = Pipeline([("rec", _model(n_epochs=2))]).fit(X, rec__user_features=table)
+    rec = pipe.named_steps["rec"]
+    np.testing.assert_allclose(rec.user_features_, table.loc[rec.user_ids_].to_numpy(),
+                               rtol=1e-6)  # fmt: skip
+    assert 0.0 <= pipe.score(test) <= 1.0
+
+
+def _search(X, table):
+    _RecordingRecommender.fits = []
+    search = GridSearchCV(_RecordingRecommender(**{**FAST, "n_epochs": 2, "random_state": 0}),
+                          {"adv_reg": [0.0, 1.0]},
+                          cv=UserHoldoutSplit(n_splits=2, random_state=0))  # fmt: skip
+    search.fit(X, user_features=table)
+    assert len(_RecordingRecommender.fits) == 2 * 2 + 1  # folds x candidates, then the refit
+    return [_lost_feature_rows(ids, f, table) for ids, f in _RecordingRecommender.fits]
+
+
+def test_grid_search_routes_features_to_every_fit(synthetic_interactions):
+    X = synthetic_interactions
+    # Any length but len(X): sklearn passes the table whole to each fit.
+    table = _feature_table(X, len(X) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lost = _search(X, table)
+    assert lost == [0] * 5
+
+
+def test_grid_search_slices_a_table_of_len_x_rows_and_fit_warns(synthetic_interactions):
+    # sklearn slices a fit parameter of len(X) rows per fold like per-interaction data: the
+    # folds lose feature rows. fit cannot undo it, so it warns.
+    X = synthetic_interactions
+    table = _feature_table(X, len(X))
+    with pytest.warns(UserWarning, match="as many rows"):
+        lost = _search(X, table)
+    assert all(n > 0 for n in lost[:4]) and lost[4] == 0
 
 
 def test_state_is_numpy(split):
