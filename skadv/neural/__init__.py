@@ -1,8 +1,9 @@
 """Neural recommenders and text encoders trained with adversarial perturbations (PyTorch).
 
-Everything here needs PyTorch (``pip install 'skadv[torch]'``; text models also need
-``transformers``: ``pip install 'skadv[text]'``), imported when a model is fitted or used, never
-by ``import skadv.neural``.
+Training needs PyTorch (``pip install 'skadv[torch]'``; text models also need ``transformers``:
+``pip install 'skadv[text]'``), imported by ``fit``, never by ``import skadv.neural``. Fitted
+models hold NumPy arrays and score (``predict``, ``recommend``, ``score``) without torch; only
+encoding new texts (``add_items``, ``encode_items``, ``TextEncoder``) loads the encoder again.
 """
 
 import importlib
