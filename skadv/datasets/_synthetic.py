@@ -1,11 +1,9 @@
 """Synthetic implicit-feedback data with planted low-rank structure and long-tail popularity."""
 
-import numbers
-
 import numpy as np
 import pandas as pd
-from sklearn.utils import check_scalar
 
+from skadv.utils._params import BOOL, Interval, check_params
 from skadv.utils._random import check_random_state
 
 __all__ = ["make_interactions"]
@@ -192,31 +190,31 @@ def make_interactions(
 
 
 def _validate(**params):
-    for name in ("n_users", "n_items", "n_factors"):
-        check_scalar(params[name], name, numbers.Integral, min_val=1)
-    check_scalar(
-        params["density"],
-        "density",
-        numbers.Real,
-        min_val=0.0,
-        max_val=1.0,
-        include_boundaries="right",
+    positive_int = [Interval("int", 1, None)]
+    constraints = {
+        "n_users": positive_int,
+        "n_items": positive_int,
+        "n_factors": positive_int,
+        "density": [Interval("real", 0.0, 1.0, closed="right")],
+        "popularity_skew": [Interval("real", 0.0, None)],
+        "noise": [Interval("real", 0.0, 1.0)],
+        "return_preferences": [BOOL],
+        "return_timestamps": [BOOL],
+        "as_frame": [BOOL],
+    }
+    check_params(
+        {name: (params[name], c) for name, c in constraints.items()}, caller="make_interactions"
     )
-    check_scalar(params["popularity_skew"], "popularity_skew", numbers.Real, min_val=0.0)
-    check_scalar(params["noise"], "noise", numbers.Real, min_val=0.0, max_val=1.0)
-    for name in ("density", "popularity_skew"):
-        if not np.isfinite(params[name]):
-            raise ValueError(f"{name} must be finite, got {params[name]!r}.")
-    check_scalar(
-        params["min_interactions_per_user"],
-        "min_interactions_per_user",
-        numbers.Integral,
-        min_val=1,
-        max_val=params["n_items"],
+    # Its upper bound is n_items, checked above.
+    check_params(
+        {
+            "min_interactions_per_user": (
+                params["min_interactions_per_user"],
+                [Interval("int", 1, params["n_items"])],
+            )
+        },
+        caller="make_interactions",
     )
-    for name in ("return_preferences", "return_timestamps", "as_frame"):
-        if not isinstance(params[name], (bool, np.bool_)):
-            raise TypeError(f"{name} must be a bool, got {params[name]!r}.")
 
 
 def _sample_without_replacement(mixture, components, counts, rng):
