@@ -140,3 +140,18 @@ def test_pipeline_score_on_training_data():
     pipe = Pipeline([("rec", _mf())]).fit(X)
     assert 0 < pipe.score(X) <= 1
     assert pipe.score(X) == pipe.named_steps["rec"].score(X)
+
+
+# ----------------------------------------------------------------- argument checks
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n": 0}, r"'n' parameter of PopularityRecommender.recommend .* \[1, inf\); got 0"),
+        ({"n": 2.0}, "'n' parameter"),
+        ({"exclude_seen": 1}, "'exclude_seen' parameter .* a bool"),
+    ],
+)
+def test_recommend_names_bad_arguments(kwargs, match):
+    model = PopularityRecommender().fit(X)
+    with pytest.raises(ValueError, match=match):
+        model.recommend([0], **kwargs)
