@@ -118,7 +118,7 @@ def make_interactions(
     without replacement). Users still short after a few rounds, or who need more than half of
     the catalogue, finish with the Gumbel-top-k trick on their dense row, which continues the
     same draw exactly. Time and memory are :math:`O(n_{interactions})` plus
-    :math:`O((n_{users} + n_{items})\, n_{factors})`: millions of interactions take seconds.
+    :math:`O((n_{users} + n_{items})\, n_{factors})`.
 
     Examples
     --------
@@ -278,7 +278,7 @@ def _sampling_table(probs):
     Row ``r``'s cumulative distribution is offset by ``r`` so that all rows live in one
     sorted array; ``guide[r * width + j]`` is the first position whose value reaches
     ``r + j / width``. A draw starts at its guide entry and steps forward, about two steps on
-    average: several times faster than a binary search on random queries.
+    average instead of the ``log2(width)`` of a binary search.
     """
     n_rows, width = probs.shape
     cdf = np.cumsum(probs, axis=1)
@@ -333,7 +333,7 @@ def _finish_dense(kept, short, mixture, components, counts, have, rng):
         keys[np.searchsorted(users, drawn // n_items), drawn % n_items] = -np.inf
         need = counts[users] - have[users]
         # Top need[u] keys of each row: partition around the largest need, then order only
-        # those candidates (a full sort of every row costs several times more).
+        # those candidates: O(n_items + top log top) per row instead of a full sort.
         top = int(need.max())
         cand = np.argpartition(-keys, top - 1, axis=1)[:, :top]
         order = np.take_along_axis(

@@ -1,9 +1,11 @@
 """Ranking scorers for ``GridSearchCV`` / ``cross_validate`` (``scoring=``).
 
-A scorer is called as ``scorer(estimator, X, y=None)`` on held-out interactions ``X``, ranks
-for each test user every item not seen by that user in ``fit`` and returns the mean of a
-ranking metric over the test users (higher is better). Held-out items the model never saw
-count as relevant but are never retrieved (see :class:`skadv.base.BaseRecommender`).
+A scorer is called as ``scorer(estimator, X, y=None)`` on interactions ``X``, ranks for each
+user of ``X`` every item except the user's training items that are not in ``X``, and returns
+the mean of a ranking metric over the users (higher is better). On held-out ``X`` that ranks
+the items the user has not seen; on the training data (``return_train_score=True``) it
+measures the fit. Held-out items the model never saw count as relevant but are never
+retrieved (see :mod:`skadv.base`).
 
 scikit-learn's scorer registry is left untouched: pass these objects (or
 ``get_ranking_scorer("ndcg@10")``) directly as ``scoring=``.
@@ -82,7 +84,8 @@ class _RankingScorer:
             Held-out ``(user, item)`` pairs: each user's relevant items.
         y : array-like of shape (n_interactions,), default=None
             Weights (relevance; graded gains for NDCG), thresholded by the estimator's
-            ``positive_threshold``.
+            ``positive_threshold``. Without ``y`` the threshold cannot apply: every pair of
+            ``X`` is relevant.
 
         Returns
         -------
@@ -113,7 +116,8 @@ class _RankingScorer:
         if count == 0:
             raise ValueError(
                 f"{self._name} is undefined for every test user of X: no user has a relevant "
-                "item that is not among their training items."
+                "item (a pair with a positive weight, at or above positive_threshold)"
+                + (" and an irrelevant candidate." if self._name == "auc" else ".")
             )
         return total / count
 
@@ -164,12 +168,15 @@ def make_ranking_scorer(metric, k=10, *, batch_size=1024):
 
     Notes
     -----
-    For each test user of ``X``, every item not among the user's training interactions is
-    ranked by the model (``exclude`` = training items); the user's items in ``X`` are the
-    relevant ones (weights ``y`` as gains for NDCG). Held-out items unknown to the model are
-    relevant but never retrieved: they lower the score instead of being dropped. The result
-    is the mean over test users with a relevant item (for AUC, also an irrelevant one).
-    Ties are pessimistic, as in :mod:`skadv.metrics._ranking`.
+    For each user of ``X``, the user's items in ``X`` are the relevant ones (weights ``y``
+    as gains for NDCG, thresholded by the estimator's ``positive_threshold`` when ``y`` is
+    given; without ``y`` every pair is relevant). Every item is ranked by the model except
+    the user's training items that are not in ``X`` (``exclude``): on held-out data, all
+    items the user has not seen; on the training data, every item, so the score measures the
+    fit. Held-out items unknown to the model are relevant but never retrieved: they lower
+    the score instead of being dropped. The result is the mean over users with a relevant
+    item (for AUC, also an irrelevant one). Ties are pessimistic, as in
+    :mod:`skadv.metrics._ranking`.
 
     Examples
     --------
