@@ -29,8 +29,10 @@ For each user of ``X``, the user's items in ``X`` are relevant and every other i
 except the user's training items that are not in ``X``. On held-out data (disjoint from the
 training data) this is the usual "rank all items the user has not seen" protocol; on the
 training data itself, ``score(X_train)`` measures how well the model fits it (what
-``GridSearchCV(return_train_score=True)`` reports). ``positive_threshold`` applies when ``y``
-is given; without ``y`` every pair of ``X`` counts as relevant.
+``GridSearchCV(return_train_score=True)`` reports). A pair that is in both the training data
+and a held-out ``X`` (a repeated interaction) is therefore relevant and ranked, not dropped.
+``positive_threshold`` applies when ``y`` is given; without ``y`` every pair of ``X`` counts as
+relevant.
 """
 
 from dataclasses import dataclass
