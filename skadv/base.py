@@ -9,12 +9,30 @@ Unknown users and items (``handle_unknown``)
 ``"popularity"`` (default)
     A user not seen in ``fit`` is scored with the training popularity of each item (number of
     distinct training users who interacted with it): ``recommend`` returns the most popular
-    items. An item not seen in ``fit`` cannot be ranked: ``predict`` gives it ``-inf`` and, in
-    ``score`` and the ranking scorers, a held-out unknown item counts as relevant but never
-    retrieved. This keeps cross-validation working when a test fold holds ids its training
-    fold lacks.
+    items. An item not seen in ``fit`` cannot be ranked: ``predict`` gives it
+    ``UNKNOWN_ITEM_SCORE``, the lowest finite float64 (``np.finfo(np.float64).min``, about
+    ``-1.8e308``), whoever the user. It is finite, so scikit-learn's metrics
+    (``roc_auc_score``...) accept it, and it ranks every unknown item below every known one,
+    whose scores are finite and above it. In ``score`` and the ranking scorers, a held-out
+    unknown item counts as relevant but is never retrieved. This keeps cross-validation
+    working when a test fold holds ids its training fold lacks.
 ``"error"``
     Any unknown user or item in ``predict``, ``recommend`` or ``score`` raises ``ValueError``.
+
+Either way, ids of the wrong type are an error, not unknown ids: when every fitted id is an
+integer and every queried id a string (``"196"`` for ``196``), or the reverse, ``predict``,
+``recommend`` and ``score`` raise ``TypeError`` naming the cast to do.
+
+Scoring (``score`` and :mod:`skadv.metrics` scorers)
+----------------------------------------------------
+For each user of ``X``, the user's items in ``X`` are relevant and every other item is ranked,
+except the user's training items that are not in ``X``. On held-out data (disjoint from the
+training data) this is the usual "rank all items the user has not seen" protocol; on the
+training data itself, ``score(X_train)`` measures how well the model fits it (what
+``GridSearchCV(return_train_score=True)`` reports). A pair that is in both the training data
+and a held-out ``X`` (a repeated interaction) is therefore relevant and ranked, not dropped.
+``positive_threshold`` applies when ``y`` is given; without ``y`` every pair of ``X`` counts as
+relevant.
 """
 
 from dataclasses import dataclass
@@ -24,10 +42,13 @@ from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from skadv.utils._params import validate_params
-from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
+from skadv.utils._params import BOOL, Interval, check_params, validate_params
+from skadv.utils._validation import check_id_types, check_interactions, encode_ids, lookup_ids
 
-__all__ = ["BaseRecommender", "RankingProblem"]
+__all__ = ["UNKNOWN_ITEM_SCORE", "BaseRecommender", "RankingProblem"]
+
+#: ``predict`` score of a pair whose item was not seen in ``fit``: below every finite score.
+UNKNOWN_ITEM_SCORE = float(np.finfo(np.float64).min)
 
 
 @dataclass
@@ -42,9 +63,9 @@ class RankingProblem:
         Relevance (the held-out weights) of each item; the last ``n_unknown_items`` columns are
         held-out items the model never saw.
     exclude : scipy.sparse.csr_matrix of shape (n_test_users, n_items + n_unknown_items)
-        Training interactions of each test user: not candidates for the ranking.
+        Training interactions of each test user that are not in ``X``: not candidates.
     n_unknown_items : int
-        Number of extra columns for held-out items unknown to the model (score ``-inf``).
+        Number of extra columns for held-out items unknown to the model (never retrieved).
     """
 
     user_codes: np.ndarray
@@ -61,9 +82,11 @@ class BaseRecommender(BaseEstimator):
 
     Notes
     -----
-    Subclasses must have parameters ``handle_unknown`` and ``positive_threshold``.
+    Subclasses must have parameters ``handle_unknown`` and ``positive_threshold``;
+    ``positive_threshold`` without ``y`` in ``fit`` raises ``ValueError``
+    (:func:`~skadv.utils._validation.check_interactions`).
 
-    See the module docstring for the ``handle_unknown`` rule.
+    See the module docstring for the ``handle_unknown`` and scoring rules.
     """
 
     _parameter_constraints: dict = {}
@@ -114,8 +137,10 @@ class BaseRecommender(BaseEstimator):
         return out
 
     # ----------------------------------------------------------------- id handling
-    def _encode_users(self, users):
+    def _encode_users(self, users, name="X (user column)"):
         codes = lookup_ids(self.user_ids_, users)
+        if np.any(codes < 0):
+            check_id_types(self.user_ids_, users, name)
         if self.handle_unknown == "error" and np.any(codes < 0):
             unknown = np.unique(np.asarray(users, dtype=object)[codes < 0])[:5].tolist()
             raise ValueError(
@@ -124,8 +149,10 @@ class BaseRecommender(BaseEstimator):
             )
         return codes
 
-    def _encode_items(self, items):
+    def _encode_items(self, items, name="X (item column)"):
         codes = lookup_ids(self.item_ids_, items)
+        if np.any(codes < 0):
+            check_id_types(self.item_ids_, items, name)
         if self.handle_unknown == "error" and np.any(codes < 0):
             unknown = np.unique(np.asarray(items, dtype=object)[codes < 0])[:5].tolist()
             raise ValueError(
@@ -158,14 +185,16 @@ class BaseRecommender(BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_pairs,)
-            Unknown users get item popularity and unknown items ``-inf`` (``handle_unknown=
-            "popularity"``), or a ``ValueError`` is raised (``"error"``).
+            Finite. With ``handle_unknown="popularity"``, a pair of an unknown user and a known
+            item gets the item's popularity, and a pair with an unknown item gets
+            ``UNKNOWN_ITEM_SCORE`` (``np.finfo(np.float64).min``, below every other score);
+            with ``"error"`` either raises ``ValueError``.
         """
         check_is_fitted(self)
         users, items, _ = check_interactions(X, allow_empty=True)
         u = self._encode_users(users)
         i = self._encode_items(items)
-        scores = np.full(u.shape[0], -np.inf, dtype=np.float64)
+        scores = np.full(u.shape[0], UNKNOWN_ITEM_SCORE, dtype=np.float64)
         both = (u >= 0) & (i >= 0)
         if both.any():
             scores[both] = self._pair_scores(u[both], i[both])
@@ -195,8 +224,10 @@ class BaseRecommender(BaseEstimator):
         from skadv.utils._ranking import top_k
 
         check_is_fitted(self)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}.")
+        check_params(
+            {"n": (n, [Interval("int", 1, None)]), "exclude_seen": (exclude_seen, [BOOL])},
+            caller=f"{type(self).__name__}.recommend",
+        )
         n = int(min(n, self.n_items_))
         if isinstance(users, (str, bytes)) or np.ndim(users) == 0:
             raise TypeError("users must be a 1-d array-like of user ids, not a scalar.")
@@ -207,17 +238,31 @@ class BaseRecommender(BaseEstimator):
             np.column_stack([users, users]) if users.size else np.empty((0, 2)),
             allow_empty=True,
         )
-        codes = self._encode_users(users)
+        codes = self._encode_users(users, name="users")
         exclude = self._seen_rows(codes) if exclude_seen else None
         scores = self._score_users(codes)
         idx, vals = top_k(scores, n, exclude=exclude, n_jobs=getattr(self, "n_jobs", None))
         return self.item_ids_[idx], vals
 
     def score(self, X, y=None):
-        """NDCG@10 of the model on held-out interactions ``X`` (higher is better).
+        """NDCG@10 of the model on interactions ``X`` (higher is better).
 
-        Each test user's items in ``X`` are the relevant ones; all items not seen by that user
-        in ``fit`` are ranked. Other metrics: :func:`skadv.metrics.get_ranking_scorer`.
+        Each user's items in ``X`` are the relevant ones; every item is ranked except the
+        user's training items that are not in ``X``. On held-out ``X`` this ranks the items
+        the user has not seen; on the training data it measures the fit. Other metrics:
+        :func:`skadv.metrics.get_ranking_scorer`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_interactions, 2) or DataFrame
+            ``(user, item)`` id pairs.
+        y : array-like of shape (n_interactions,), default=None
+            Weights, used as graded gains and thresholded by ``positive_threshold``. Without
+            ``y`` the threshold cannot apply: every pair of ``X`` is relevant.
+
+        Returns
+        -------
+        score : float
         """
         from skadv.metrics import get_ranking_scorer
 
@@ -237,9 +282,9 @@ class BaseRecommender(BaseEstimator):
     def _ranking_problem(self, X, y=None):
         """Arrange held-out interactions for ranking metrics (used by scorers and ``score``)."""
         check_is_fitted(self)
-        users, items, weights = check_interactions(
-            X, y, positive_threshold=self.positive_threshold
-        )
+        # Without y there is nothing to threshold: every pair of X is relevant.
+        threshold = self.positive_threshold if y is not None else None
+        users, items, weights = check_interactions(X, y, positive_threshold=threshold)
         u = self._encode_users(users)
         i = self._encode_items(items)
         test_users, row = encode_ids(users)
@@ -258,9 +303,13 @@ class BaseRecommender(BaseEstimator):
         )
         y_true.sum_duplicates()
         y_true.eliminate_zeros()
-        seen = self._seen_rows(user_codes)
+        # Training items stay candidates when they are in X: scoring the training data then
+        # measures the fit instead of excluding every relevant item.
+        seen = (self._seen_rows(user_codes) != 0).astype(np.float64)
         seen.resize((seen.shape[0], n_cols))
-        return RankingProblem(user_codes, y_true, seen.tocsr(), n_unknown)
+        exclude = (seen - seen.multiply(y_true != 0)).tocsr()
+        exclude.eliminate_zeros()
+        return RankingProblem(user_codes, y_true, exclude, n_unknown)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,6 +1,7 @@
 """End-to-end use inside scikit-learn's model selection, as users write it."""
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -67,6 +68,47 @@ def test_cross_validate_with_several_ranking_scorers(X, estimator):
     for name in scoring:
         values = result[f"test_{name}"]
         assert values.shape == (2,) and np.all((values >= 0) & (values <= 1))
+
+
+def _train_and_test_scores(estimator, X):
+    search = GridSearchCV(
+        estimator,
+        {"adv_reg": [0.0, 1.0], "epsilon": [0.05, 0.2]},
+        cv=UserHoldoutSplit(n_splits=2, random_state=0),
+        return_train_score=True,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.fit(X)
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "non-finite" in m or "Scoring failed" in m], messages
+    return search.cv_results_["mean_train_score"], search.cv_results_["mean_test_score"]
+
+
+def test_grid_search_train_scores_are_finite_and_measure_fit(X):
+    train, test = _train_and_test_scores(
+        AdversarialMFRecommender(n_factors=8, n_epochs=10, random_state=0), X
+    )
+    assert np.isfinite(train).all() and np.isfinite(test).all()
+    assert train.mean() > test.mean()
+
+
+@pytest.mark.torch
+def test_grid_search_train_scores_neural(X):
+    pytest.importorskip("torch")
+    from skadv.neural import AdversarialNeuralRecommender
+
+    estimator = AdversarialNeuralRecommender(
+        n_factors=8, hidden_layers=(8,), n_epochs=3, batch_size=64, random_state=0
+    )
+    train, test = _train_and_test_scores(estimator, X)
+    assert np.isfinite(train).all() and np.isfinite(test).all()
+    assert train.mean() > test.mean()
+
+
+def test_pipeline_fit_then_score_on_training_data(X):
+    pipe = Pipeline([("rec", AdversarialMFRecommender(n_factors=8, n_epochs=4, random_state=0))])
+    assert 0 < pipe.fit(X).score(X) <= 1
 
 
 def test_recommender_as_last_pipeline_step(X):

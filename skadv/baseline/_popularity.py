@@ -17,9 +17,11 @@ class PopularityRecommender(BaseRecommender):
     weighted : bool, default=False
         Rank by the sum of interaction weights ``y`` instead of the number of distinct users.
     handle_unknown : {"popularity", "error"}, default="popularity"
-        What to do with users/items not seen in ``fit`` (see :class:`skadv.base.BaseRecommender`).
+        What to do with users/items not seen in ``fit`` (see :mod:`skadv.base`).
     positive_threshold : float, default=None
-        Interactions with ``y`` below this value are ignored in ``fit`` and ``score``.
+        Interactions with ``y`` below this value are ignored in ``fit`` and ``score``. Setting
+        it without passing ``y`` to ``fit`` raises ``ValueError``; ``score`` without ``y``
+        counts every pair as relevant.
 
     Attributes
     ----------

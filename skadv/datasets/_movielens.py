@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from skadv.utils._params import BOOL, NONE, PATH, Options, check_params
+
 __all__ = ["load_movielens"]
 
 
@@ -141,11 +143,15 @@ def load_movielens(variant="100k", *, data_home=None, download=True, checksum=Tr
     ...
     FileNotFoundError: MovieLens 100k not found: neither /nonexistent/folder nor ...
     """
-    if variant not in _ARCHIVES:
-        raise ValueError(f"variant must be one of {sorted(_ARCHIVES)}, got {variant!r}.")
-    for name, value in (("download", download), ("checksum", checksum)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name} must be a bool, got {value!r}.")
+    check_params(
+        {
+            "variant": (variant, [Options(*_ARCHIVES)]),
+            "data_home": (data_home, [NONE, PATH]),
+            "download": (download, [BOOL]),
+            "checksum": (checksum, [BOOL]),
+        },
+        caller="load_movielens",
+    )
     spec = _ARCHIVES[variant]
     home = _data_home(data_home)
     folder = _find_folder(home, spec)
@@ -172,12 +178,7 @@ def load_movielens(variant="100k", *, data_home=None, download=True, checksum=Tr
 def _data_home(data_home):
     if data_home is None:
         data_home = os.environ.get("SKADV_DATA") or Path("~") / "skadv_data"
-    try:
-        return Path(data_home).expanduser()
-    except TypeError:
-        raise TypeError(
-            f"data_home must be a str or path-like, got {type(data_home).__name__}."
-        ) from None
+    return Path(data_home).expanduser()
 
 
 def _find_folder(home, spec):

@@ -48,11 +48,10 @@ For one user, let :math:`R` be the relevant candidates, :math:`n_{rel} = |R|`,
   higher (ties count as wrong, pessimistically)
 """
 
-import numbers
-
 import numpy as np
 from scipy import sparse
 
+from skadv.utils._params import BOOL, Interval, check_params
 from skadv.utils._ranking import check_exclude, check_scores
 
 __all__ = [
@@ -91,12 +90,8 @@ def _check_y_true(y_true, shape):
     return rel
 
 
-def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an integer, got {type(k).__name__}.")
-    if k < 1:
-        raise ValueError(f"k must be a positive integer, got {k}.")
-    return int(k)
+#: Constraint of the cut-off ``k`` of the top-k metrics (also used by the scorers).
+K_CONSTRAINT = [Interval("int", 1, None)]
 
 
 # ----------------------------------------------------------------------------- core
@@ -233,15 +228,15 @@ def _auc(r, k=None):
     return r.finish(r.per_row(correct), pairs, pairs > 0)
 
 
-# name -> (per-row implementation, whether it takes k)
+# name -> (per-row implementation, public function name, whether it takes k)
 _IMPLEMENTATIONS = {
-    "ndcg": (_ndcg, True),
-    "recall": (_recall, True),
-    "precision": (_precision, True),
-    "hit_rate": (_hit_rate, True),
-    "map": (_map, True),
-    "mrr": (_mrr, False),
-    "auc": (_auc, False),
+    "ndcg": (_ndcg, "ndcg_at_k", True),
+    "recall": (_recall, "recall_at_k", True),
+    "precision": (_precision, "precision_at_k", True),
+    "hit_rate": (_hit_rate, "hit_rate_at_k", True),
+    "map": (_map, "map_at_k", True),
+    "mrr": (_mrr, "mrr", False),
+    "auc": (_auc, "auc", False),
 }
 
 
@@ -252,15 +247,16 @@ def _per_user(name, y_true, y_score, *, k=None, exclude=None, n_unretrievable=0)
     (rank ``inf``: never a hit) and are never candidates; used by the scorers for held-out
     items the model did not see in ``fit``.
     """
-    impl, _ = _IMPLEMENTATIONS[name]
+    impl = _IMPLEMENTATIONS[name][0]
     return impl(_Ranks(y_true, y_score, exclude, n_unretrievable), k)
 
 
 def _evaluate(name, y_true, y_score, k, exclude, average):
-    if _IMPLEMENTATIONS[name][1]:
-        k = _check_k(k)
-    if not isinstance(average, (bool, np.bool_)):
-        raise TypeError(f"average must be a bool, got {type(average).__name__}.")
+    _, caller, takes_k = _IMPLEMENTATIONS[name]
+    params = {"k": (k, K_CONSTRAINT)} if takes_k else {}
+    params["average"] = (average, [BOOL])
+    check_params(params, caller=caller)
+    k = int(k) if takes_k else None
     values = _per_user(name, y_true, y_score, k=k, exclude=exclude)
     if not average:
         return values
@@ -301,8 +297,10 @@ def ndcg_at_k(y_true, y_score, *, k=10, exclude=None, average=True):
     Raises
     ------
     ValueError
-        Shape mismatch, NaN scores, negative or non-finite relevance, ``k < 1``, or no user
-        with a relevant candidate when ``average=True``.
+        Shape mismatch, NaN scores, negative or non-finite relevance, or no user with a
+        relevant candidate when ``average=True``; an ``InvalidParameterError`` (also a
+        ``ValueError``) names ``k`` when it is not an int >= 1 and ``average`` when it is not
+        a bool.
 
     See Also
     --------
@@ -363,8 +361,10 @@ def recall_at_k(y_true, y_score, *, k=10, exclude=None, average=True):
     Raises
     ------
     ValueError
-        Shape mismatch, NaN scores, negative or non-finite relevance, ``k < 1``, or no user
-        with a relevant candidate when ``average=True``.
+        Shape mismatch, NaN scores, negative or non-finite relevance, or no user with a
+        relevant candidate when ``average=True``; an ``InvalidParameterError`` (also a
+        ``ValueError``) names ``k`` when it is not an int >= 1 and ``average`` when it is not
+        a bool.
 
     Notes
     -----
@@ -413,8 +413,10 @@ def precision_at_k(y_true, y_score, *, k=10, exclude=None, average=True):
     Raises
     ------
     ValueError
-        Shape mismatch, NaN scores, negative or non-finite relevance, ``k < 1``, or no user
-        with a relevant candidate when ``average=True``.
+        Shape mismatch, NaN scores, negative or non-finite relevance, or no user with a
+        relevant candidate when ``average=True``; an ``InvalidParameterError`` (also a
+        ``ValueError``) names ``k`` when it is not an int >= 1 and ``average`` when it is not
+        a bool.
 
     Notes
     -----
@@ -463,8 +465,10 @@ def hit_rate_at_k(y_true, y_score, *, k=10, exclude=None, average=True):
     Raises
     ------
     ValueError
-        Shape mismatch, NaN scores, negative or non-finite relevance, ``k < 1``, or no user
-        with a relevant candidate when ``average=True``.
+        Shape mismatch, NaN scores, negative or non-finite relevance, or no user with a
+        relevant candidate when ``average=True``; an ``InvalidParameterError`` (also a
+        ``ValueError``) names ``k`` when it is not an int >= 1 and ``average`` when it is not
+        a bool.
 
     Notes
     -----
@@ -510,8 +514,10 @@ def map_at_k(y_true, y_score, *, k=10, exclude=None, average=True):
     Raises
     ------
     ValueError
-        Shape mismatch, NaN scores, negative or non-finite relevance, ``k < 1``, or no user
-        with a relevant candidate when ``average=True``.
+        Shape mismatch, NaN scores, negative or non-finite relevance, or no user with a
+        relevant candidate when ``average=True``; an ``InvalidParameterError`` (also a
+        ``ValueError``) names ``k`` when it is not an int >= 1 and ``average`` when it is not
+        a bool.
 
     Notes
     -----
@@ -563,7 +569,8 @@ def mrr(y_true, y_score, *, exclude=None, average=True):
     ------
     ValueError
         Shape mismatch, NaN scores, negative or non-finite relevance, or no user with a
-        relevant candidate when ``average=True``.
+        relevant candidate when ``average=True``; an ``InvalidParameterError`` (also a
+        ``ValueError``) names ``average`` when it is not a bool.
 
     Notes
     -----
@@ -610,7 +617,8 @@ def auc(y_true, y_score, *, exclude=None, average=True):
     ------
     ValueError
         Shape mismatch, NaN scores, negative or non-finite relevance, or no user with a
-        defined value when ``average=True``.
+        defined value when ``average=True``; an ``InvalidParameterError`` (also a
+        ``ValueError``) names ``average`` when it is not a bool.
 
     Notes
     -----

@@ -1,21 +1,23 @@
 """Ranking scorers for ``GridSearchCV`` / ``cross_validate`` (``scoring=``).
 
-A scorer is called as ``scorer(estimator, X, y=None)`` on held-out interactions ``X``, ranks
-for each test user every item not seen by that user in ``fit`` and returns the mean of a
-ranking metric over the test users (higher is better). Held-out items the model never saw
-count as relevant but are never retrieved (see :class:`skadv.base.BaseRecommender`).
+A scorer is called as ``scorer(estimator, X, y=None)`` on interactions ``X``, ranks for each
+user of ``X`` every item except the user's training items that are not in ``X``, and returns
+the mean of a ranking metric over the users (higher is better). On held-out ``X`` that ranks
+the items the user has not seen; on the training data (``return_train_score=True``) it
+measures the fit. Held-out items the model never saw count as relevant but are never
+retrieved (see :mod:`skadv.base`).
 
 scikit-learn's scorer registry is left untouched: pass these objects (or
 ``get_ranking_scorer("ndcg@10")``) directly as ``scoring=``.
 """
 
-import numbers
 import re
 
 import numpy as np
 from sklearn.pipeline import Pipeline
 
 from skadv.metrics import _ranking
+from skadv.utils._params import STRING, Interval, Options, check_params
 
 __all__ = [
     "auc_scorer",
@@ -41,6 +43,14 @@ _METRIC_NAMES = {
 }
 _NAME_TO_METRIC = {name: func for func, name in _METRIC_NAMES.items()}
 _WITH_K = ("ndcg", "recall", "precision", "hit_rate", "map")
+_METRIC_CONSTRAINT = [
+    Options(*_NAME_TO_METRIC),
+    Options(
+        *_METRIC_NAMES,
+        description="one of the skadv.metrics ranking functions (ndcg_at_k, recall_at_k, "
+        "precision_at_k, hit_rate_at_k, map_at_k, mrr, auc)",
+    ),
+]
 _VALID_NAMES = (
     "'ndcg@K', 'recall@K', 'precision@K', 'hit_rate@K', 'map@K' (K a positive integer; "
     "without '@K', K=10), 'mrr', 'auc'"
@@ -74,7 +84,8 @@ class _RankingScorer:
             Held-out ``(user, item)`` pairs: each user's relevant items.
         y : array-like of shape (n_interactions,), default=None
             Weights (relevance; graded gains for NDCG), thresholded by the estimator's
-            ``positive_threshold``.
+            ``positive_threshold``. Without ``y`` the threshold cannot apply: every pair of
+            ``X`` is relevant.
 
         Returns
         -------
@@ -105,7 +116,8 @@ class _RankingScorer:
         if count == 0:
             raise ValueError(
                 f"{self._name} is undefined for every test user of X: no user has a relevant "
-                "item that is not among their training items."
+                "item (a pair with a positive weight, at or above positive_threshold)"
+                + (" and an irrelevant candidate." if self._name == "auc" else ".")
             )
         return total / count
 
@@ -156,12 +168,15 @@ def make_ranking_scorer(metric, k=10, *, batch_size=1024):
 
     Notes
     -----
-    For each test user of ``X``, every item not among the user's training interactions is
-    ranked by the model (``exclude`` = training items); the user's items in ``X`` are the
-    relevant ones (weights ``y`` as gains for NDCG). Held-out items unknown to the model are
-    relevant but never retrieved: they lower the score instead of being dropped. The result
-    is the mean over test users with a relevant item (for AUC, also an irrelevant one).
-    Ties are pessimistic, as in :mod:`skadv.metrics._ranking`.
+    For each user of ``X``, the user's items in ``X`` are the relevant ones (weights ``y``
+    as gains for NDCG, thresholded by the estimator's ``positive_threshold`` when ``y`` is
+    given; without ``y`` every pair is relevant). Every item is ranked by the model except
+    the user's training items that are not in ``X`` (``exclude``): on held-out data, all
+    items the user has not seen; on the training data, every item, so the score measures the
+    fit. Held-out items unknown to the model are relevant but never retrieved: they lower
+    the score instead of being dropped. The result is the mean over users with a relevant
+    item (for AUC, also an irrelevant one). Ties are pessimistic, as in
+    :mod:`skadv.metrics._ranking`.
 
     Examples
     --------
@@ -176,23 +191,16 @@ def make_ranking_scorer(metric, k=10, *, batch_size=1024):
     >>> scorer(model, [[0, "b"], [2, "a"]])
     0.5
     """
-    if isinstance(metric, str):
-        if metric not in _NAME_TO_METRIC:
-            raise ValueError(f"Unknown ranking metric {metric!r}; valid names: {_VALID_NAMES}.")
-        name = metric
-    elif any(metric is func for func in _METRIC_NAMES):
-        name = _METRIC_NAMES[metric]
-    else:
-        raise TypeError(
-            "metric must be one of the skadv.metrics ranking functions (ndcg_at_k, recall_at_k, "
-            f"precision_at_k, hit_rate_at_k, map_at_k, mrr, auc) or its name; got {metric!r}."
-        )
-    k = _ranking._check_k(k)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise TypeError(f"batch_size must be an integer, got {type(batch_size).__name__}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-    return _RankingScorer(name, k, int(batch_size))
+    check_params(
+        {
+            "metric": (metric, _METRIC_CONSTRAINT),
+            "k": (k, _ranking.K_CONSTRAINT),
+            "batch_size": (batch_size, [Interval("int", 1, None)]),
+        },
+        caller="make_ranking_scorer",
+    )
+    name = metric if isinstance(metric, str) else _METRIC_NAMES[metric]
+    return _RankingScorer(name, int(k), int(batch_size))
 
 
 def get_ranking_scorer(name):
@@ -223,8 +231,7 @@ def get_ranking_scorer(name):
     ...
     ValueError: Unknown ranking scorer 'ndcg@ten'; valid names: 'ndcg@K', ...
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}.")
+    check_params({"name": (name, [STRING])}, caller="get_ranking_scorer")
     match = re.fullmatch(r"([a-z_]+)(?:@([0-9]+))?", name.strip().lower())
     metric, k = (match.group(1), match.group(2)) if match else (None, None)
     if metric not in _NAME_TO_METRIC or (k is not None and (metric not in _WITH_K or int(k) < 1)):

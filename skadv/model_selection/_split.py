@@ -19,7 +19,14 @@ import pandas as pd
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_consistent_length
 
-from skadv.utils._params import BOOL, NONE, RANDOM_STATE, Interval, validate_params
+from skadv.utils._params import (
+    BOOL,
+    NONE,
+    RANDOM_STATE,
+    Interval,
+    check_params,
+    validate_params,
+)
 from skadv.utils._random import check_random_state
 from skadv.utils._validation import check_interactions, encode_ids
 
@@ -438,6 +445,14 @@ def train_test_split_interactions(
     >>> len(X_train) + len(X_test) == len(X), set(X_test[:, 0]) <= set(X_train[:, 0])
     (True, True)
     """
+    check_params(
+        {
+            "test_size": (test_size, _TEST_SIZE),
+            "min_interactions": (min_interactions, [Interval("int", 1, None)]),
+            "random_state": (random_state, [NONE, RANDOM_STATE]),
+        },
+        caller="train_test_split_interactions",
+    )
     if y is not None:
         check_consistent_length(X, y)
     cv = UserHoldoutSplit(

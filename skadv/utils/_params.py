@@ -1,8 +1,22 @@
-"""Declarative checks of estimator hyper-parameters, run at the start of ``fit``.
+"""Declarative checks of parameters: one mechanism for estimators and public functions.
 
 scikit-learn's own ``_param_validation`` is private, so skadv keeps a small public-API
-equivalent: each estimator lists ``_parameter_constraints = {name: [constraint, ...]}`` and
-``validate_params(self)`` raises a ``ValueError``/``TypeError`` that names the parameter.
+equivalent. A parameter is checked against a list of constraints (:class:`Interval`,
+:class:`Options`, ``BOOL``, ``NONE``, ``STRING``, ``RANDOM_STATE``, ``SEQUENCE``, ``PATH``) and
+is valid when it satisfies any one of them.
+
+Estimators and splitters
+    List ``_parameter_constraints = {name: [constraint, ...]}`` on the class and call
+    ``validate_params(self)`` at the start of ``fit`` (``__init__`` only stores values).
+Public functions
+    Call ``check_params({name: (value, [constraint, ...]), ...}, caller="function_name")``
+    first thing; bounds that depend on another argument are built at call time
+    (``Interval("int", 0, total_steps, closed="left")``).
+
+Both raise :class:`InvalidParameterError`, a subclass of ``ValueError`` and ``TypeError`` (as
+scikit-learn's), with one message format naming the parameter and its owner::
+
+    The 'k' parameter of ndcg_at_k must be an int in the range [1, inf); got 0.
 """
 
 import numbers
@@ -18,9 +32,19 @@ __all__ = [
     "SEQUENCE",
     "STRING",
     "Interval",
+    "InvalidParameterError",
     "Options",
+    "check_params",
     "validate_params",
 ]
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter satisfies none of its constraints.
+
+    Both a ``ValueError`` and a ``TypeError``: a wrong type and a wrong value are one kind of
+    mistake here, and callers may catch either.
+    """
 
 
 class Interval:
@@ -60,15 +84,21 @@ class Interval:
 
 
 class Options:
-    """One of a fixed set of values."""
+    """One of a fixed set of values (compared by identity, or by type and equality).
 
-    def __init__(self, *options):
-        self.options = options
+    ``description`` replaces the default ``"one of 'a', 'b'"`` in messages, for options whose
+    repr reads badly (functions).
+    """
+
+    def __init__(self, *options, description=None):
+        self.options, self.description = options, description
 
     def is_satisfied_by(self, value):
         return any(value is o or (type(value) is type(o) and value == o) for o in self.options)
 
     def __str__(self):
+        if self.description is not None:
+            return self.description
         return "one of " + ", ".join(repr(o) for o in self.options)
 
 
@@ -98,12 +128,45 @@ SEQUENCE = _TypeOf(tuple, list, description="a tuple or list")
 PATH = _TypeOf(str, os.PathLike, description="a str or path")
 
 
+def check_params(params, *, caller):
+    """Check the arguments of a public function against their constraints.
+
+    Parameters
+    ----------
+    params : dict
+        ``{name: (value, [constraint, ...])}``, checked in order; a value is valid when it
+        satisfies any of its constraints.
+    caller : str
+        Name of the function (or ``Class.method``), shown in the message.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the first argument whose value satisfies none of its constraints.
+
+    Examples
+    --------
+    >>> check_params({"k": (10, [Interval("int", 1, None)])}, caller="ndcg_at_k")
+    >>> check_params({"k": (0, [Interval("int", 1, None)])}, caller="ndcg_at_k")
+    Traceback (most recent call last):
+    ...
+    skadv.utils._params.InvalidParameterError: The 'k' parameter of ndcg_at_k must be an int ...
+    """
+    for name, (value, constraints) in params.items():
+        if any(c.is_satisfied_by(value) for c in constraints):
+            continue
+        expected = " or ".join(str(c) for c in constraints)
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {caller} must be {_fix_open(expected)}; got {value!r}."
+        )
+
+
 def validate_params(estimator):
     """Check every parameter of ``estimator`` against its ``_parameter_constraints``.
 
     Raises
     ------
-    ValueError
+    InvalidParameterError
         Naming the first parameter whose value satisfies none of its constraints.
 
     Examples
@@ -114,19 +177,17 @@ def validate_params(estimator):
     >>> validate_params(Est())
     Traceback (most recent call last):
     ...
-    ValueError: The 'alpha' parameter of Est must be a float in the range [0, inf); got -1.0.
+    skadv.utils._params.InvalidParameterError: The 'alpha' parameter of Est must be a float in ...
     """
     # Parameters are read as attributes: estimators store them untouched in __init__, and
     # the splitters of skadv.model_selection (which have no get_params) do the same.
-    for name, constraints in estimator._parameter_constraints.items():
-        value = getattr(estimator, name)
-        if any(c.is_satisfied_by(value) for c in constraints):
-            continue
-        expected = " or ".join(str(c) for c in constraints)
-        raise ValueError(
-            f"The {name!r} parameter of {type(estimator).__name__} must be {_fix_open(expected)}"
-            f"; got {value!r}."
-        )
+    check_params(
+        {
+            name: (getattr(estimator, name), constraints)
+            for name, constraints in estimator._parameter_constraints.items()
+        },
+        caller=type(estimator).__name__,
+    )
 
 
 def _fix_open(text):

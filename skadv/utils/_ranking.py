@@ -5,11 +5,10 @@ exclusion mask into canonical CSR rows, maps ``n_jobs`` to OpenMP threads and re
 scores, so that the compiled kernel never has to validate anything.
 """
 
-import numbers
-
 import numpy as np
 from scipy import sparse
 
+from skadv.utils._params import Interval, check_params
 from skadv.utils._threads import effective_n_threads
 
 __all__ = ["check_exclude", "check_scores", "top_k"]
@@ -106,7 +105,9 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
     Raises
     ------
     ValueError
-        NaN in ``scores``, ``k`` out of range, or an ``exclude`` of the wrong shape.
+        NaN in ``scores``, or an ``exclude`` of the wrong shape; an
+        ``InvalidParameterError`` (also a ``ValueError``) names ``k`` when it is not an int
+        in ``[1, n_items]``.
 
     Notes
     -----
@@ -130,10 +131,7 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
 
     scores = check_scores(scores)
     n_rows, n_items = scores.shape
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an integer, got {type(k).__name__}.")
-    if not 1 <= k <= n_items:
-        raise ValueError(f"k must be in [1, n_items={n_items}], got {k}.")
+    check_params({"k": (k, [Interval("int", 1, n_items)])}, caller="top_k")
     k = int(k)
     n_threads = effective_n_threads(n_jobs)
     mask = check_exclude(exclude, scores.shape, allow_fewer_columns=True)

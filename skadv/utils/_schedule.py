@@ -1,8 +1,8 @@
 """Learning-rate schedules: the one place skadv defines them (MF epochs, neural steps).
 
 :func:`learning_rate_factor` returns the multiplier of the base learning rate at a step (an
-epoch for matrix factorization, an optimizer step for the neural models). Pure Python: it
-imports neither NumPy nor torch.
+epoch for matrix factorization, an optimizer step for the neural models). It works on plain
+numbers and never imports torch, so a ``torch.optim.lr_scheduler.LambdaLR`` can call it.
 
 Convention, for ``total_steps`` steps numbered ``0 .. total_steps - 1`` of which the first
 ``warmup_steps`` warm up:
@@ -17,23 +17,13 @@ Convention, for ``total_steps`` steps numbered ``0 .. total_steps - 1`` of which
 """
 
 import math
-import numbers
+
+from skadv.utils._params import Interval, Options, check_params
 
 __all__ = ["LR_SCHEDULES", "learning_rate_factor"]
 
 #: Names accepted by ``learning_rate_factor(schedule=...)``.
 LR_SCHEDULES = ("constant", "linear", "cosine")
-
-
-def _check_int(value, name, low, high=None):
-    """``value`` as an int in ``[low, high)``; ValueError naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an int, got {value!r}.")
-    value = int(value)
-    if value < low or (high is not None and value >= high):
-        bounds = f"[{low}, {high})" if high is not None else f"[{low}, inf)"
-        raise ValueError(f"{name} must be an int in the range {bounds}, got {value!r}.")
-    return value
 
 
 def learning_rate_factor(step, total_steps, *, schedule="constant", warmup_steps=0):
@@ -60,10 +50,10 @@ def learning_rate_factor(step, total_steps, *, schedule="constant", warmup_steps
 
     Raises
     ------
-    ValueError
-        Naming the argument: ``step`` outside ``[0, total_steps)``, ``total_steps < 1``,
-        ``warmup_steps`` outside ``[0, total_steps)``, an unknown ``schedule``, or a
-        non-integer count.
+    InvalidParameterError
+        A ``ValueError`` naming the argument: ``step`` outside ``[0, total_steps)``,
+        ``total_steps < 1``, ``warmup_steps`` outside ``[0, total_steps)``, an unknown
+        ``schedule``, or a non-integer count.
 
     Examples
     --------
@@ -75,11 +65,18 @@ def learning_rate_factor(step, total_steps, *, schedule="constant", warmup_steps
     >>> [round(learning_rate_factor(s, 5, warmup_steps=2), 3) for s in range(5)]
     [0.333, 0.667, 1.0, 1.0, 1.0]
     """
-    if schedule not in LR_SCHEDULES:
-        raise ValueError(f"schedule must be one of {LR_SCHEDULES}, got {schedule!r}.")
-    total_steps = _check_int(total_steps, "total_steps", 1)
-    step = _check_int(step, "step", 0, total_steps)
-    warmup_steps = _check_int(warmup_steps, "warmup_steps", 0, total_steps)
+    # total_steps first: the bounds of step and warmup_steps depend on it.
+    caller = "learning_rate_factor"
+    check_params(
+        {
+            "schedule": (schedule, [Options(*LR_SCHEDULES)]),
+            "total_steps": (total_steps, [Interval("int", 1, None)]),
+        },
+        caller=caller,
+    )
+    upper = Interval("int", 0, total_steps, closed="left")
+    check_params({"step": (step, [upper]), "warmup_steps": (warmup_steps, [upper])}, caller=caller)
+    step, total_steps, warmup_steps = int(step), int(total_steps), int(warmup_steps)
     if step < warmup_steps:
         return (step + 1) / (warmup_steps + 1)
     if schedule == "constant":

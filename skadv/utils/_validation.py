@@ -4,12 +4,17 @@ Every estimator, splitter and scorer in skadv reads ``(X, y)`` through these fun
 input contract is stated once:
 
 * ``X`` is an array-like of shape ``(n_interactions, 2)`` holding ``(user, item)`` id pairs, or a
-  ``pandas.DataFrame`` with ``user`` and ``item`` columns (a two-column frame with other names is
-  read positionally). Ids may be any hashable value: integers (also huge sparse ones such as
-  ``10**12``; nothing is allocated by maximum id), strings, tuples...
+  ``pandas.DataFrame`` with ``user`` and ``item`` columns (other columns are ignored). A frame
+  without these two names is rejected, whatever its number of columns: its column order is not
+  trusted to be (user, item). Ids may be any hashable value: integers (also huge sparse ones
+  such as ``10**12``; nothing is allocated by maximum id), strings, tuples...
 * ``y`` is optional: one non-negative finite weight or rating per row. With
   ``positive_threshold`` set, rows whose ``y`` is below the threshold are dropped (e.g. ratings
-  below 4 are not positives).
+  below 4 are not positives); a threshold without ``y`` is an error, as nothing could be
+  thresholded.
+
+Ids given to a fitted model are looked up by value; :func:`check_id_types` turns the silent
+miss of ``"196"`` against a model fitted on ``196`` into an error naming the cast to do.
 """
 
 import numbers
@@ -18,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["check_interactions", "encode_ids", "lookup_ids"]
+__all__ = ["check_id_types", "check_interactions", "encode_ids", "lookup_ids"]
 
 
 def _column_as_ids(col, name):
@@ -80,11 +85,13 @@ def _as_pair_columns(X, user_col, item_col):
     if isinstance(X, pd.DataFrame):
         if user_col in X.columns and item_col in X.columns:
             return X[user_col], X[item_col]
-        if X.shape[1] == 2:
-            return X.iloc[:, 0], X.iloc[:, 1]
+        # Reading a frame by position would silently swap users and items for a frame
+        # ordered (item, user), e.g. (movie_id, user_id).
         raise ValueError(
-            f"X is a DataFrame without {user_col!r}/{item_col!r} columns and has "
-            f"{X.shape[1]} columns; expected those two columns or exactly two."
+            f"X is a DataFrame without {user_col!r} and {item_col!r} columns (it has "
+            f"{list(X.columns)[:5]}): rename the user and item columns to {user_col!r} and "
+            f"{item_col!r} (e.g. X.rename(columns={{'user_id': {user_col!r}, 'movie_id': "
+            f"{item_col!r}}})), or pass a NumPy array of (user, item) pairs."
         )
     if isinstance(X, np.ndarray):
         arr = X
@@ -122,13 +129,13 @@ def check_interactions(
     Parameters
     ----------
     X : array-like of shape (n_interactions, 2) or DataFrame
-        ``(user, item)`` id pairs, or a DataFrame with ``user_col`` and ``item_col`` columns.
-        Ids may be any hashable.
+        ``(user, item)`` id pairs, or a DataFrame with ``user_col`` and ``item_col`` columns
+        (a frame without them raises ``ValueError``). Ids may be any hashable.
     y : array-like of shape (n_interactions,), default=None
         Non-negative finite weights or ratings; ``None`` means weight 1 for every row.
     positive_threshold : float, default=None
-        When set (and ``y`` is given), rows with ``y < positive_threshold`` are dropped: they
-        are not positive interactions.
+        When set, rows with ``y < positive_threshold`` are dropped: they are not positive
+        interactions. Requires ``y``.
     user_col, item_col : str, default="user", "item"
         Column names read from a DataFrame ``X``.
     allow_empty : bool, default=False
@@ -144,7 +151,9 @@ def check_interactions(
     Raises
     ------
     ValueError
-        Wrong shape, NaN/inf, missing ids, mismatched lengths, negative weights, empty input.
+        Wrong shape, NaN/inf, missing ids, mismatched lengths, negative weights, empty input,
+        a DataFrame without ``user_col``/``item_col`` columns, ``positive_threshold`` without
+        ``y``.
     TypeError
         Non-hashable ids, a sparse matrix or a scalar as ``X``.
 
@@ -162,6 +171,11 @@ def check_interactions(
     users = _column_as_ids(ucol, "X (user column)")
     items = _column_as_ids(icol, "X (item column)")
     n = users.shape[0]
+    if y is None and positive_threshold is not None:
+        raise ValueError(
+            f"positive_threshold={positive_threshold!r} needs the ratings: pass them as y "
+            "(fit(X, y)), or set positive_threshold=None to treat every row as a positive."
+        )
     if y is None:
         weights = np.ones(n, dtype=np.float64)
     else:
@@ -192,6 +206,53 @@ def check_interactions(
             "X holds no interactions" + (" at or above positive_threshold." if n else ".")
         )
     return users, items, weights
+
+
+def check_id_types(known, ids, name):
+    """Raise when ``ids`` and the fitted ids ``known`` are of incompatible types.
+
+    Integer ids never equal string ids (``196 != "196"``), so looking up ``"196"`` in a model
+    fitted on ``196`` would silently treat the user as unknown. This raises instead when all
+    of ``known`` are integers and all of ``ids`` strings, or the reverse. Ids of mixed types
+    are left to the ``handle_unknown`` rule.
+
+    Parameters
+    ----------
+    known : ndarray
+        Ids seen in ``fit`` (``user_ids_`` or ``item_ids_``).
+    ids : ndarray
+        Ids to look up, as returned by :func:`check_interactions`.
+    name : str
+        How to call ``ids`` in the message (``"users"``, ``"X (item column)"``).
+
+    Raises
+    ------
+    TypeError
+        Naming the cast that makes ``ids`` match.
+
+    Examples
+    --------
+    >>> check_id_types(np.array([196, 186]), np.array(["196"], dtype=object), "users")
+    Traceback (most recent call last):
+    ...
+    TypeError: users holds str ids (e.g. ['196']) but the model was fitted on int ids: cast ...
+    """
+    if ids.shape[0] == 0 or known.shape[0] == 0:
+        return
+    fitted, given = _id_kind(known), _id_kind(ids)
+    if {fitted, given} == {"int", "str"}:
+        cast = "np.int64" if fitted == "int" else "str"
+        raise TypeError(
+            f"{name} holds {given} ids (e.g. {ids[:3].tolist()}) but the model was fitted on "
+            f"{fitted} ids: cast them to {fitted} first, e.g. np.asarray(ids).astype({cast}) "
+            f"or df.astype({{'user': {fitted}, 'item': {fitted}}})."
+        )
+
+
+def _id_kind(ids):
+    """``"int"`` or ``"str"`` when every id is of that type, else None."""
+    kind = pd.api.types.infer_dtype(ids, skipna=False)
+    return {"integer": "int", "string": "str"}.get(kind)
 
 
 def encode_ids(values):

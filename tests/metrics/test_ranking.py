@@ -197,10 +197,10 @@ def test_ndcg_matches_sklearn_without_ties(k, seed):
         ([1, 0], [1.0, 0.0], {}, ValueError, "2-dimensional"),
         ([["a", "b"]], [[1.0, 0.0]], {}, TypeError, "y_true"),
         ([[1, 0]], sparse.csr_matrix([[1.0, 0.0]]), {}, TypeError, "sparse"),
-        ([[1, 0]], [[1.0, 0.0]], {"k": 0}, ValueError, "k must be a positive"),
-        ([[1, 0]], [[1.0, 0.0]], {"k": 2.5}, TypeError, "k must be an integer"),
+        ([[1, 0]], [[1.0, 0.0]], {"k": 0}, ValueError, r"'k' parameter of ndcg_at_k .* got 0"),
+        ([[1, 0]], [[1.0, 0.0]], {"k": 2.5}, TypeError, "'k' .* an int .* got 2.5"),
         ([[1, 0]], [[1.0, 0.0]], {"exclude": [[0, 0, 0]]}, ValueError, "exclude"),
-        ([[1, 0]], [[1.0, 0.0]], {"average": "yes"}, TypeError, "average"),
+        ([[1, 0]], [[1.0, 0.0]], {"average": "yes"}, TypeError, "'average' .* a bool"),
         ([[0, 0]], [[1.0, 0.0]], {}, ValueError, "undefined for every user"),
     ],
 )

@@ -89,12 +89,39 @@ def test_score_method_is_ndcg_at_10(model):
     assert model.score(TEST) == ndcg_scorer(model, TEST)
 
 
-def test_users_whose_test_items_are_all_training_items_are_skipped(model):
-    # user 1's test item "a" was seen in training: not a candidate, so user 1 has no value
-    value = recall_scorer(model, [[1, "a"], [2, "b"]])
-    assert value == 1.0
+def test_training_items_in_X_stay_candidates(model):
+    # User 1 trained on a, b, c. Scoring X = {(1, a), (1, c)} excludes only b (a training
+    # item not in X): candidates a (3), c (1), d (1). a is at rank 1; c ties with the
+    # irrelevant d and ranks 3rd (pessimistic ties), outside the top 2.
+    value = make_ranking_scorer(ndcg_at_k, k=2)(model, [[1, "a"], [1, "c"]])
+    assert value == pytest.approx(1 / (1 + 1 / math.log2(3)), rel=1e-12)
+    # The same pairs as held-out data of a model that never saw them: the usual protocol.
+    held_out = PopularityRecommender().fit([[0, "a"], [2, "a"], [0, "b"], [1, "b"], [2, "d"]])
+    # user 1 trained on b only: candidates a (2), d (1), c (unknown: never retrieved)
+    value = make_ranking_scorer(ndcg_at_k, k=2)(held_out, [[1, "a"], [1, "c"]])
+    assert value == pytest.approx(1 / (1 + 1 / math.log2(3)), rel=1e-12)
+
+
+def test_score_on_the_training_data_measures_the_fit(model):
+    # Every training item is relevant and ranked: popularity ranks a, b, then c/d.
+    assert 0 < model.score(TRAIN) <= 1
+    assert recall_scorer(model, TRAIN) == pytest.approx(1.0)  # <= 3 items each, k=10
+
+
+def test_no_relevant_pair_is_undefined(model):
     with pytest.raises(ValueError, match="undefined for every test user"):
-        recall_scorer(model, [[1, "a"]])
+        recall_scorer(model, [[1, "a"]], [0.0])
+
+
+def test_threshold_without_y_counts_every_pair_as_relevant():
+    model = PopularityRecommender(positive_threshold=4).fit(TRAIN, [5, 5, 5, 5, 5, 5, 5])
+    # With y the threshold applies: (2, "b") rated 1 is not relevant, only (0, "d") is.
+    with_y = recall_scorer(model, [[0, "d"], [2, "b"]], [5, 1])
+    assert with_y == pytest.approx(recall_scorer(model, [[0, "d"]]))
+    # Without y both pairs are relevant.
+    assert recall_scorer(model, [[0, "d"], [2, "b"]]) == pytest.approx(
+        np.mean([recall_scorer(model, [[0, "d"]]), recall_scorer(model, [[2, "b"]])])
+    )
 
 
 def test_handle_unknown_error_raises():
@@ -225,17 +252,17 @@ def test_get_ranking_scorer_rejects_unknown_names(name):
 
 
 def test_get_ranking_scorer_needs_a_string():
-    with pytest.raises(TypeError, match="name must be a str"):
+    with pytest.raises(TypeError, match="'name' parameter of get_ranking_scorer must be a str"):
         get_ranking_scorer(ndcg_at_k)
 
 
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "match"),
     [
-        ((len,), {}, TypeError, "metric must be one of"),
-        (("ndgc",), {}, ValueError, "Unknown ranking metric 'ndgc'"),
-        ((ndcg_at_k, 0), {}, ValueError, "k must be a positive"),
-        ((ndcg_at_k, 2.0), {}, TypeError, "k must be an integer"),
+        ((len,), {}, TypeError, "'metric' .* ranking functions .*; got <built-in"),
+        (("ndgc",), {}, ValueError, r"'metric' .* one of 'ndcg', .*; got 'ndgc'"),
+        ((ndcg_at_k, 0), {}, ValueError, r"'k' .* int in the range \[1, inf\); got 0"),
+        ((ndcg_at_k, 2.0), {}, TypeError, "'k' .*; got 2.0"),
         ((ndcg_at_k,), {"batch_size": 0}, ValueError, "batch_size"),
         ((ndcg_at_k,), {"batch_size": 1.5}, TypeError, "batch_size"),
     ],

@@ -348,7 +348,10 @@ def test_repr_lists_parameters():
         (lambda: LeaveOneOutSplit(n_splits=1.5), "n_splits"),
         (lambda: TemporalSplit(test_size=-0.1), "test_size"),
         (lambda: TemporalSplit(per_user=None), "per_user"),
-        (lambda: train_test_split_interactions([[0, 1]], test_size=2.0), "test_size"),
+        (
+            lambda: train_test_split_interactions([[0, 1]], test_size=2.0),
+            "'test_size' parameter of train_test_split_interactions",
+        ),
     ],
 )
 def test_invalid_parameters_are_named(make, match):

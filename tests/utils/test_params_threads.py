@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from skadv.utils._params import BOOL, NONE, RANDOM_STATE, Interval, Options, validate_params
+from skadv.utils._params import (
+    BOOL,
+    NONE,
+    RANDOM_STATE,
+    Interval,
+    InvalidParameterError,
+    Options,
+    check_params,
+    validate_params,
+)
 from skadv.utils._random import draw_seeds
 from skadv.utils._threads import effective_n_threads
 
@@ -41,6 +50,39 @@ def test_valid_params_pass():
 def test_invalid_params_name_the_parameter(name, value, match):
     with pytest.raises(ValueError, match=match):
         validate_params(_Est(**{name: value}))
+
+
+def test_check_params_uses_the_estimator_message_format():
+    with pytest.raises(InvalidParameterError) as function_error:
+        check_params({"n": (0, [Interval("int", 1, None)])}, caller="f")
+    with pytest.raises(InvalidParameterError) as estimator_error:
+        validate_params(_Est(n=0))
+    assert str(function_error.value) == str(estimator_error.value).replace("_Est", "f")
+    assert str(function_error.value) == (
+        "The 'n' parameter of f must be an int in the range [1, inf); got 0."
+    )
+
+
+@pytest.mark.parametrize("error", [ValueError, TypeError])
+def test_invalid_parameter_error_is_a_value_and_a_type_error(error):
+    with pytest.raises(error):
+        check_params({"flag": ("yes", [BOOL])}, caller="f")
+
+
+def test_check_params_accepts_any_matching_constraint():
+    check_params(
+        {"k": (None, [NONE, Interval("int", 1, None)]), "m": ("a", [Options("a")])}, caller="f"
+    )
+
+
+def test_check_params_stops_at_the_first_invalid_argument():
+    with pytest.raises(ValueError, match="'a' parameter"):
+        check_params({"a": (-1, [Interval("real", 0, None)]), "b": (-1, [BOOL])}, caller="f")
+
+
+def test_options_description_replaces_the_listing():
+    with pytest.raises(ValueError, match="must be a known function; got 3"):
+        check_params({"m": (3, [Options(len, description="a known function")])}, caller="f")
 
 
 @pytest.mark.parametrize("n_jobs,expected", [(None, 1), (1, 1)])
