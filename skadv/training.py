@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from skadv.utils._schedule import learning_rate_factor
-from skadv.utils._validation import encode_ids, lookup_ids
+from skadv.utils._validation import check_id_types, encode_ids, lookup_ids
 
 __all__ = [
     "ADVERSARIES",
@@ -404,11 +404,13 @@ def usable_samples(indptr, sample_users, sample_items, n_items):
     )
 
 
-def extend_ids(known, values):
+def extend_ids(known, values, name="ids"):
     """Append the ids of ``values`` missing from ``known``; return ``(ids, codes of values)``.
 
     Used to fold new users and items into a fitted model: known ids keep their codes, new
-    ones get the next codes in sorted order.
+    ones get the next codes in sorted order. Ids of another type than the fitted ones
+    (``"196"`` for a model fitted on ``196``) raise a ``TypeError`` naming ``name`` instead of
+    becoming new ids.
 
     Examples
     --------
@@ -420,6 +422,7 @@ def extend_ids(known, values):
     unknown = codes < 0
     if not unknown.any():
         return known, codes
+    check_id_types(known, values[unknown], name)
     new_ids, new_codes = encode_ids(values[unknown])
     if known.dtype != new_ids.dtype:
         known, new_ids = known.astype(object), new_ids.astype(object)

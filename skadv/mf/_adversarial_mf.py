@@ -462,8 +462,8 @@ class AdversarialMFRecommender(BaseRecommender):
             X, y, positive_threshold=self.positive_threshold
         )
         n_old_users, n_old_items = self.n_users_, self.n_items_
-        self.user_ids_, u = extend_ids(self.user_ids_, users)
-        self.item_ids_, i = extend_ids(self.item_ids_, items)
+        self.user_ids_, u = extend_ids(self.user_ids_, users, "X (user column)")
+        self.item_ids_, i = extend_ids(self.item_ids_, items, "X (item column)")
         self.n_users_, self.n_items_ = self.user_ids_.shape[0], self.item_ids_.shape[0]
         state = self._grown_state(
             rng.normal(0.0, self.init_std, (self.n_users_ - n_old_users, self.n_factors)),

@@ -2,6 +2,8 @@
 
 import os
 
+from skadv.utils._params import NONE, Interval, check_params
+
 
 def _cpu_count():
     try:
@@ -34,10 +36,11 @@ def effective_n_threads(n_jobs):
     """
     from skadv._ext._openmp_helpers import max_threads
 
-    if n_jobs is None:
-        n_jobs = 1
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a non-zero integer or None, got {n_jobs!r}.")
+    check_params(
+        {"n_jobs": (n_jobs, [NONE, Interval("int", 1, None), Interval("int", None, -1)])},
+        caller="effective_n_threads",
+    )
+    n_jobs = 1 if n_jobs is None else int(n_jobs)
     n_cpu = _cpu_count()
     n_threads = n_jobs if n_jobs > 0 else max(1, n_cpu + 1 + n_jobs)
     return max(1, min(n_threads, max_threads()))

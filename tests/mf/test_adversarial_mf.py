@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import skadv.metrics
+from skadv.base import UNKNOWN_ITEM_SCORE
 from skadv.datasets import make_interactions
 from skadv.metrics import get_ranking_scorer
 from skadv.mf import AdversarialMFRecommender, _cython_backend
@@ -326,7 +327,7 @@ def test_unknown_user_gets_popular_items(X):
     assert set(items[0]) == set(top)
     scores = model.predict([[10**9, X[0, 1]], [X[0, 0], 10**9]])
     assert scores[0] == model.item_popularity_[np.searchsorted(model.item_ids_, X[0, 1])]
-    assert np.isneginf(scores[1])
+    assert scores[1] == UNKNOWN_ITEM_SCORE  # finite, below every known score
 
 
 def test_handle_unknown_error(X):
@@ -491,3 +492,11 @@ def test_import_does_not_load_torch():
     code = "import sys, skadv.mf; skadv.mf.AdversarialMFRecommender; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_partial_fit_refuses_ids_of_another_type(X):
+    # "196" is not user 196: folding it in as a new user would silently split the history.
+    model = _fit(X)
+    with pytest.raises(TypeError, match="cast"):
+        model.partial_fit(np.array([["196", "5"]], dtype=object))
+    assert model.user_ids_.dtype.kind == "i"

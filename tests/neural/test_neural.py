@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 torch = pytest.importorskip("torch")
 
 from skadv.attacks import EmbeddingAttack  # noqa: E402
+from skadv.base import UNKNOWN_ITEM_SCORE  # noqa: E402
 from skadv.baseline import PopularityRecommender  # noqa: E402
 from skadv.datasets import make_interactions  # noqa: E402
 from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions  # noqa: E402
@@ -408,7 +409,7 @@ def test_unknown_users_and_items_follow_handle_unknown(split):
     model = _model().fit(train)
     scores = model.predict([[10**9, train[0, 1]], [train[0, 0], 10**9]])
     assert scores[0] == model.item_popularity_[model.item_ids_ == train[0, 1]][0]
-    assert scores[1] == -np.inf
+    assert scores[1] == UNKNOWN_ITEM_SCORE
     strict = _model(handle_unknown="error").fit(train)
     with pytest.raises(ValueError, match="not seen in fit"):
         strict.predict([[10**9, train[0, 1]]])
