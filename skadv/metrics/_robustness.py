@@ -11,7 +11,7 @@ import pandas as pd
 
 from skadv.attacks import EmbeddingAttack
 from skadv.metrics._scorer import get_ranking_scorer, make_ranking_scorer
-from skadv.utils._params import validate_params
+from skadv.utils._params import Options, check_params, validate_params
 
 __all__ = ["make_robustness_scorer", "robustness_curve"]
 
@@ -253,6 +253,5 @@ def make_robustness_scorer(attack, metric="ndcg@10", kind="attacked"):
             f"attack must be an EmbeddingAttack instance, got {type(attack).__name__}."
         )
     validate_params(attack)
-    if not (isinstance(kind, str) and kind in ("attacked", "drop")):
-        raise ValueError(f"kind must be 'attacked' or 'drop', got {kind!r}.")
+    check_params({"kind": (kind, [Options("attacked", "drop")])}, caller="make_robustness_scorer")
     return _RobustnessScorer(attack, metric, kind)

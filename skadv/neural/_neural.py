@@ -1,6 +1,5 @@
 """Neural recommenders over id embeddings trained adversarially: AdversarialNeuralRecommender."""
 
-import numbers
 import warnings
 from collections.abc import Mapping
 
@@ -9,7 +8,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from skadv.neural._base import TRAINING_CONSTRAINTS, TorchRecommender
-from skadv.utils._params import NONE, SEQUENCE, Interval, Options
+from skadv.utils._params import NONE, Interval, Options, TupleOf
 from skadv.utils._validation import check_interactions
 
 __all__ = ["AdversarialNeuralRecommender"]
@@ -191,12 +190,12 @@ class AdversarialNeuralRecommender(TorchRecommender):
         **TRAINING_CONSTRAINTS,
         "architecture": [Options("two-tower", "neumf")],
         "n_factors": [Interval("int", 1, None)],
-        "hidden_layers": [SEQUENCE],
+        "hidden_layers": [TupleOf(Interval("int", 1, None))],
         "activation": [Options("relu", "gelu", "tanh")],
         "dropout": [Interval("real", 0, 1, closed="left")],
         "init_std": [Interval("real", 0, None, closed="neither")],
-        "tasks": [SEQUENCE],
-        "task_weights": [NONE, SEQUENCE],
+        "tasks": [TupleOf(Options(*TASKS), min_length=1)],
+        "task_weights": [NONE, TupleOf(Interval("real", 0, None))],
     }
 
     def __init__(
@@ -306,31 +305,20 @@ class AdversarialNeuralRecommender(TorchRecommender):
         return super().fit(X, y, user_features=user_features, item_features=item_features)
 
     def _check_architecture_params(self, y):
-        tasks = tuple(self.tasks) if isinstance(self.tasks, (tuple, list)) else self.tasks
-        if not isinstance(tasks, tuple) or not tasks or "click" not in tasks or any(
-            t not in TASKS for t in tasks
-        ) or len(set(tasks)) != len(tasks):  # fmt: skip
+        """Checks that relate parameters to each other or to ``y`` (each parameter alone is
+        checked by ``_parameter_constraints``)."""
+        tasks = tuple(self.tasks)
+        if "click" not in tasks or len(set(tasks)) != len(tasks):
             raise ValueError(
-                f"tasks must be a tuple of distinct names from {TASKS} containing 'click', "
-                f"got {self.tasks!r}."
+                f"tasks must be distinct names from {TASKS} containing 'click', got "
+                f"{self.tasks!r}."
             )
         if "rating" in tasks and y is None:
             raise ValueError("tasks with 'rating' need the ratings: pass y to fit.")
-        if self.task_weights is not None:
-            weights = tuple(self.task_weights)
-            if len(weights) != len(tasks) or not all(
-                isinstance(w, numbers.Real) and not isinstance(w, bool) and np.isfinite(w)
-                and w >= 0 for w in weights
-            ):  # fmt: skip
-                raise ValueError(
-                    f"task_weights must hold one finite non-negative float per task "
-                    f"({len(tasks)}), got {self.task_weights!r}."
-                )
-        layers = self.hidden_layers
-        if not all(isinstance(w, numbers.Integral) and not isinstance(w, bool) and w >= 1
-                   for w in layers):  # fmt: skip
+        if self.task_weights is not None and len(self.task_weights) != len(tasks):
             raise ValueError(
-                f"hidden_layers must be a tuple of positive ints, got {self.hidden_layers!r}."
+                f"task_weights must hold one weight per task ({len(tasks)}), got "
+                f"{self.task_weights!r}."
             )
 
     def _prepare(self, fit_params):

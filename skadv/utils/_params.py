@@ -30,6 +30,7 @@ __all__ = [
     "PATH",
     "RANDOM_STATE",
     "SEQUENCE",
+    "TupleOf",
     "STRING",
     "Interval",
     "InvalidParameterError",
@@ -113,6 +114,25 @@ class _TypeOf:
 
     def __str__(self):
         return self.description
+
+
+class TupleOf:
+    """A tuple or list (``min_length`` elements at least) whose elements all satisfy
+    ``element`` (a constraint), e.g. ``TupleOf(Interval("int", 1, None))``."""
+
+    def __init__(self, element, min_length=0):
+        self.element, self.min_length = element, min_length
+
+    def is_satisfied_by(self, value):
+        return (
+            isinstance(value, (tuple, list))
+            and len(value) >= self.min_length
+            and all(self.element.is_satisfied_by(v) for v in value)
+        )
+
+    def __str__(self):
+        size = f"at least {self.min_length} " if self.min_length else ""
+        return f"a tuple or list of {size}elements each {self.element}"
 
 
 NONE = Options(None)
