@@ -4,9 +4,9 @@ The text models of :mod:`skadv.neural` turn a text into one vector by running a 
 encoder (``transformers.AutoModel``) and mean-pooling its last hidden states over the real
 (non-padding) tokens, which for ``sentence-transformers/all-MiniLM-L6-v2`` is exactly the
 sentence-transformers embedding. Adversarial training perturbs the *word* embeddings, so the
-forward pass is split in two: :func:`embed_tokens` (ids -> word embeddings, what FGM/PGD/FreeLB
-perturb) and :func:`encode_embeds` (word embeddings -> pooled vectors; position and token-type
-embeddings are added inside the model).
+forward pass is split in two: :func:`embed_tokens` (ids -> word embeddings, what the
+adversaries perturb) and :func:`encode_embeds` (word embeddings -> pooled vectors; position
+and token-type embeddings are added inside the model).
 
 This module imports torch at import time: it is only imported from ``fit``/``transform`` (or
 the tests), never by ``import skadv`` or ``import skadv.neural``. ``transformers`` is imported

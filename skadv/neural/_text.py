@@ -22,11 +22,11 @@ class AdversarialTextRecommender(TorchRecommender):
     pretrained BERT-style encoder (mean pooling) and projected to ``n_factors`` dimensions;
     each user by an id embedding and/or the mean vector of the items in its history. The
     model is trained with BPR on (user, positive, negative) triples, and adversarial training
-    perturbs the *token embeddings* of the items' texts (FGM, PGD or FreeLB), which makes
-    the ranking robust to small changes of the text representation. Items unseen in
-    training are recommendable from their text (:meth:`add_items`). The texts are given to
-    :meth:`fit` (``item_texts``), not to the constructor. Needs PyTorch and transformers
-    (``pip install 'skadv[text]'``).
+    perturbs the *token embeddings* of the items' texts (FGSM, PGD, FreeLB, or a random
+    direction as a control), which makes the ranking robust to small changes of the text
+    representation. Items unseen in training are recommendable from their text
+    (:meth:`add_items`). The texts are given to :meth:`fit` (``item_texts``), not to the
+    constructor. Needs PyTorch and transformers (``pip install 'skadv[text]'``).
 
     Parameters
     ----------
