@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from skadv.base import UNKNOWN_ITEM_SCORE  # noqa: E402
 from skadv.model_selection import UserHoldoutSplit  # noqa: E402
 from skadv.neural import AdversarialTextRecommender  # noqa: E402
 
@@ -115,7 +116,7 @@ def test_cold_items_are_scored_from_their_text(tiny_bert_path, texts, blocks):
     model = _model(tiny_bert_path, n_epochs=30, encoder_learning_rate=1e-4)
     model.fit(train, item_texts=texts)
     assert 2 not in model.item_ids_
-    assert model.predict([[0, 2]])[0] == -np.inf  # unknown until added
+    assert model.predict([[0, 2]])[0] == UNKNOWN_ITEM_SCORE  # unknown until added
     # The towers rebuilt for cold start give the training items their trained vectors.
     np.testing.assert_allclose(
         model.encode_items([texts[i] for i in model.item_ids_]), model.item_factors_,
