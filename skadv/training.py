@@ -34,6 +34,7 @@ __all__ = [
     "TrainingLog",
     "TrainingSchedule",
     "check_finite",
+    "check_warmup",
     "extend_ids",
     "mean_row_norm",
     "normalize_rows",
@@ -191,6 +192,23 @@ class EpochPlan:
     eps_user: float
     eps_item: float
     learning_rate: float
+
+
+def check_warmup(warmup_epochs, n_epochs):
+    """The one check relating ``warmup_epochs`` to ``n_epochs`` (run before any training).
+
+    Examples
+    --------
+    >>> check_warmup(5, 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: warmup_epochs=5 must be less than n_epochs=5: at least one epoch runs after ...
+    """
+    if warmup_epochs >= n_epochs:
+        raise ValueError(
+            f"warmup_epochs={warmup_epochs} must be less than n_epochs={n_epochs}: at least "
+            "one epoch runs after the warm-up."
+        )
 
 
 # ------------------------------------------------------------------------------ early stopping

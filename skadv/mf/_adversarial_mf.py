@@ -5,7 +5,14 @@ import pandas as pd
 from scipy import sparse
 
 from skadv.base import BaseRecommender
-from skadv.training import EPSILON_MODES, EarlyStopping, FactorState, TrainingSchedule, extend_ids
+from skadv.training import (
+    EPSILON_MODES,
+    EarlyStopping,
+    FactorState,
+    TrainingSchedule,
+    check_warmup,
+    extend_ids,
+)
 from skadv.utils._backend import BACKENDS, resolve_backend
 from skadv.utils._params import BOOL, NONE, RANDOM_STATE, STRING, Interval, Options
 from skadv.utils._random import check_random_state
@@ -546,11 +553,7 @@ class AdversarialMFRecommender(BaseRecommender):
     def _check_training_options(self):
         """Errors of options that depend on each other or on the resolved backend, raised
         before any state changes."""
-        if self.warmup_epochs >= self.n_epochs:
-            raise ValueError(
-                f"warmup_epochs={self.warmup_epochs} must be less than "
-                f"n_epochs={self.n_epochs}: at least one epoch runs after the warm-up."
-            )
+        check_warmup(self.warmup_epochs, self.n_epochs)
         if self.backend_ != "cython":
             return
         if self.batch_size not in (None, 1):

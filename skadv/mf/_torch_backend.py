@@ -44,7 +44,6 @@ arrays; the fitted state never holds a tensor.
 """
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -52,18 +51,19 @@ import torch.nn.functional as F
 
 from skadv.neural._adversary import normalize
 from skadv.neural._torch_utils import TripleSampler, mean_row_norm, torch_threads
-from skadv.training import check_finite, run_epochs
+from skadv.training import FactorState, check_finite, run_epochs
 from skadv.utils._random import draw_seeds
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "MIN_STEPS",
-    "TorchFactors",
     "adam_step_size",
     "default_batch_size",
     "batch_step",
+    "on_device",
     "row_perturbation",
     "train",
+    "write_back",
 ]
 
 #: Triples per step when the estimator's ``batch_size`` is None (large batches keep a GPU
@@ -81,41 +81,27 @@ ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 
 
-@dataclass
-class TorchFactors:
-    """Tensors of a FactorState on one device (``*_acc`` are None with plain SGD, ``*_mom``
-    unless Adam); ``n_steps`` counts Adam's steps."""
+def on_device(state, device):
+    """A :class:`~skadv.training.FactorState` of tensors on ``device``: views of ``state``'s
+    arrays on CPU, copies elsewhere (written back by :func:`write_back`)."""
+    device = torch.device(device)
+    tensors = {
+        name: None if a is None else torch.from_numpy(a).to(device)
+        for name, a in state.arrays().items()
+    }
+    return FactorState(**tensors, n_steps=state.n_steps)
 
-    user: torch.Tensor
-    item: torch.Tensor
-    bias: torch.Tensor
-    user_acc: torch.Tensor = None
-    item_acc: torch.Tensor = None
-    bias_acc: torch.Tensor = None
-    user_mom: torch.Tensor = None
-    item_mom: torch.Tensor = None
-    bias_mom: torch.Tensor = None
-    n_steps: int = 0
 
-    @classmethod
-    def from_state(cls, state, device):
-        """Views of ``state``'s arrays on CPU; copies on another device."""
-        device = torch.device(device)
-        tensors = {
-            name: None if a is None else torch.from_numpy(a).to(device)
-            for name, a in state.arrays().items()
-        }
-        return cls(**tensors, n_steps=state.n_steps)
-
-    def write_back(self, state):
-        """Copy the tensors into ``state``'s arrays (only the step count when they are views)."""
-        state.n_steps = self.n_steps
-        if self.user.device.type == "cpu":
-            return
-        for name, array in state.arrays().items():
-            tensor = getattr(self, name)
-            if tensor is not None:
-                np.copyto(array, tensor.cpu().numpy())
+def write_back(factors, state):
+    """Copy the tensors of ``factors`` into ``state``'s arrays (only the step count when they
+    are views of them)."""
+    state.n_steps = factors.n_steps
+    if factors.user.device.type == "cpu":
+        return
+    for name, array in state.arrays().items():
+        tensor = getattr(factors, name)
+        if tensor is not None:
+            np.copyto(array, tensor.cpu().numpy())
 
 
 def row_perturbation(sd, sp, inv_u, inv_i, inv_j, n_user_rows, n_item_rows, *, eps_user,
@@ -221,7 +207,7 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
 
     Parameters
     ----------
-    factors : TorchFactors
+    factors : skadv.training.FactorState of tensors (see :func:`on_device`)
         Updated in place; the optimizer is SGD, AdaGrad or Adam as its state holds no
         accumulators, accumulators only, or moments too (Adam also counts the step).
     users, pos, neg : Tensor of shape (batch,), int64
@@ -389,7 +375,7 @@ def train(
     sampler = TripleSampler(interactions, sample_users, sample_items, device, generator)
     n_draws = sampler.n_pairs
     batch_size = default_batch_size(n_draws) if batch_size is None else int(batch_size)
-    factors = TorchFactors.from_state(state, device)
+    factors = on_device(state, device)
     hyper = dict(
         reg=schedule.reg, adv_reg=schedule.adv_reg, use_bias=schedule.use_bias,
         item_start=item_start, generator=generator,
@@ -407,7 +393,7 @@ def train(
             clean += batch_clean
             adv += batch_adv
         if early_stopping is not None:
-            factors.write_back(state)  # early stopping scores (and copies) the NumPy state
+            write_back(factors, state)  # early stopping scores (and copies) the NumPy state
         return clean.item(), adv.item()
 
     def check(loss, epoch):
@@ -416,7 +402,7 @@ def train(
         if not (np.isfinite(loss) and all(
             bool(torch.isfinite(t).all()) for t in (factors.user, factors.item, factors.bias)
         )):  # fmt: skip
-            factors.write_back(state)
+            write_back(factors, state)
             check_finite(loss, (state.user, state.item, state.bias), epoch,
                          schedule.divergence_hint)  # fmt: skip
 
@@ -426,5 +412,5 @@ def train(
             row_norms=lambda: (mean_row_norm(factors.user), mean_row_norm(factors.item)),
             early_stopping=early_stopping, verbose=verbose,
         )  # fmt: skip
-    factors.write_back(state)
+    write_back(factors, state)
     return log

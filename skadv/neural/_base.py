@@ -22,6 +22,7 @@ from skadv.training import (
     EarlyStopping,
     TrainingSchedule,
     check_finite,
+    check_warmup,
     run_epochs,
 )
 from skadv.utils._backend import resolve_backend
@@ -113,11 +114,7 @@ class TorchRecommender(BaseRecommender):
         self._validate_params()
         _, self.device_ = resolve_backend("torch", self.device)
         self.backend_ = "torch"
-        if self.warmup_epochs >= self.n_epochs:
-            raise ValueError(
-                f"warmup_epochs={self.warmup_epochs} must be smaller than "
-                f"n_epochs={self.n_epochs}."
-            )
+        check_warmup(self.warmup_epochs, self.n_epochs)
         rng = check_random_state(self.random_state)
         self._fit_interactions(X, y)
         self._prepare(fit_params)

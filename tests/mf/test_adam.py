@@ -62,13 +62,13 @@ def _adam_state(dtype, seed=0, moments="zero"):
 
 def _step(state, batch, *, adversary, item_start=0, lr=HYPER["lr"]):
     """batch_step on CPU views of ``state`` (arrays updated in place; n_steps written back)."""
-    factors = tb.TorchFactors.from_state(state, "cpu")
+    factors = tb.on_device(state, "cpu")
     t = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.int64))
     clean, adv = tb.batch_step(
         factors, t[:, 0], t[:, 1], t[:, 2], adversary=adversary, use_bias=True,
         item_start=item_start, **{**HYPER, "lr": lr},
     )  # fmt: skip
-    factors.write_back(state)
+    tb.write_back(factors, state)
     return (clean + HYPER["adv_reg"] * adv).item()
 
 
@@ -359,7 +359,7 @@ def test_early_stopping_keeps_the_adam_state_of_the_best_epoch(X, monkeypatch):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_adam_steps_equal_cpu_steps():
     cpu, gpu = _adam_state(np.float64), _adam_state(np.float64)
-    factors = tb.TorchFactors.from_state(gpu, "cuda")
+    factors = tb.on_device(gpu, "cuda")
     for batch in BATCHES:
         _step(cpu, batch, adversary="fgsm", item_start=3)
         t = torch.from_numpy(batch).cuda()
@@ -367,7 +367,7 @@ def test_cuda_adam_steps_equal_cpu_steps():
             factors, t[:, 0], t[:, 1], t[:, 2], adversary="fgsm", use_bias=True,
             item_start=3, **HYPER,
         )  # fmt: skip
-    factors.write_back(gpu)
+    tb.write_back(factors, gpu)
     assert gpu.n_steps == cpu.n_steps == len(BATCHES)
     for name in ("user", "item", "bias", "user_mom", "item_mom", "bias_acc"):
         np.testing.assert_allclose(getattr(gpu, name), getattr(cpu, name), rtol=1e-11, atol=1e-14)

@@ -67,7 +67,7 @@ def _step(state, triples, *, adversary, use_bias, item_start=0, generator=None):
     (clean + adv_reg * perturbed)."""
     t = torch.from_numpy(np.ascontiguousarray(triples, dtype=np.int64))
     clean, adv = tb.batch_step(
-        tb.TorchFactors.from_state(state, "cpu"), t[:, 0], t[:, 1], t[:, 2],
+        tb.on_device(state, "cpu"), t[:, 0], t[:, 1], t[:, 2],
         adversary=adversary, use_bias=use_bias, item_start=item_start, generator=generator,
         **HYPER,
     )  # fmt: skip
@@ -496,13 +496,13 @@ def test_cuda_step_equals_cpu_step(adversary):
     batch = np.array([[0, 1, 2], [0, 3, 1], [1, 3, 4], [0, 5, 6], [2, 1, 3]], dtype=np.int64)
     cpu, gpu = _state(np.float64), _state(np.float64)
     cpu_loss = _step(cpu, batch, adversary=adversary, use_bias=True)
-    factors = tb.TorchFactors.from_state(gpu, "cuda")
+    factors = tb.on_device(gpu, "cuda")
     t = torch.from_numpy(batch).cuda()
     gpu_clean, gpu_adv = tb.batch_step(
         factors, t[:, 0], t[:, 1], t[:, 2], adversary=adversary, use_bias=True, **HYPER
     )
     gpu_loss = (gpu_clean + HYPER["adv_reg"] * gpu_adv).item()
-    factors.write_back(gpu)
+    tb.write_back(factors, gpu)
     assert gpu_loss == pytest.approx(cpu_loss, rel=1e-12)
     _assert_states_close(gpu, cpu, np.float64)
 
