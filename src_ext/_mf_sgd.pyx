@@ -1,7 +1,7 @@
 # src_ext/_mf_sgd.pyx: SGD epochs for matrix-factorization recommenders (BPR, APR).
 # cython: language_level=3
 # setup.py compiles with -fno-math-errno: with errno-setting sqrt, gcc guards each square root
-# with a branch and leaves the AdaGrad loops scalar (2.4x slower); NaN/inf still propagate.
+# with a branch and leaves the AdaGrad loops scalar; NaN/inf still propagate.
 """Per-sample BPR / APR updates of user and item embeddings (Hogwild SGD or AdaGrad).
 
 One sample is a triple (u, i, j): user ``u``, an item ``i`` it interacted with and an item ``j``
@@ -60,9 +60,8 @@ cdef extern from *:
     /* Prefetch for writing. x86-64 CPUs with the PRFCHW flag (Intel since Broadwell, AMD)
        fetch the line in the exclusive state with PREFETCHW; a plain read prefetch leaves it
        shared, and with 2 Hogwild threads the write then has to invalidate the other core's
-       copy again (2-thread BPR on ml-100k: 12.6 M samples/s with read prefetches, no faster
-       than 1 thread; 20 M with PREFETCHW). gcc emits PREFETCHW only under -mprfchw, hence the
-       asm and the CPUID test. */
+       copy again (with read prefetches two threads were no faster than one). gcc emits
+       PREFETCHW only under -mprfchw, hence the asm and the CPUID test. */
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
     #include <cpuid.h>
     static int skadv_prfchw = 0;
@@ -87,10 +86,9 @@ cdef extern from *:
     /* One AdaGrad step of the three rows of a triple whose gradients are linear in
        (p, d = qi - qj): see _apply_linear. One fused loop: __restrict (the six rows never
        overlap: a negative item is never the positive one) lets the compiler vectorize it
-       without run-time alias checks (5 % faster than a loop per row). On x86-64 glibc
-       systems it is also compiled for AVX2 and picked at load time (ifunc): 13 % faster
-       AdaGrad epochs than SSE2 here. Element-wise IEEE operations without FMA give the same
-       bits on both paths; the portable build flags stay as they are. */
+       without run-time alias checks. On x86-64 glibc systems it is also compiled for AVX2
+       and picked at load time (ifunc). Element-wise IEEE operations without FMA give the
+       same bits on both paths; the portable build flags stay as they are. */
     #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
     #if __has_attribute(target_clones)
     #define SKADV_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
@@ -430,8 +428,7 @@ cdef inline void _apply_linear(floating* p, floating* qi, floating* qj,
     else:
         # The steps expanded into per-row coefficients: 13 vector operations per feature
         # instead of 19, 10 for BPR with L2 and 7 for plain BPR without L2, because the loop
-        # is bound by arithmetic throughput, not by memory (BPR with L2 on ml-100k: 12.1 M
-        # samples/s with the general loop, 12.6 M with its own).
+        # is bound by arithmetic throughput, not by memory.
         c_pp = 1 - lr * a_p
         c_pd = -lr * a_d
         c_ii = 1 - lr * mi * reg
@@ -586,9 +583,9 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
 
 # ----------------------------------------------------------------------------- epochs
 # Sampling is software-pipelined (see _epoch_chunk): a sample is drawn in stages LAG iterations
-# apart, each stage prefetching what the next one reads. Large data sets: 2.4 -> 5 M samples/s
-# on one thread (BPR, SGD, 2.5 M interactions), since the dependent cache misses of one draw
-# (pair -> CSR row bounds -> binary search -> embedding rows) no longer stall the update.
+# apart, each stage prefetching what the next one reads, so that the dependent cache misses of
+# one draw (pair -> CSR row bounds -> binary search -> embedding rows) do not stall the update
+# on data sets larger than the caches.
 cdef enum:
     LAG = 2    # iterations between two stages (1 to 4 measured alike; 2 is marginally best)
     RING = 8   # slots for samples in flight: a power of two >= 3 * LAG + 2
@@ -706,8 +703,7 @@ cdef void _epoch_chunk(floating* P, floating* Q, floating* b,
     (proportional to its pairs, rounded at cumulative counts), each uniform within the block.
     Every pair is still drawn ``n_draws / n_pairs`` times per epoch in expectation; only the
     order changes: while a block is sampled its user rows, CSR rows and pairs stay in cache.
-    On 2.5 M interactions (50k users, 12.8 MB of float32 user rows) one thread went from 4.6
-    to 12.8 M BPR samples/s, as fast as on 0.25 M. With one block the pair is uniform among
+    With one block the pair is uniform among
     all ``n_pairs`` and nothing is drawn for the shuffle: the samples of plain uniform
     sampling.
 

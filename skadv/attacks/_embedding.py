@@ -405,7 +405,7 @@ def _triple_margins(P, Q, u, i, j):
     """``p_u . q_i - p_u . q_j`` for every triple (``u`` sorted), without Python-level loops.
 
     Dense blocks ``P[a:b] @ Q.T`` (BLAS) when the score matrix is small next to the number of
-    triples, as on ml-100k where this is ~10x faster than gathering rows; otherwise chunked row
+    triples (BLAS beats gathering rows there); otherwise chunked row
     gathers, whose memory stays bounded for large catalogues.
     """
     n_users, n_items = P.shape[0], Q.shape[0]
