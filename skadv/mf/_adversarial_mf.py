@@ -516,9 +516,9 @@ class AdversarialMFRecommender(BaseRecommender):
         return scores
 
     # ------------------------------------------------------------------------------ helpers
-    def _train(self, state, interactions, users, items, rng, n_threads, item_start, stopper):
-        """Train ``state`` with the resolved backend; return its :class:`TrainingLog`."""
-        schedule = TrainingSchedule(
+    def _schedule(self):
+        """The training run's hyper-parameters, read from the parameters."""
+        return TrainingSchedule(
             n_epochs=self.n_epochs,
             learning_rate=float(self.learning_rate),
             optimizer=self.optimizer,
@@ -535,6 +535,10 @@ class AdversarialMFRecommender(BaseRecommender):
                 "Lower learning_rate (or init_std, or epsilon with epsilon_mode='absolute')."
             ),
         )
+
+    def _train(self, state, interactions, users, items, rng, n_threads, item_start, stopper):
+        """Train ``state`` with the resolved backend; return its :class:`TrainingLog`."""
+        schedule = self._schedule()
         common = dict(
             rng=rng, n_threads=n_threads, item_start=item_start, verbose=self.verbose,
             early_stopping=stopper,
@@ -691,13 +695,13 @@ class AdversarialMFRecommender(BaseRecommender):
         from skadv.metrics import get_ranking_scorer
 
         scorer = get_ranking_scorer("ndcg@10")
-        adversarial = self.adversary != "none" and self.adv_reg > 0 and self.epsilon > 0
+        schedule = self._schedule()
         return EarlyStopping(
             lambda: scorer(self, X_val),
             state.copy,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
-            patience_start=self._adv_start() if adversarial else 0,
+            patience_start=schedule.adv_start if schedule.trains_adversarially else 0,
         )
 
     def __sklearn_tags__(self):
