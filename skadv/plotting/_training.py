@@ -1,0 +1,155 @@
+"""Training curves of a fitted estimator: clean loss, adversarial loss, validation score."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from skadv.plotting._base import check_matplotlib, get_axes
+
+
+class TrainingCurveDisplay:
+    """Loss per epoch (clean and adversarial parts) and the validation score, if recorded.
+
+    Build it with :meth:`from_estimator` (any fitted skadv estimator with ``loss_curve_``)
+    or :meth:`from_curves` (the lists themselves), then :meth:`plot`.
+
+    Parameters
+    ----------
+    loss_curve : array-like of shape (n_epochs,)
+        Mean clean loss per sample of each epoch (``loss_curve_``).
+    adv_loss_curve : array-like of shape (n_epochs,), default=None
+        Mean loss under the perturbation (``adv_loss_curve_``), NaN in clean epochs; not
+        weighted by ``adv_reg``. None or all NaN: nothing is drawn for it.
+    validation_scores : array-like of shape (n_epochs,), default=None
+        Validation score after each epoch (``validation_scores_``), drawn on a second y axis.
+    name : str, default=None
+        Legend prefix, e.g. the model's name.
+    validation_name : str, default="validation NDCG@10"
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The loss axes.
+    validation_ax_ : matplotlib Axes or None
+        The twin axes of the validation score (None when there is none).
+    figure_ : matplotlib Figure
+    lines_ : dict of str to matplotlib Line2D
+        ``"loss"``, and ``"adv_loss"`` / ``"validation"`` when drawn.
+
+    See Also
+    --------
+    RobustnessCurveDisplay : Ranking quality under attacks of growing ε.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skadv.datasets import make_interactions
+    >>> from skadv.mf import AdversarialMFRecommender
+    >>> from skadv.plotting import TrainingCurveDisplay
+    >>> X = make_interactions(n_users=50, n_items=40, random_state=0)
+    >>> model = AdversarialMFRecommender(n_factors=8, n_epochs=6, random_state=0).fit(X)
+    >>> display = TrainingCurveDisplay.from_estimator(model)
+    >>> sorted(display.lines_)
+    ['adv_loss', 'loss']
+    """
+
+    def __init__(self, loss_curve, adv_loss_curve=None, validation_scores=None, *, name=None,
+                 validation_name="validation NDCG@10"):  # fmt: skip
+        self.loss_curve = loss_curve
+        self.adv_loss_curve = adv_loss_curve
+        self.validation_scores = validation_scores
+        self.name = name
+        self.validation_name = validation_name
+
+    @classmethod
+    def from_estimator(cls, estimator, *, name=None, ax=None, **kwargs):
+        """Plot the curves recorded by a fitted estimator.
+
+        Parameters
+        ----------
+        estimator : fitted estimator or Pipeline
+            Reads ``loss_curve_`` and, when present, ``adv_loss_curve_`` and
+            ``validation_scores_``; for a Pipeline, its last step.
+        name : str, default=None
+            Legend prefix; None: no prefix.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; None: a new figure.
+        **kwargs
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+        """
+        check_matplotlib("TrainingCurveDisplay")
+        model = estimator[-1] if hasattr(estimator, "steps") else estimator
+        check_is_fitted(model, "loss_curve_")
+        display = cls(
+            model.loss_curve_,
+            getattr(model, "adv_loss_curve_", None),
+            getattr(model, "validation_scores_", None),
+            name=name,
+        )
+        return display.plot(ax=ax, **kwargs)
+
+    @classmethod
+    def from_curves(cls, loss_curve, adv_loss_curve=None, validation_scores=None, *, name=None,
+                    ax=None, **kwargs):  # fmt: skip
+        """Plot curves given as lists (for example from a run logged elsewhere).
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+        """
+        check_matplotlib("TrainingCurveDisplay")
+        display = cls(loss_curve, adv_loss_curve, validation_scores, name=name)
+        return display.plot(ax=ax, **kwargs)
+
+    def plot(self, *, ax=None, log_scale=False):
+        """Draw the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; None: a new figure.
+        log_scale : bool, default=False
+            Logarithmic loss axis.
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+            ``self``, with ``ax_``, ``validation_ax_``, ``figure_`` and ``lines_`` set.
+        """
+        ax = get_axes(ax, "TrainingCurveDisplay")
+        prefix = f"{self.name}: " if self.name else ""
+        loss = np.asarray(self.loss_curve, dtype=float)
+        epochs = np.arange(1, len(loss) + 1)
+        lines = {}
+        (lines["loss"],) = ax.plot(epochs, loss, label=f"{prefix}clean loss")
+        if self.adv_loss_curve is not None:
+            adv = np.asarray(self.adv_loss_curve, dtype=float)
+            if not np.isnan(adv).all():
+                (lines["adv_loss"],) = ax.plot(
+                    epochs, adv, linestyle="--", label=f"{prefix}adversarial loss"
+                )
+                first = int(np.flatnonzero(~np.isnan(adv))[0])
+                if first > 0:  # where the clean pre-training ends
+                    ax.axvline(first + 0.5, color="0.6", linewidth=0.8, zorder=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("mean loss per sample")
+        if log_scale:
+            ax.set_yscale("log")
+        validation_ax = None
+        if self.validation_scores is not None and len(self.validation_scores):
+            validation_ax = ax.twinx()
+            scores = np.asarray(self.validation_scores, dtype=float)
+            (lines["validation"],) = validation_ax.plot(
+                np.arange(1, len(scores) + 1), scores, color="C2", marker=".",
+                label=f"{prefix}{self.validation_name}",
+            )  # fmt: skip
+            validation_ax.set_ylabel(self.validation_name)
+        handles = list(lines.values())
+        ax.legend(handles, [h.get_label() for h in handles], loc="best")
+        self.ax_, self.validation_ax_, self.figure_ = ax, validation_ax, ax.figure
+        self.lines_ = lines
+        return self
