@@ -20,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
     os.environ.setdefault(name, "1")
 
+from docutils.parsers.rst import states  # noqa: E402
+
 import skadv  # noqa: E402
 
 project = "skadv"
@@ -62,6 +64,7 @@ sphinx_gallery_conf = {
     "min_reported_time": 1,
     "show_memory": False,
     "download_all_examples": False,
+    "capture_repr": (),  # print what matters; no "<Display object at 0x...>" lines
 }
 
 html_theme = "pydata_sphinx_theme"
@@ -74,7 +77,8 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_sidebars = {"index": [], "getting_started": [], "migrating": [], "changelog": []}
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["skadv.css"]
 
 # ``(n_users_, n_factors)`` in a numpydoc type reads, to reStructuredText, as a reference to a
 # target ``n_users`` (a name followed by ``_``): escape trailing underscores inside the shape
@@ -96,6 +100,17 @@ def _skip_sklearn_members(app, what, name, obj, skip, options):
     set_output, the set_*_request helpers...) to scikit-learn's documentation."""
     module = getattr(obj, "__module__", None) or ""
     return True if module.startswith("sklearn.") else None
+
+
+def _no_email_links(self, match, lineno):
+    """Leave "NDCG@10" as text: docutils links anything shaped like an address."""
+    if match.group("email"):
+        raise states.MarkupMismatch
+    return _standalone_uri(self, match, lineno)
+
+
+_standalone_uri = states.Inliner.standalone_uri
+states.Inliner.standalone_uri = _no_email_links
 
 
 def setup(app):

@@ -3,33 +3,77 @@
 Fits a popularity baseline, BPR and APR matrix factorization on a per-user 20 % holdout, grid
 searches the adversarial weight λ and perturbation size ε with a per-user holdout inside the
 training set, and prints clean NDCG@10 / Recall@10 next to NDCG@10 under an FGSM attack on the
-embeddings, then top-5 recommendations for a few users.
+embeddings, then top-5 recommendations for a few users (movie titles on MovieLens). With
+``--plot DIR`` and matplotlib installed it also writes the training curves and the robustness
+curves there as PNG files.
 """
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: ...)`` for options that have a default value."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="skadv",
         description="Demo: BPR vs adversarially trained (APR) matrix factorization.",
+        formatter_class=_DefaultsFormatter,
     )
     parser.add_argument(
         "--movielens",
         metavar="PATH",
-        help="folder holding MovieLens 100k (u.data...); default: synthetic data",
+        help="folder holding MovieLens 100k (u.data, u.item...), or its u.data file; never "
+        "downloaded (default: synthetic data)",
     )
     parser.add_argument("--n-users", type=int, default=600, help="synthetic users")
     parser.add_argument("--n-items", type=int, default=400, help="synthetic items")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs per phase")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="training epochs per model (default: 60 on MovieLens, 40 on synthetic data)",
+    )
     parser.add_argument("--attack-epsilon", type=float, default=0.5, help="FGSM ε")
     parser.add_argument("--n-jobs", type=int, default=1, help="threads for training")
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed of the data, the splits, the models and the attack",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="write training_curves.png and robustness_curves.png to DIR (needs matplotlib)",
+    )
+    args = parser.parse_args(argv)
+    if args.movielens:
+        folder = _movielens_folder(args.movielens)
+        if folder is None:
+            parser.error(
+                f"--movielens {args.movielens}: no u.data there. Pass the folder that holds "
+                "the MovieLens 100k files (u.data, u.item...), e.g. --movielens ml-100k."
+            )
+        args.movielens = folder
+    return args
+
+
+def _movielens_folder(path):
+    """The folder holding u.data: ``path`` itself or its ``ml-100k`` child, or the folder of
+    a file given instead (``ml-100k/u.data``); None when there is none."""
+    path = Path(path).expanduser()
+    candidates = [path, path / "ml-100k"] if path.is_dir() else [path.parent]
+    return next((f for f in candidates if (f / "u.data").is_file()), None)
 
 
 def _load(args):
@@ -38,11 +82,12 @@ def _load(args):
     if args.movielens:
         data = load_movielens("100k", data_home=args.movielens, download=False)
         X = data.interactions[["user", "item"]].to_numpy()
-        return X, "MovieLens 100k (every rating a positive)"
+        titles = dict(zip(data.movies["item"], data.movies["title"], strict=True))
+        return X, "MovieLens 100k (every rating a positive)", titles
     X = make_interactions(
         n_users=args.n_users, n_items=args.n_items, density=0.05, random_state=args.seed
     )
-    return X, f"synthetic: make_interactions({args.n_users} users, {args.n_items} items)"
+    return X, f"synthetic: make_interactions({args.n_users} users, {args.n_items} items)", None
 
 
 def main(argv=None):
@@ -54,7 +99,7 @@ def main(argv=None):
     from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions
 
     args = _parse_args(argv)
-    X, description = _load(args)
+    X, description, titles = _load(args)
     X_train, X_test = train_test_split_interactions(X, test_size=0.2, random_state=args.seed)
     epochs = args.epochs or (60 if args.movielens else 40)
     print(f"skadv demo on {description}")
@@ -101,8 +146,40 @@ def main(argv=None):
     items, _ = search.best_estimator_.recommend(users, n=5)
     print("\ntop-5 recommendations (APR):")
     for user, row in zip(users, items, strict=True):
-        print(f"  user {user}: {row.tolist()}")
+        shown = [titles.get(item, str(item)) for item in row] if titles else row.tolist()
+        print(f"  user {user}: {'; '.join(shown) if titles else shown}")
+    if args.plot:
+        _plot(args.plot, models, X_test, eps, args.seed)
     return 0
+
+
+def _plot(folder, models, X_test, eps, seed):
+    """Write the training and robustness figures of the factor models to ``folder``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("\n--plot: matplotlib is not installed (pip install 'skadv[plot]'); no figures.")
+        return
+    from skadv.plotting import RobustnessCurveDisplay, TrainingCurveDisplay
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    factor_models = {name: m for name, m in models.items() if hasattr(m, "user_factors_")}
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    for name, model in factor_models.items():
+        TrainingCurveDisplay.from_estimator(model, name=name, ax=ax)
+    ax.legend()
+    fig.savefig(folder / "training_curves.png", dpi=120)
+    epsilons = sorted({0.0, eps / 4, eps / 2, eps, 2 * eps})
+    display = RobustnessCurveDisplay.from_estimators(
+        factor_models, X_test, epsilons, adversary="fgsm", random_state=seed
+    )
+    display.figure_.savefig(folder / "robustness_curves.png", dpi=120)
+    plt.close("all")
+    print(f"\nfigures written to {folder}/: training_curves.png, robustness_curves.png")
 
 
 if __name__ == "__main__":

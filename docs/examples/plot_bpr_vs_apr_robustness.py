@@ -35,13 +35,21 @@ for name, model in models.items():
 # compares the models on equal terms. Dotted lines: clean NDCG@10.
 fig, (ax_abs, ax_rel) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 RobustnessCurveDisplay.from_estimators(
-    models, X_test, [0.0, 0.25, 0.5, 1.0, 2.0], epsilon_mode="absolute", random_state=0,
+    models,
+    X_test,
+    [0.0, 0.25, 0.5, 1.0, 2.0],
+    epsilon_mode="absolute",
+    random_state=0,
     ax=ax_abs,
-)  # fmt: skip
+)
 display = RobustnessCurveDisplay.from_estimators(
-    models, X_test, [0.0, 0.1, 0.2, 0.4, 0.8], epsilon_mode="relative", random_state=0,
+    models,
+    X_test,
+    [0.0, 0.1, 0.2, 0.4, 0.8],
+    epsilon_mode="relative",
+    random_state=0,
     ax=ax_rel,
-)  # fmt: skip
+)
 ax_abs.set_title("absolute ε")
 ax_rel.set_title("relative ε")
 

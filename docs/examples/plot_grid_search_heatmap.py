@@ -9,8 +9,11 @@ with a per-user holdout as ``cv`` and NDCG@10 as score, and
 """
 
 # %%
+import warnings
+
 import matplotlib.pyplot as plt
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from skadv import AdversarialMFRecommender
@@ -25,14 +28,20 @@ search = GridSearchCV(
     cv=UserHoldoutSplit(n_splits=2, random_state=0),
     return_train_score=True,
 )
-search.fit(X)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always", ConvergenceWarning)
+    search.fit(X)
+collapsed = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+print(
+    f"{len(collapsed)} of {len(search.cv_results_['params']) * 2} fits warned that the "
+    "embeddings collapsed"
+)
 print("best:", search.best_params_, f"validation NDCG@10 {search.best_score_:.3f}")
 
 # %%
 # Validation NDCG@10 per (λ, ε). ε is relative to the mean row norm (the default
 # ``epsilon_mode="relative"``). The score rises with ε up to a point, then falls: with the
-# largest ε and λ the embeddings collapse (the ``ConvergenceWarning`` printed above by the
-# affected fits).
+# largest ε and λ the embeddings collapse (the ``ConvergenceWarning`` counted above).
 GridSearchHeatmapDisplay.from_estimator(search, x="epsilon", y="adv_reg")
 
 # %%

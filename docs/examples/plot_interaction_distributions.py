@@ -32,9 +32,20 @@ for k in range(30):
     fake += [(user, target)] + [(user, int(i)) for i in filler if i != target]
 X_poisoned = np.vstack([X, np.array(fake)])
 
+
 # %%
-# The fake profiles all have the same length (a spike in the left panel), and the target
-# item jumps up the popularity ranking (right panel).
+# The fake profiles all have about the same length (a spike in the left panel); their filler
+# interactions lift the popularity curve (right panel), and the target item climbs the
+# popularity ranking.
+def popularity_rank(data, item):
+    items, counts = np.unique(data[:, 1], return_counts=True)
+    return int((counts > counts[items == item][0]).sum()) + 1
+
+
+print(
+    f"target's popularity rank: {popularity_rank(X, target)} (clean), "
+    f"{popularity_rank(X_poisoned, target)} (poisoned)"
+)
 InteractionDistributionDisplay.from_interactions(X, X_poisoned, labels=("clean", "poisoned"))
 plt.show()
 
@@ -45,7 +56,8 @@ real_users = np.unique(X[:, 0])
 seen = set(X[X[:, 1] == target, 0].tolist())
 audience = np.array([u for u in real_users if u not in seen])
 for name, data in [("clean", X), ("poisoned", X_poisoned)]:
-    model = AdversarialMFRecommender(n_factors=16, n_epochs=40, adv_reg=0.0, reg=0.02,
-                                     random_state=0).fit(data)  # fmt: skip
+    model = AdversarialMFRecommender(
+        n_factors=16, n_epochs=40, adv_reg=0.0, reg=0.02, random_state=0
+    ).fit(data)
     top, _ = model.recommend(audience, n=10)
     print(f"{name}: target in the top 10 of {np.mean((top == target).any(axis=1)):.1%} of users")

@@ -23,26 +23,55 @@ import numpy as np
 
 from skadv.neural import AdversarialTextRecommender
 
-space = ["Star Wars", "Star Trek", "Alien invasion", "Lost in space", "Return of the Jedi",
-         "Mars attacks", "The martian", "Galaxy quest"]  # fmt: skip
-romance = ["Love actually", "Notting Hill", "Pride and prejudice", "Romeo and Juliet",
-           "Sleepless in Seattle", "Pretty woman", "The notebook", "Roman holiday"]  # fmt: skip
+space = [
+    "Star Wars",
+    "Star Trek",
+    "Alien invasion",
+    "Lost in space",
+    "Return of the Jedi",
+    "Mars attacks",
+    "The martian",
+    "Galaxy quest",
+]
+romance = [
+    "Love actually",
+    "Notting Hill",
+    "Pride and prejudice",
+    "Romeo and Juliet",
+    "Sleepless in Seattle",
+    "Pretty woman",
+    "The notebook",
+    "Roman holiday",
+]
 titles = dict(enumerate(space + romance))
 is_space = np.array([i < len(space) for i in titles])
 cold = [6, 7, 14, 15]  # "The martian", "Galaxy quest", "The notebook", "Roman holiday"
 
 rng = np.random.default_rng(0)
-pairs = [(u, i) for u in range(40) for i in titles
-         if i not in cold and is_space[i] == (u < 20) and rng.random() < 0.8]  # fmt: skip
+pairs = [
+    (u, i)
+    for u in range(40)
+    for i in titles
+    if i not in cold and is_space[i] == (u < 20) and rng.random() < 0.8
+]
 X = np.array(pairs)
 
 model = AdversarialTextRecommender(
-    encoder="all-MiniLM-L6-v2", trainable_layers=1, n_factors=16, n_epochs=8,
-    batch_size=32, learning_rate=0.01, encoder_learning_rate=1e-4, adversary="fgsm",
-    epsilon=0.05, random_state=0,
-).fit(X, item_texts=titles)  # fmt: skip
-print(f"trained on {model.n_items_} items; loss {model.loss_curve_[0]:.3f} -> "
-      f"{model.loss_curve_[-1]:.3f}")  # fmt: skip
+    encoder="all-MiniLM-L6-v2",
+    trainable_layers=1,
+    n_factors=16,
+    n_epochs=8,
+    batch_size=32,
+    learning_rate=0.01,
+    encoder_learning_rate=1e-4,
+    adversary="fgsm",
+    epsilon=0.05,
+    random_state=0,
+).fit(X, item_texts=titles)
+print(
+    f"trained on {model.n_items_} items; loss {model.loss_curve_[0]:.3f} -> "
+    f"{model.loss_curve_[-1]:.3f}"
+)
 
 # %%
 # Add the held-back titles and rank the whole catalogue for every user. Each cold title
@@ -58,7 +87,8 @@ ax.bar(x + width / 2, ranks[20:].mean(axis=0), width, label="romance fans")
 ax.set_xticks(x, [titles[i] for i in cold])
 ax.set_ylabel(f"mean rank among {model.n_items_} items (1 = top)")
 ax.set_title("Cold-start items, ranked from their text")
-ax.legend()
+ax.set_ylim(0, model.n_items_)
+ax.legend(loc="upper center", ncols=2)
 plt.show()
 print("mean rank, sci-fi fans:", ranks[:20].mean(axis=0).round(1).tolist())
 print("mean rank, romance fans:", ranks[20:].mean(axis=0).round(1).tolist())

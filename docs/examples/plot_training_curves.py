@@ -18,9 +18,14 @@ from skadv.plotting import TrainingCurveDisplay
 
 X = make_interactions(n_users=400, n_items=300, density=0.05, random_state=0)
 apr = AdversarialMFRecommender(
-    n_factors=32, n_epochs=80, adv_start=30, epsilon=0.3, early_stopping=True,
-    n_iter_no_change=20, random_state=0,
-).fit(X)  # fmt: skip
+    n_factors=32,
+    n_epochs=80,
+    adv_start=30,
+    epsilon=0.3,
+    early_stopping=True,
+    n_iter_no_change=20,
+    random_state=0,
+).fit(X)
 print(f"{apr.n_iter_} epochs, best validation NDCG@10 {apr.best_validation_score_:.3f}")
 TrainingCurveDisplay.from_estimator(apr, name="APR")
 

@@ -130,7 +130,11 @@ class TrainingCurveDisplay:
             adv = np.asarray(self.adv_loss_curve, dtype=float)
             if not np.isnan(adv).all():
                 (lines["adv_loss"],) = ax.plot(
-                    epochs, adv, linestyle="--", label=f"{prefix}adversarial loss"
+                    epochs,
+                    adv,
+                    linestyle="--",
+                    color=lines["loss"].get_color(),
+                    label=f"{prefix}adversarial loss",
                 )
                 first = int(np.flatnonzero(~np.isnan(adv))[0])
                 if first > 0:  # where the clean pre-training ends
@@ -144,7 +148,7 @@ class TrainingCurveDisplay:
             validation_ax = ax.twinx()
             scores = np.asarray(self.validation_scores, dtype=float)
             (lines["validation"],) = validation_ax.plot(
-                np.arange(1, len(scores) + 1), scores, color="C2", marker=".",
+                np.arange(1, len(scores) + 1), scores, color=lines["loss"].get_color(), marker=".",
                 label=f"{prefix}{self.validation_name}",
             )  # fmt: skip
             validation_ax.set_ylabel(self.validation_name)
