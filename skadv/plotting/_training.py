@@ -105,7 +105,7 @@ class TrainingCurveDisplay:
         display = cls(loss_curve, adv_loss_curve, validation_scores, name=name)
         return display.plot(ax=ax, **kwargs)
 
-    def plot(self, *, ax=None, log_scale=False):
+    def plot(self, *, ax=None, log_scale=False, validation_color="black"):
         """Draw the curves.
 
         Parameters
@@ -114,6 +114,9 @@ class TrainingCurveDisplay:
             Axes to draw on; None: a new figure.
         log_scale : bool, default=False
             Logarithmic loss axis.
+        validation_color : color, default="black"
+            Colour of the validation curve (the losses take the next colour of the cycle;
+            the adversarial loss is dashed in the colour of the clean loss).
 
         Returns
         -------
@@ -148,9 +151,13 @@ class TrainingCurveDisplay:
             validation_ax = ax.twinx()
             scores = np.asarray(self.validation_scores, dtype=float)
             (lines["validation"],) = validation_ax.plot(
-                np.arange(1, len(scores) + 1), scores, color=lines["loss"].get_color(), marker=".",
+                np.arange(1, len(scores) + 1),
+                scores,
+                color=validation_color,
+                linestyle=":",
+                marker=".",
                 label=f"{prefix}{self.validation_name}",
-            )  # fmt: skip
+            )
             validation_ax.set_ylabel(self.validation_name)
         handles = list(lines.values())
         ax.legend(handles, [h.get_label() for h in handles], loc="best")
