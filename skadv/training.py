@@ -275,17 +275,25 @@ class EarlyStopping:
 
 # ------------------------------------------------------------------------------ the epoch loop
 def progress(n_epochs, verbose):
-    """``(epochs, log)``: a tqdm bar when verbose and tqdm is installed (hidden when not on a
-    terminal), with its ``write`` as ``log``; ``print`` without tqdm; ``log`` is None when not
-    verbose."""
-    if verbose:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # tqdm is optional (the "progress" extra)
-            return range(n_epochs), print
-        bar = tqdm(range(n_epochs), disable=None, desc="epochs", unit="epoch", leave=False)
+    """``(epochs, log)``: what ``verbose`` means on every estimator.
+
+    ``0``: silent (``log`` is None). ``1``: a tqdm progress bar per fit on a terminal (the
+    epoch's line as its postfix); off a terminal, or without tqdm (the ``progress`` extra),
+    one printed line per epoch. ``2`` and more: the printed line of every epoch (losses,
+    learning rate, validation score), above the bar when there is one.
+    """
+    if not verbose:
+        return range(n_epochs), None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional (the "progress" extra)
+        return range(n_epochs), print
+    bar = tqdm(range(n_epochs), disable=None, desc="epochs", unit="epoch", leave=False)
+    if bar.disable:  # not a terminal: the lines are the progress
+        return bar, print
+    if verbose >= 2:
         return bar, bar.write
-    return range(n_epochs), None
+    return bar, lambda line: bar.set_postfix_str(line.split(": ", 1)[-1], refresh=False)
 
 
 def check_finite(loss, arrays, epoch, hint):
@@ -360,7 +368,11 @@ def run_epochs(schedule, run_epoch, *, n_draws, check, row_norms=None, early_sto
                     f"{norms[0]:.3g} (users) and {norms[1]:.3g} (items), down from "
                     f"{peak_norms[0]:.3g} and {peak_norms[1]:.3g}. Adversarial training with "
                     "a large epsilon * adv_reg (or a large reg) shrinks the factors; lower "
-                    "them, or use epsilon_mode='relative'.",
+                    + (
+                        "them, or use epsilon_mode='relative'."
+                        if schedule.epsilon_mode == "absolute"
+                        else "them."
+                    ),
                     ConvergenceWarning,
                     stacklevel=collapse_stacklevel,
                 )

@@ -170,3 +170,33 @@ def test_check_warmup():
     check_warmup(4, 5)
     with pytest.raises(ValueError, match="warmup_epochs=5 must be less than n_epochs=5"):
         check_warmup(5, 5)
+
+
+def test_verbose_levels(monkeypatch):
+    from skadv import training
+
+    epochs, log = training.progress(3, 0)
+    assert list(epochs) == [0, 1, 2] and log is None
+
+    class FakeBar:  # a tqdm bar on a terminal
+        disable = False
+
+        def __init__(self, iterable, **kwargs):
+            self.iterable, self.postfix, self.written = iterable, None, []
+
+        def set_postfix_str(self, text, refresh=True):
+            self.postfix = text
+
+        def write(self, text):
+            self.written.append(text)
+
+    monkeypatch.setattr("tqdm.auto.tqdm", FakeBar)
+    bar, log = training.progress(3, 1)
+    log("epoch 1/3 [clean]: loss 0.5")
+    assert bar.postfix == "loss 0.5" and bar.written == []  # the bar only
+    bar, log = training.progress(3, 2)
+    log("epoch 1/3 [clean]: loss 0.5")
+    assert bar.written == ["epoch 1/3 [clean]: loss 0.5"]  # every line, above the bar
+    FakeBar.disable = True  # off a terminal the lines are the progress
+    bar, log = training.progress(3, 1)
+    assert log is print

@@ -142,8 +142,9 @@ class AdversarialMFRecommender(BaseRecommender):
         Seeds the initialization, the validation split and the sampling. With an int and
         ``n_jobs=1``, two fits give identical factors.
     verbose : int, default=0
-        Print the loss of every epoch (and the validation score), with a tqdm progress bar
-        when tqdm is installed and the output is a terminal.
+        ``0`` silent; ``1`` a progress bar per fit on a terminal (one line per epoch
+        elsewhere or without tqdm); ``2`` one line per epoch: clean and adversarial loss,
+        learning rate, validation score (see :func:`skadv.training.progress`).
     handle_unknown : {"popularity", "error"}, default="popularity"
         Users/items not seen in ``fit`` (see :class:`skadv.base.BaseRecommender`).
     positive_threshold : float, default=None

@@ -112,7 +112,9 @@ class AdversarialNeuralRecommender(TorchRecommender):
         Seeds initialization, dropout, sampling and the validation split: on CPU, same
         seed and ``n_jobs`` give the same model.
     verbose : int, default=0
-        Print the loss (and validation score) of each epoch.
+        ``0`` silent; ``1`` a progress bar per fit on a terminal (one line per epoch
+        elsewhere or without tqdm); ``2`` one line per epoch: clean and adversarial loss,
+        learning rate, validation score (see :func:`skadv.training.progress`).
     handle_unknown : {"popularity", "error"}, default="popularity"
         Users/items not seen in ``fit`` (see :class:`skadv.base.BaseRecommender`).
     positive_threshold : float, default=None

@@ -92,6 +92,9 @@ class AdversarialTextRecommender(TorchRecommender):
         Torch threads on CPU during ``fit`` and :meth:`add_items`.
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+        ``0`` silent; ``1`` a progress bar per fit on a terminal (one line per epoch
+        elsewhere or without tqdm); ``2`` one line per epoch: clean and adversarial loss,
+        learning rate, validation score (see :func:`skadv.training.progress`).
     handle_unknown : {"popularity", "error"}, default="popularity"
     positive_threshold : float, default=None
 
