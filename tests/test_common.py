@@ -65,8 +65,13 @@ if importlib.util.find_spec("torch") is not None:
     _TINY_GAN = CFGANRecommender((4,), (4,), noise_dim=2, n_epochs=2, random_state=0)
     ESTIMATORS += [
         _TINY_GAN,
-        GANAugmenter(_TINY_GAN, PopularityRecommender(), min_interactions=3,
-                     n_synthetic_users=2, random_state=0),  # fmt: skip
+        GANAugmenter(
+            _TINY_GAN,
+            PopularityRecommender(),
+            min_interactions=3,
+            n_synthetic_users=2,
+            random_state=0,
+        ),  # fmt: skip
     ]
 
 
