@@ -3,6 +3,8 @@
 Importing skadv never imports PyTorch; the torch backend is loaded inside ``fit``.
 """
 
+import importlib
+
 from skadv.base import BaseRecommender
 from skadv.baseline import PopularityRecommender
 from skadv.mf import AdversarialMFRecommender
@@ -12,6 +14,18 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AdversarialMFRecommender",
     "BaseRecommender",
+    "CFGANRecommender",
+    "GANAugmenter",
     "PopularityRecommender",
     "__version__",
 ]
+
+# Loaded on first use: the module is torch-free, but keeps its dependencies out of ``import
+# skadv`` like skadv.neural.
+_LAZY = {"CFGANRecommender": "skadv.augmentation", "GANAugmenter": "skadv.augmentation"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -384,3 +384,145 @@ def dot_product_pair_scores(model, user_codes, item_codes):
     if bias is not None:
         out += bias[item_codes]
     return out
+
+
+# ------------------------------------------------------------------------------ samplers
+#: Prefix of the synthetic user ids a sampler gives when the real ids are not all integers.
+SYNTHETIC_USER_PREFIX = "synthetic-"
+
+
+def fresh_user_ids(user_ids, n):
+    """``n`` user ids that cannot collide with ``user_ids``.
+
+    Integer ids (all of ``user_ids`` integers): ``max + 1, max + 2, ...``. Otherwise strings
+    ``"synthetic-0", "synthetic-1", ...``, with the prefix lengthened by ``"_"`` until none
+    of them is a real id.
+
+    Examples
+    --------
+    >>> fresh_user_ids(np.array([3, 10]), 2).tolist()
+    [11, 12]
+    >>> fresh_user_ids(np.array(["a", "synthetic-0"], dtype=object), 2).tolist()
+    ['synthetic_-0', 'synthetic_-1']
+    """
+    if user_ids.dtype.kind in "iu" and user_ids.shape[0]:
+        start = int(user_ids.max()) + 1
+        if start + n - 1 > np.iinfo(np.int64).max:
+            raise ValueError("the largest user id leaves no room for new integer ids.")
+        return np.arange(start, start + n, dtype=np.int64)
+    known = set(user_ids.tolist())
+    prefix = SYNTHETIC_USER_PREFIX
+    while True:
+        ids = [f"{prefix}{k}" for k in range(n)]
+        if known.isdisjoint(ids):
+            return np.array(ids, dtype=object)
+        prefix = prefix[:-1] + "_-"
+
+
+class BaseInteractionSampler(BaseEstimator):
+    """Base class of samplers of interaction data: imbalanced-learn's ``fit_resample`` contract.
+
+    A sampler returns the training data with rows added (generated profiles, fake users,
+    poisoning rows) and has no ``transform``, so ``imblearn.pipeline.Pipeline`` applies it
+    while fitting and skips it at predict and score time: a test fold is never resampled.
+    Subclasses implement one hook:
+
+    ``_fit_resample(user_codes, item_codes, weights)``
+        Given the validated input as integer codes (indexes into ``user_ids_`` and
+        ``item_ids_``, learned here) and float64 weights, return ``(users, items, weights)``
+        of the rows to **add**: user codes ``< n_users`` are real users, code
+        ``n_users + k`` is the ``k``-th synthetic user (``synthetic_user_ids_[k]``); item
+        codes index ``item_ids_``.
+
+    The returned data is the input, unchanged and in its order, followed by the added rows,
+    in the caller's container and id space: an ndarray of shape ``(n, 2)`` for array-like
+    input; for a DataFrame, a DataFrame with a fresh ``RangeIndex`` and the input's columns,
+    where added rows hold their user and item and missing values in the other columns.
+
+    Attributes
+    ----------
+    user_ids_, item_ids_ : ndarray
+        Ids of the input, in code order (``_fit_resample`` codes index them).
+    sample_mask_ : ndarray of bool, shape (n_resampled,)
+        True for the rows the sampler added.
+    synthetic_user_ids_ : ndarray of shape (n_synthetic_users,)
+        Ids given to new users: integers above the largest real id, or strings
+        ``"synthetic-<k>"`` (see :func:`fresh_user_ids`).
+    n_features_in_ : int
+        Always 2.
+    """
+
+    _parameter_constraints: dict = {}
+
+    def fit_resample(self, X, y=None):
+        """Fit the sampler on ``X`` and return it with the added rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_interactions, 2) or DataFrame
+            ``(user, item)`` id pairs (see :func:`~skadv.utils._validation.check_interactions`).
+        y : array-like of shape (n_interactions,), default=None
+            Weights or ratings; None for implicit feedback.
+
+        Returns
+        -------
+        X_resampled : ndarray of shape (n_resampled, 2) or DataFrame
+        y_resampled : ndarray of shape (n_resampled,) or None
+            None when ``y`` is None; else ``y`` followed by the weights of the added rows.
+        """
+        validate_params(self)
+        users, items, weights = check_interactions(X, y)
+        self.user_ids_, user_codes = encode_ids(users)
+        self.item_ids_, item_codes = encode_ids(items)
+        self.n_features_in_ = 2
+        n_users = self.user_ids_.shape[0]
+        new_users, new_items, new_weights = self._fit_resample(user_codes, item_codes, weights)
+        new_users = np.asarray(new_users, dtype=np.int64)
+        new_items = np.asarray(new_items, dtype=np.int64)
+        n_synthetic = int(new_users.max()) + 1 - n_users if new_users.size else 0
+        self.synthetic_user_ids_ = fresh_user_ids(self.user_ids_, max(n_synthetic, 0))
+        if new_users.size and new_users.min() < 0:
+            raise RuntimeError("_fit_resample returned a negative user code.")
+        added_users = np.empty(new_users.shape[0], dtype=object)
+        real = new_users < n_users
+        added_users[real] = self.user_ids_[new_users[real]]
+        added_users[~real] = self.synthetic_user_ids_[new_users[~real] - n_users]
+        added_items = self.item_ids_[new_items]
+        self.sample_mask_ = np.r_[np.zeros(len(users), dtype=bool),
+                                  np.ones(new_users.shape[0], dtype=bool)]  # fmt: skip
+        X_res = _append_rows(X, users, items, added_users, added_items)
+        y_res = None
+        if y is not None:
+            y_res = np.concatenate([np.asarray(y, dtype=np.float64).ravel(),
+                                    np.asarray(new_weights, dtype=np.float64)])  # fmt: skip
+        return X_res, y_res
+
+    def _fit_resample(self, user_codes, item_codes, weights):
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.two_d_array = True
+        tags.input_tags.string = True
+        return tags
+
+
+def _append_rows(X, users, items, added_users, added_items):
+    """``X`` followed by the (user, item) rows added, in ``X``'s container."""
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        added = pd.DataFrame({"user": added_users, "item": added_items})
+        for col in ("user", "item"):
+            if X[col].dtype.kind in "iu" and added[col].map(type).eq(int).all():
+                added[col] = added[col].astype(X[col].dtype)
+        return pd.concat([X, added], ignore_index=True)
+    column = [users, items]
+    out = np.empty((len(users) + len(added_users), 2), dtype=object)
+    out[: len(users), 0], out[: len(users), 1] = column
+    out[len(users) :, 0], out[len(users) :, 1] = added_users, added_items
+    # Integer ids stay an integer array (synthetic users of integer ids are integers).
+    if users.dtype.kind in "iu" and items.dtype.kind in "iu":
+        return out.astype(np.int64)
+    return out

@@ -55,11 +55,24 @@ ESTIMATORS = [
 # AdversarialTextRecommender is left out: it cannot fit without item texts and an encoder
 # folder, which the checks cannot supply (tests/neural/test_text.py covers its contract).
 if importlib.util.find_spec("torch") is not None:
+    from skadv.augmentation import CFGANRecommender, GANAugmenter
+
     ESTIMATORS.append(
         AdversarialNeuralRecommender(
             n_factors=4, hidden_layers=(4,), n_epochs=2, batch_size=16, random_state=0
         )  # fmt: skip
     )
+    _TINY_GAN = CFGANRecommender((4,), (4,), noise_dim=2, n_epochs=2, random_state=0)
+    ESTIMATORS += [
+        _TINY_GAN,
+        GANAugmenter(
+            _TINY_GAN,
+            PopularityRecommender(),
+            min_interactions=3,
+            n_synthetic_users=2,
+            random_state=0,
+        ),  # fmt: skip
+    ]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)

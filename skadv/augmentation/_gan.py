@@ -1,0 +1,955 @@
+"""CFGAN (Chae et al., CIKM 2018): ``CFGANRecommender`` and the ``GANAugmenter`` built on it.
+
+``CFGANRecommender`` is the model and the recommender: a generator G(z, c_u) and a
+discriminator D(r ⊙ e_u, c_u) trained against each other on users' interaction vectors,
+ranking items by the generator's output. ``GANAugmenter`` is a sampler
+(:class:`~skadv.base.BaseInteractionSampler`: adds generated interactions for sparse users and
+generated new users) and a meta-estimator (augments its training data, then fits a clone of
+a wrapped recommender and delegates to it).
+
+Training needs PyTorch (imported by ``fit``); fitted state is NumPy, and so are scoring,
+sampling and the discriminator score: a pickled model recommends without torch.
+"""
+
+import warnings
+
+import numpy as np
+from scipy import sparse
+from scipy.stats import wasserstein_distance
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from skadv.base import BaseInteractionSampler, BaseRecommender
+from skadv.training import EarlyStopping, TrainingSchedule, check_finite, run_epochs
+from skadv.utils._backend import resolve_backend
+from skadv.utils._params import (
+    BOOL,
+    NONE,
+    RANDOM_STATE,
+    STRING,
+    Interval,
+    Options,
+    TupleOf,
+    check_params,
+    validate_params,
+)
+from skadv.utils._random import check_random_state, draw_seeds
+from skadv.utils._ranking import row_blocks
+from skadv.utils._threads import effective_n_threads
+from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
+
+__all__ = ["CFGANRecommender", "GANAugmenter"]
+
+SCHEMES = ("zr", "pm", "zr+pm")
+OPTIMIZERS = ("adamw", "adam", "sgd", "adagrad")
+
+#: Users the collapse diagnostic follows during training (a fixed random subset).
+_DIAGNOSTIC_USERS = 256
+#: Identity collapse: the generator's top items are the condition's (overlap at least this)
+#: and it puts almost no mass outside the condition (at most this, per condition item).
+IDENTITY_OVERLAP, IDENTITY_OFF_MASS = 0.99, 0.05
+#: Profile-length collapse: generated profile lengths differ from the real ones by this
+#: fraction of the mean real length (Wasserstein-1), e.g. profiles of 1 item against 68.
+LENGTH_DISTANCE = 0.5
+#: Bytes per item and user of the dense blocks of scoring and sampling.
+_BYTES_PER_ITEM = 16
+
+
+class CFGANRecommender(BaseRecommender):
+    r"""CFGAN: a conditional GAN over users' interaction vectors, used as a recommender.
+
+    The generator :math:`G(z, c_u)` maps noise :math:`z` and the user's binary interaction
+    vector :math:`c_u` to a vector :math:`\hat r_u \in (0, 1)^{n_{items}}`; the discriminator
+    :math:`D(r \odot e_u, c_u)` tells real vectors (:math:`c_u`) from generated ones, looking
+    only at the positions of the mask :math:`e_u` (the user's items, plus sampled negatives
+    with partial masking). Items are ranked by the generator's output. Training needs PyTorch
+    (``pip install 'skadv[torch]'``); a fitted model scores with NumPy only.
+
+    Parameters
+    ----------
+    generator_layers : tuple of int, default=(256,)
+        Hidden widths of the generator (input ``noise_dim + n_items``, output ``n_items``).
+    discriminator_layers : tuple of int, default=(256,)
+        Hidden widths of the discriminator (input ``2 * n_items``, output one logit).
+    activation : {"relu", "tanh", "sigmoid"}, default="relu"
+        Activation of the hidden layers of both networks.
+    noise_dim : int, default=32
+        Dimension of the standard normal noise :math:`z`; ``0`` turns the noise off (the
+        original implementation's setting, under which the generator may collapse into a
+        copy of its condition: see ``collapse_``).
+    scheme : {"zr+pm", "zr", "pm"}, default="zr+pm"
+        Negative sampling: zero-reconstruction (ZR) adds
+        :math:`\alpha \sum_{j \in N^{ZR}_u} \hat r_{uj}^2` to the generator loss; partial
+        masking (PM) adds sampled negatives :math:`N^{PM}_u` to the mask :math:`e_u`, where
+        real vectors are 0.
+    zr_ratio, pm_ratio : float, default=0.5
+        Expected fraction of each user's non-interacted items drawn as ZR / PM negatives at
+        every generator step.
+    alpha : float, default=0.1
+        Weight :math:`\alpha` of the ZR term.
+    discriminator : bool, default=True
+        Train the adversarial game. ``False`` trains the generator on the reconstruction
+        and ZR terms alone (the no-discriminator ablation): no discriminator exists, so
+        ``discriminator_score`` is unavailable.
+    generator_loss : {"non-saturating", "minimax"}, default="non-saturating"
+        Adversarial term of the generator: :math:`-\log D` (non-saturating) or the paper's
+        :math:`\log(1 - D)` (minimax).
+    reconstruction_weight : float, default=None
+        Weight of the reconstruction term :math:`\sum_j e_{uj} (\hat r_{uj} - c_{uj})^2`
+        in the generator loss; None means 0 with the discriminator and 1 without.
+    n_epochs : int, default=70
+        Passes over the users.
+    batch_size : int, default=64
+        Users per step.
+    generator_learning_rate, discriminator_learning_rate : float, default=1e-3
+    generator_optimizer, discriminator_optimizer : {"adam", "adamw", "sgd", "adagrad"}, \
+default="adam"
+        ``"sgd"`` uses momentum 0.9.
+    generator_weight_decay, discriminator_weight_decay : float, default=0.0
+    generator_steps, discriminator_steps : int, default=1
+        Steps of each network per batch (discriminator first): their ratio is the D/G step
+        ratio.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of each user's interactions, score NDCG@10 on them
+        after every epoch (:class:`skadv.training.EarlyStopping`), stop after
+        ``n_iter_no_change`` epochs without an improvement of ``tol`` and keep the best
+        epoch's networks.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
+    tol : float, default=1e-4
+    device : str, default=None
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; None: CUDA when available, else CPU.
+    n_jobs : int, default=None
+        Torch threads on CPU during ``fit`` (None: 1, -1: all cores).
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialization, batches, noise, negatives and the validation split: on CPU,
+        same seed and ``n_jobs``, same model.
+    verbose : int, default=0
+        Print the generator loss (and validation score) of each epoch.
+    handle_unknown : {"popularity", "error"}, default="popularity"
+        Users/items not seen in ``fit`` (see :class:`skadv.base.BaseRecommender`).
+    positive_threshold : float, default=None
+        Interactions with ``y`` below this are dropped before training.
+
+    Attributes
+    ----------
+    user_ids_, item_ids_ : ndarray
+        Ids seen in ``fit``, in row order.
+    n_users_, n_items_ : int
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        Training interactions; their binary rows are the conditions :math:`c_u`.
+    item_popularity_ : ndarray of shape (n_items_,)
+    generator_state_, discriminator_state_ : dict of str to ndarray
+        Parameters of the two networks (torch ``state_dict`` names, NumPy arrays);
+        ``discriminator_state_`` is None with ``discriminator=False``.
+    loss_curve_ : list of float
+        Mean generator loss per user of each epoch.
+    discriminator_loss_curve_ : list of float or None
+        Mean discriminator loss per user of each epoch (``log 4 ≈ 1.386`` when D cannot
+        tell real from generated); None with ``discriminator=False``.
+    validation_scores_ : list of float or None
+        Validation NDCG@10 per epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run.
+    diagnostics_ : dict of str to list of float
+        Per epoch, on a fixed sample of up to 256 training users and one noise draw:
+        ``"condition_overlap"`` (share of each user's top-:math:`|c_u|` generated items
+        that are condition items), ``"off_condition_mass"`` (generated mass outside the
+        condition, per condition item), ``"profile_length_distance"`` (Wasserstein-1
+        distance between generated profile lengths :math:`\sum_j \hat r_{uj}` and real
+        ones, over the mean real length) and ``"popularity_distance"`` (total variation
+        between the generated and real item-popularity distributions).
+    condition_overlap_, off_condition_mass_, profile_length_distance_, popularity_distance_ \
+: float
+        The last epoch's diagnostics (of the kept networks with early stopping).
+    collapse_ : {None, "identity", "profile-length"}
+        ``"identity"``: the generator copies its condition (overlap ≥ 0.99 and
+        off-condition mass ≤ 0.05): it has learned nothing to rank unseen items with.
+        ``"profile-length"``: generated profiles are far from real lengths (distance ≥ 0.5;
+        e.g. collapsed towards a few popular items). A ``ConvergenceWarning`` is raised then.
+    backend_, device_ : str
+        ``"torch"`` and the training device.
+    n_features_in_ : int
+        Always 2.
+
+    See Also
+    --------
+    GANAugmenter : The sampler and meta-estimator using this generator.
+
+    Notes
+    -----
+    Per batch of users, with :math:`D = \sigma(\text{logit})`,
+    :math:`e_u = c_u + \mathbb{1}[N^{PM}_u]` and :math:`\hat r_u = G(z, c_u)`:
+
+    .. math::
+
+        L_D &= -\log D(c_u, c_u) - \log(1 - D(\hat r_u \odot e_u, c_u)) \\
+        L_G &= -\log D(\hat r_u \odot e_u, c_u)
+               + \alpha \sum_{j \in N^{ZR}_u} \hat r_{uj}^2
+               + w_{rec} \sum_j e_{uj} (\hat r_{uj} - c_{uj})^2
+
+    averaged over the batch (``generator_loss="minimax"`` replaces the first term of
+    :math:`L_G` by :math:`\log(1 - D)`). Scores are the generator's logits with
+    :math:`z = 0` (the noise's mean): monotone in :math:`\hat r_u`, without the sigmoid's
+    float32 saturation ties. ``sample`` and ``GANAugmenter`` draw :math:`z \sim N(0, I)`.
+
+    References
+    ----------
+    .. [1] D.-K. Chae, J.-S. Kang, S.-W. Kim and J.-T. Lee, "CFGAN: A Generic Collaborative
+       Filtering Framework based on Generative Adversarial Networks", CIKM 2018.
+    .. [2] M. Ferrari Dacrema, S. Boglio, P. Cremonesi and D. Jannach, "A Troubling Analysis
+       of Reproducibility and Progress in Recommender Systems Research", TOIS 2021.
+
+    Examples
+    --------
+    >>> from skadv.augmentation import CFGANRecommender
+    >>> from skadv.datasets import make_interactions
+    >>> X = make_interactions(n_users=40, n_items=30, random_state=0)
+    >>> model = CFGANRecommender(generator_layers=(16,), discriminator_layers=(16,),
+    ...                          n_epochs=3, random_state=0).fit(X)
+    >>> model.recommend([0, 1], n=3)[0].shape, len(model.discriminator_loss_curve_)
+    ((2, 3), 3)
+    """
+
+    _parameter_constraints = {
+        "generator_layers": [TupleOf(Interval("int", 1, None))],
+        "discriminator_layers": [TupleOf(Interval("int", 1, None))],
+        "activation": [Options("relu", "tanh", "sigmoid")],
+        "noise_dim": [Interval("int", 0, None)],
+        "scheme": [Options(*SCHEMES)],
+        "zr_ratio": [Interval("real", 0, 1)],
+        "pm_ratio": [Interval("real", 0, 1)],
+        "alpha": [Interval("real", 0, None)],
+        "discriminator": [BOOL],
+        "generator_loss": [Options("non-saturating", "minimax")],
+        "reconstruction_weight": [NONE, Interval("real", 0, None)],
+        "n_epochs": [Interval("int", 1, None)],
+        "batch_size": [Interval("int", 1, None)],
+        "generator_learning_rate": [Interval("real", 0, None, closed="neither")],
+        "discriminator_learning_rate": [Interval("real", 0, None, closed="neither")],
+        "generator_optimizer": [Options(*OPTIMIZERS)],
+        "discriminator_optimizer": [Options(*OPTIMIZERS)],
+        "generator_weight_decay": [Interval("real", 0, None)],
+        "discriminator_weight_decay": [Interval("real", 0, None)],
+        "generator_steps": [Interval("int", 1, None)],
+        "discriminator_steps": [Interval("int", 1, None)],
+        "early_stopping": [BOOL],
+        "validation_fraction": [Interval("real", 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval("int", 1, None)],
+        "tol": [Interval("real", 0, None)],
+        "device": [NONE, STRING],
+        "n_jobs": [NONE, Interval("int", 1, None), Interval("int", None, -1)],
+        "random_state": [NONE, RANDOM_STATE],
+        "verbose": [BOOL, Interval("int", 0, None)],
+        "handle_unknown": [Options("popularity", "error")],
+        "positive_threshold": [NONE, Interval("real")],
+    }
+
+    def __init__(
+        self,
+        generator_layers=(256,),
+        discriminator_layers=(256,),
+        *,
+        activation="relu",
+        noise_dim=32,
+        scheme="zr+pm",
+        zr_ratio=0.5,
+        pm_ratio=0.5,
+        alpha=0.1,
+        discriminator=True,
+        generator_loss="non-saturating",
+        reconstruction_weight=None,
+        n_epochs=70,
+        batch_size=64,
+        generator_learning_rate=1e-3,
+        discriminator_learning_rate=1e-3,
+        generator_optimizer="adam",
+        discriminator_optimizer="adam",
+        generator_weight_decay=0.0,
+        discriminator_weight_decay=0.0,
+        generator_steps=1,
+        discriminator_steps=1,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        tol=1e-4,
+        device=None,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        handle_unknown="popularity",
+        positive_threshold=None,
+    ):
+        self.generator_layers = generator_layers
+        self.discriminator_layers = discriminator_layers
+        self.activation = activation
+        self.noise_dim = noise_dim
+        self.scheme = scheme
+        self.zr_ratio = zr_ratio
+        self.pm_ratio = pm_ratio
+        self.alpha = alpha
+        self.discriminator = discriminator
+        self.generator_loss = generator_loss
+        self.reconstruction_weight = reconstruction_weight
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.generator_learning_rate = generator_learning_rate
+        self.discriminator_learning_rate = discriminator_learning_rate
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        self.generator_weight_decay = generator_weight_decay
+        self.discriminator_weight_decay = discriminator_weight_decay
+        self.generator_steps = generator_steps
+        self.discriminator_steps = discriminator_steps
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.handle_unknown = handle_unknown
+        self.positive_threshold = positive_threshold
+
+    # ------------------------------------------------------------------------- fit
+    def fit(self, X, y=None):
+        """Train the generator (and discriminator) on interactions ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_interactions, 2) or DataFrame
+            ``(user, item)`` id pairs.
+        y : array-like of shape (n_interactions,), default=None
+            Weights or ratings, filtered by ``positive_threshold``; the conditions are
+            binary (a kept interaction is a 1).
+
+        Returns
+        -------
+        self : CFGANRecommender
+        """
+        self._validate_params()
+        _, self.device_ = resolve_backend("torch", self.device)
+        self.backend_ = "torch"
+        rng = check_random_state(self.random_state)
+        self._fit_interactions(X, y)
+        full = self.interactions_
+        X_val = None
+        if self.early_stopping:
+            from skadv.model_selection._split import validation_holdout
+
+            coo = full.tocoo()
+            train_idx, val_idx = validation_holdout(coo.row, coo.col,
+                                                    self.validation_fraction, rng)  # fmt: skip
+            X_val = np.column_stack([self.user_ids_[coo.row[val_idx]],
+                                     self.item_ids_[coo.col[val_idx]]])  # fmt: skip
+            self.interactions_ = sparse.csr_matrix(
+                (coo.data[train_idx], (coo.row[train_idx], coo.col[train_idx])), shape=full.shape
+            )
+        try:
+            self._train(rng, X_val)
+        finally:
+            self.interactions_ = full
+        if self.collapse_ is not None:
+            warnings.warn(_collapse_message(self), ConvergenceWarning, stacklevel=2)
+        return self
+
+    def _reconstruction_weight(self):
+        if self.reconstruction_weight is not None:
+            return float(self.reconstruction_weight)
+        return 0.0 if self.discriminator else 1.0
+
+    def _train(self, rng, X_val):
+        import torch
+
+        from skadv.augmentation._gan_modules import (
+            discriminator_loss,
+            generator_loss,
+            make_mlp,
+        )
+        from skadv.neural._torch_utils import make_optimizer, module_state, torch_threads
+
+        device = torch.device(self.device_)
+        seed = int(draw_seeds(rng, 1)[0])
+        conditions = _binary(self.interactions_)
+        n_users, n_items = conditions.shape
+        use_zr, use_pm = "zr" in self.scheme, "pm" in self.scheme
+        rec_weight = self._reconstruction_weight()
+        diag_users = np.sort(rng.permutation(n_users)[:_DIAGNOSTIC_USERS])
+        diag_noise = rng.standard_normal((diag_users.shape[0], self.noise_dim))
+        self.diagnostics_ = {k: [] for k in _DIAGNOSTIC_NAMES}
+        schedule = TrainingSchedule(
+            n_epochs=self.n_epochs, learning_rate=self.generator_learning_rate,
+            divergence_hint="Lower generator_learning_rate / discriminator_learning_rate.",
+        )  # fmt: skip
+        fork_devices = [device] if device.type == "cuda" else []
+        with (
+            torch_threads(effective_n_threads(self.n_jobs)),
+            torch.random.fork_rng(devices=fork_devices),
+        ):
+            torch.manual_seed(seed)
+            generator = torch.Generator(device=device)
+            generator.manual_seed(seed + 1)
+            G = make_mlp(self.noise_dim + n_items, self.generator_layers, n_items,
+                         self.activation).to(device)  # fmt: skip
+            opt_g = make_optimizer(self.generator_optimizer, [{"params": list(G.parameters())}],
+                                   self.generator_learning_rate,
+                                   self.generator_weight_decay)  # fmt: skip
+            D = opt_d = None
+            if self.discriminator:
+                D = make_mlp(2 * n_items, self.discriminator_layers, 1, self.activation)
+                D = D.to(device)
+                opt_d = make_optimizer(
+                    self.discriminator_optimizer, [{"params": list(D.parameters())}],
+                    self.discriminator_learning_rate, self.discriminator_weight_decay,
+                )  # fmt: skip
+            d_losses = []
+
+            def generate(c):
+                z = torch.randn((c.shape[0], self.noise_dim), generator=generator,
+                                device=device)  # fmt: skip
+                return torch.sigmoid(G(torch.cat([z, c], dim=1)))
+
+            def negatives(c, ratio):
+                draw = torch.rand(c.shape, generator=generator, device=device)
+                return ((draw < ratio) & (c == 0)).to(c.dtype)
+
+            def run_epoch(plan):
+                order = torch.randperm(n_users, generator=generator, device=device).cpu()
+                g_sum = d_sum = 0.0
+                G.train()
+                for start in range(0, n_users, self.batch_size):
+                    rows = order[start : start + self.batch_size].numpy()
+                    c = torch.from_numpy(conditions[rows].toarray()).to(device)
+                    for _ in range(self.discriminator_steps if D is not None else 0):
+                        with torch.no_grad():
+                            g = generate(c)
+                        mask = c + negatives(c, self.pm_ratio) if use_pm else c
+                        d_real = D(torch.cat([c, c], dim=1))[:, 0]
+                        d_fake = D(torch.cat([g * mask, c], dim=1))[:, 0]
+                        loss_d = discriminator_loss(d_real, d_fake)
+                        opt_d.zero_grad(set_to_none=True)
+                        loss_d.backward()
+                        opt_d.step()
+                    for _ in range(self.generator_steps):
+                        g = generate(c)
+                        mask = c + negatives(c, self.pm_ratio) if use_pm else c
+                        zr = negatives(c, self.zr_ratio) if use_zr else None
+                        d_fake = None
+                        if D is not None:
+                            d_fake = D(torch.cat([g * mask, c], dim=1))[:, 0]
+                        loss_g = generator_loss(
+                            g, c, mask, zr, d_fake, alpha=self.alpha,
+                            reconstruction_weight=rec_weight, loss=self.generator_loss,
+                        )  # fmt: skip
+                        opt_g.zero_grad(set_to_none=True)
+                        loss_g.backward()
+                        opt_g.step()
+                    g_sum += loss_g.item() * rows.shape[0]
+                    if D is not None:
+                        d_sum += loss_d.item() * rows.shape[0]
+                G.eval()
+                self.generator_state_ = module_state(G)
+                if D is not None:
+                    d_losses.append(d_sum / n_users)
+                self._record_diagnostics(conditions[diag_users], diag_noise)
+                return g_sum, 0.0
+
+            def check(loss, epoch):
+                d_loss = [d_losses[-1]] if d_losses else []
+                check_finite(loss + sum(d_loss), list(self.generator_state_.values()), epoch,
+                             schedule.divergence_hint)  # fmt: skip
+
+            stopper = None
+            if X_val is not None:
+                stopper = self._stopper(X_val, G, D, module_state)
+            log = run_epochs(schedule, run_epoch, n_draws=n_users, check=check,
+                             early_stopping=stopper, verbose=self.verbose)  # fmt: skip
+            self.discriminator_state_ = module_state(D) if D is not None else None
+            if stopper is not None:
+                self.generator_state_, self.discriminator_state_ = stopper.best_state
+                self._record_diagnostics(conditions[diag_users], diag_noise)
+                for name in _DIAGNOSTIC_NAMES:  # the kept epoch's values come last
+                    self.diagnostics_[name].pop(-2)
+        self.loss_curve_ = log.loss_curve
+        self.discriminator_loss_curve_ = d_losses if self.discriminator else None
+        self.validation_scores_ = log.validation_scores
+        self.best_validation_score_ = log.best_validation_score
+        self.n_iter_ = log.n_epochs
+        for name in _DIAGNOSTIC_NAMES:
+            setattr(self, name + "_", self.diagnostics_[name][-1])
+        self.collapse_ = _collapse_kind(self)
+
+    def _stopper(self, X_val, G, D, module_state):
+        from skadv.metrics import get_ranking_scorer
+
+        scorer = get_ranking_scorer("ndcg@10")
+
+        def snapshot():
+            return (self.generator_state_, module_state(D) if D is not None else None)
+
+        return EarlyStopping(lambda: scorer(self, X_val), snapshot,
+                             n_iter_no_change=self.n_iter_no_change, tol=self.tol)  # fmt: skip
+
+    def _record_diagnostics(self, conditions, noise):
+        c = conditions.toarray()
+        g = _sigmoid(self._logits(c, noise))
+        for name, value in zip(_DIAGNOSTIC_NAMES, _diagnostics(g, c), strict=True):
+            self.diagnostics_[name].append(value)
+
+    # ----------------------------------------------------------------- generation
+    def _logits(self, conditions, noise=None):
+        """Generator logits for dense float32 conditions (noise 0 when None)."""
+        conditions = np.asarray(conditions, dtype=np.float32)
+        if noise is None:
+            noise = np.zeros((conditions.shape[0], self.noise_dim), dtype=np.float32)
+        x = np.concatenate([np.asarray(noise, dtype=np.float32), conditions], axis=1)
+        return _mlp_forward(self.generator_state_, x, self.activation)
+
+    def _user_item_scores(self, user_codes):
+        return self._logits(_binary(self.interactions_)[user_codes].toarray())
+
+    def generate(self, user_codes, rng):
+        """Generated vectors :math:`\\hat r_u` (float32, in (0, 1)) of users given by code,
+        with noise drawn from ``rng``: ndarray (len(user_codes), n_items_)."""
+        check_is_fitted(self)
+        c = _binary(self.interactions_)[np.asarray(user_codes)].toarray()
+        noise = rng.standard_normal((c.shape[0], self.noise_dim))
+        return _sigmoid(self._logits(c, noise))
+
+    def sample(self, n_users, *, random_state=None):
+        """Generated profiles of ``n_users`` new users, each conditioned on a real user.
+
+        For each profile a training user is drawn uniformly as the condition, a vector
+        :math:`\\hat r = G(z, c_u)` generated with fresh noise, its length set to
+        ``round(sum(r_hat))`` (at least 1) and that many distinct items drawn with
+        probabilities proportional to :math:`\\hat r`.
+
+        Parameters
+        ----------
+        n_users : int
+            Number of profiles.
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        profiles : ndarray of shape (n_rows, 2)
+            ``(profile number, item id)`` rows, profile numbers ``0 .. n_users - 1``
+            (not user ids: a sampler gives them fresh ids).
+        """
+        check_is_fitted(self)
+        check_params({"n_users": (n_users, [Interval("int", 1, None)]),
+                      "random_state": (random_state, [NONE, RANDOM_STATE])},
+                     caller=f"{type(self).__name__}.sample")  # fmt: skip
+        rng = check_random_state(random_state)
+        users, items = self._sample_profiles(n_users, rng)
+        out = np.empty((users.shape[0], 2), dtype=object)
+        out[:, 0], out[:, 1] = users, self.item_ids_[items]
+        return out.astype(np.int64) if self.item_ids_.dtype.kind in "iu" else out
+
+    def _sample_profiles(self, n_users, rng, flatten=0.0):
+        """(profile numbers, item codes) of ``n_users`` generated profiles."""
+        conditions = rng.randint(self.n_users_, size=n_users)
+        users, items = [], []
+        for block in row_blocks(n_users, self.n_items_ * _BYTES_PER_ITEM):
+            g = self.generate(conditions[block], rng)
+            lengths = np.clip(np.rint(g.sum(axis=1)), 1, self.n_items_).astype(np.int64)
+            chosen = _draw_items(g, lengths, rng, self._flatten_weights(flatten))
+            users.append(np.repeat(np.arange(block.start, block.stop), lengths))
+            items.append(chosen)
+        return np.concatenate(users), np.concatenate(items)
+
+    def _flatten_weights(self, flatten):
+        return (self.item_popularity_ + 1.0) ** -float(flatten)
+
+    # ----------------------------------------------------------------- discriminator
+    def discriminator_score(self, X):
+        """How real each user's profile in ``X`` looks to the discriminator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_interactions, 2) or DataFrame
+            ``(user, item)`` pairs: each user's profile is their items in ``X`` (items not
+            seen in ``fit`` are ignored with ``handle_unknown="popularity"``).
+
+        Returns
+        -------
+        users : ndarray of shape (n_profiles,)
+            The distinct users of ``X``.
+        scores : ndarray of shape (n_profiles,)
+            :math:`D(p_u, p_u)` in (0, 1) for each profile :math:`p_u`: the probability
+            the discriminator gives it of being real.
+        """
+        check_is_fitted(self)
+        if self.discriminator_state_ is None:
+            raise ValueError(
+                "discriminator_score needs a discriminator: this model was fitted with "
+                "discriminator=False."
+            )
+        users, items, _ = check_interactions(X)
+        item_codes = self._encode_items(items)
+        uniq, rows = encode_ids(users)
+        known = item_codes >= 0
+        profiles = sparse.csr_matrix(
+            (np.ones(int(known.sum()), dtype=np.float32), (rows[known], item_codes[known])),
+            shape=(uniq.shape[0], self.n_items_),
+        )
+        scores = np.empty(uniq.shape[0], dtype=np.float64)
+        for block in row_blocks(uniq.shape[0], self.n_items_ * _BYTES_PER_ITEM):
+            p = (profiles[block].toarray() > 0).astype(np.float32)
+            logit = _mlp_forward(self.discriminator_state_, np.concatenate([p, p], axis=1),
+                                 self.activation)[:, 0]  # fmt: skip
+            scores[block] = _sigmoid(logit.astype(np.float64))
+        return uniq, scores
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+# ------------------------------------------------------------------------------- GANAugmenter
+class GANAugmenter(BaseInteractionSampler):
+    """Data augmentation with CFGAN: a sampler and a meta-estimator.
+
+    As a **sampler** (``fit_resample``, imbalanced-learn's contract: it runs inside
+    ``imblearn.pipeline.Pipeline`` and leaves test folds untouched), it fits a clone of
+    ``gan`` on the data and returns the data with generated rows added:
+
+    - users with fewer than ``min_interactions`` interactions get items up to that number,
+      drawn among their unseen items with probabilities proportional to the generator's
+      output for them;
+    - ``n_synthetic_users`` new users (fresh ids: see
+      :class:`~skadv.base.BaseInteractionSampler`) get generated profiles
+      (:meth:`CFGANRecommender.sample`);
+    - ``flatten_popularity`` = β > 0 flattens the popularity skew of the added rows: their
+      items are drawn with probabilities proportional to the generator's output times
+      ``(popularity + 1) ** -β``.
+
+    As a **meta-estimator** (``fit``), it augments its training data that way, fits a
+    clone of ``estimator`` on the result and delegates ``predict``, ``recommend``,
+    ``score`` and the ranking scorers to it: it is the last step of a plain sklearn
+    ``Pipeline`` and searchable with ``GridSearchCV`` over ``estimator__epsilon``,
+    ``gan__n_epochs``, ``n_synthetic_users`` ... Only the data given to ``fit`` (a training
+    fold) is augmented. With ``estimator=None`` it is the CFGAN recommender itself: ``fit``
+    trains the GAN and recommends from the generator, without augmenting.
+
+    Parameters
+    ----------
+    gan : CFGANRecommender, default=None
+        The GAN (cloned in ``fit``); None: ``CFGANRecommender()`` with this object's
+        ``random_state``.
+    estimator : skadv recommender, default=None
+        Fitted (a clone) on the augmented data; None: recommend with the GAN.
+    min_interactions : int or None, default=20
+        Users with fewer interactions are topped up to this number; None: no top-up.
+    n_synthetic_users : int, default=0
+        Generated new users to add.
+    flatten_popularity : float, default=0.0
+        Exponent β of the popularity flattening of the added rows (0: none).
+    synthetic_weight : float, default=None
+        ``y`` of the added rows when ``y`` is given; None: the median of the weights the
+        GAN trained on (at or above its ``positive_threshold``, so the rows stay positives).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the drawing of the added rows (and the default ``gan``).
+
+    Attributes
+    ----------
+    gan_ : CFGANRecommender
+        The fitted GAN.
+    estimator_ : recommender
+        The fitted clone of ``estimator`` (or ``gan_`` when ``estimator`` is None).
+    user_ids_, item_ids_ : ndarray
+        Ids of the data given to ``fit`` / ``fit_resample``.
+    sample_mask_ : ndarray of bool
+        True for the added rows of the last resampled data.
+    synthetic_user_ids_ : ndarray
+        Ids of the generated new users.
+    n_features_in_ : int
+        Always 2.
+
+    See Also
+    --------
+    CFGANRecommender : The GAN, also a recommender on its own.
+    skadv.base.BaseInteractionSampler : The ``fit_resample`` contract.
+
+    Examples
+    --------
+    >>> from skadv import AdversarialMFRecommender, GANAugmenter
+    >>> from skadv.augmentation import CFGANRecommender
+    >>> from skadv.datasets import make_interactions
+    >>> X = make_interactions(n_users=40, n_items=30, random_state=0)
+    >>> gan = CFGANRecommender((16,), (16,), n_epochs=2, random_state=0)
+    >>> aug = GANAugmenter(gan, min_interactions=10, n_synthetic_users=5, random_state=0)
+    >>> X_res, _ = aug.fit_resample(X)
+    >>> X_res.shape[0] > X.shape[0], len(aug.synthetic_user_ids_)
+    (True, 5)
+    >>> model = GANAugmenter(gan, AdversarialMFRecommender(8, n_epochs=2, random_state=0),
+    ...                      random_state=0).fit(X)
+    >>> model.recommend([0, 1], n=3)[0].shape
+    (2, 3)
+    """
+
+    _parameter_constraints = {
+        "min_interactions": [NONE, Interval("int", 1, None)],
+        "n_synthetic_users": [Interval("int", 0, None)],
+        "flatten_popularity": [Interval("real", 0, None)],
+        "synthetic_weight": [NONE, Interval("real", 0, None)],
+        "random_state": [NONE, RANDOM_STATE],
+    }
+
+    def __init__(self, gan=None, estimator=None, *, min_interactions=20, n_synthetic_users=0,
+                 flatten_popularity=0.0, synthetic_weight=None, random_state=None):  # fmt: skip
+        self.gan = gan
+        self.estimator = estimator
+        self.min_interactions = min_interactions
+        self.n_synthetic_users = n_synthetic_users
+        self.flatten_popularity = flatten_popularity
+        self.synthetic_weight = synthetic_weight
+        self.random_state = random_state
+
+    # gan and estimator are checked by type here; the other parameters by the constraints.
+    def _check_estimators(self):
+        if self.gan is not None and not isinstance(self.gan, CFGANRecommender):
+            raise TypeError(
+                f"The 'gan' parameter of GANAugmenter must be a CFGANRecommender or None; "
+                f"got {type(self.gan).__name__}."
+            )
+        est = self.estimator
+        if est is not None and not (hasattr(est, "fit") and hasattr(est, "_ranking_problem")):
+            raise TypeError(
+                "The 'estimator' parameter of GANAugmenter must be a skadv recommender (a "
+                f"BaseRecommender subclass) or None; got {type(est).__name__}."
+            )
+
+    def _validate(self):
+        self._check_estimators()
+        validate_params(self)
+
+    def _fit_gan(self, X, y, rng):
+        if self.gan is None:
+            gan = CFGANRecommender(random_state=int(draw_seeds(rng, 1)[0] % (2**31)))
+        else:
+            gan = clone(self.gan)
+        return gan.fit(X, y)
+
+    # ----------------------------------------------------------------- sampler
+    def fit_resample(self, X, y=None):
+        """Fit the GAN on ``X`` and return ``X`` with the generated rows added.
+
+        See :class:`~skadv.base.BaseInteractionSampler` for the returned containers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_interactions, 2) or DataFrame
+        y : array-like of shape (n_interactions,), default=None
+
+        Returns
+        -------
+        X_resampled : ndarray of shape (n_resampled, 2) or DataFrame
+        y_resampled : ndarray of shape (n_resampled,) or None
+        """
+        self._check_estimators()
+        return super().fit_resample(X, y)
+
+    def _fit_resample(self, user_codes, item_codes, weights):
+        rng = check_random_state(self.random_state)
+        X_ids = np.empty((user_codes.shape[0], 2), dtype=object)
+        X_ids[:, 0], X_ids[:, 1] = self.user_ids_[user_codes], self.item_ids_[item_codes]
+        self.gan_ = gan = self._fit_gan(X_ids, weights, rng)
+        # The GAN's codes are ours unless its positive_threshold dropped users or items.
+        user_of = lookup_ids(self.user_ids_, gan.user_ids_).astype(np.int64)
+        item_of = lookup_ids(self.item_ids_, gan.item_ids_).astype(np.int64)
+        flatten = gan._flatten_weights(self.flatten_popularity)
+        new_users, new_items = [], []
+        if self.min_interactions is not None:
+            counts = np.diff(gan.interactions_.indptr)
+            sparse_users = np.flatnonzero(counts < self.min_interactions)
+            conditions = _binary(gan.interactions_)
+            for block in row_blocks(sparse_users.shape[0], gan.n_items_ * _BYTES_PER_ITEM):
+                codes = sparse_users[block]
+                seen = conditions[codes].toarray() > 0
+                n_add = np.minimum(self.min_interactions, gan.n_items_) - counts[codes]
+                chosen = _draw_items(gan.generate(codes, rng), n_add, rng, flatten, exclude=seen)
+                new_users.append(user_of[np.repeat(codes, n_add)])
+                new_items.append(item_of[chosen])
+        if self.n_synthetic_users:
+            profile, items = gan._sample_profiles(self.n_synthetic_users, rng,
+                                                  self.flatten_popularity)  # fmt: skip
+            new_users.append(self.user_ids_.shape[0] + profile)
+            new_items.append(item_of[items])
+        users = np.concatenate(new_users) if new_users else np.empty(0, np.int64)
+        items = np.concatenate(new_items) if new_items else np.empty(0, np.int64)
+        weight = self.synthetic_weight
+        if weight is None:
+            kept = gan.interactions_.data
+            weight = float(np.median(kept)) if kept.size else 1.0
+        return users, items, np.full(users.shape[0], weight)
+
+    # ----------------------------------------------------------------- meta-estimator
+    def fit(self, X, y=None):
+        """Fit the GAN, augment ``X`` and fit a clone of ``estimator`` on the result.
+
+        With ``estimator=None`` only the GAN is fitted (it is then the recommender).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_interactions, 2) or DataFrame
+        y : array-like of shape (n_interactions,), default=None
+
+        Returns
+        -------
+        self : GANAugmenter
+        """
+        self._validate()
+        if self.estimator is None:
+            rng = check_random_state(self.random_state)
+            self.gan_ = self._fit_gan(X, y, rng)
+            self.estimator_ = self.gan_
+            self.user_ids_, self.item_ids_ = self.gan_.user_ids_, self.gan_.item_ids_
+            self.n_features_in_ = 2
+            return self
+        X_res, y_res = self.fit_resample(X, y)
+        self.estimator_ = clone(self.estimator).fit(X_res, y_res)
+        return self
+
+    def predict(self, X):
+        """``estimator_.predict(X)``: scores of (user, item) pairs."""
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    def recommend(self, users, n=10, *, exclude_seen=True):
+        """``estimator_.recommend``: top-``n`` items per user (see
+        :meth:`skadv.base.BaseRecommender.recommend`)."""
+        check_is_fitted(self)
+        return self.estimator_.recommend(users, n, exclude_seen=exclude_seen)
+
+    def score(self, X, y=None):
+        """``estimator_.score(X, y)``: NDCG@10 on held-out interactions."""
+        check_is_fitted(self)
+        return self.estimator_.score(X, y)
+
+    def discriminator_score(self, X):
+        """``gan_.discriminator_score(X)``: how real each profile of ``X`` looks."""
+        check_is_fitted(self)
+        return self.gan_.discriminator_score(X)
+
+    def sample(self, n_users, *, random_state=None):
+        """``gan_.sample``: generated profiles of ``n_users`` new users."""
+        check_is_fitted(self)
+        return self.gan_.sample(n_users, random_state=random_state)
+
+    # What the ranking scorers of skadv.metrics read, delegated to the fitted estimator.
+    def _ranking_problem(self, X, y=None):
+        check_is_fitted(self)
+        return self.estimator_._ranking_problem(X, y)
+
+    def _score_users(self, user_codes):
+        return self.estimator_._score_users(user_codes)
+
+    @property
+    def n_items_(self):
+        return self.estimator_.n_items_
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "estimator_") or hasattr(self, "gan_")
+
+
+# ------------------------------------------------------------------------------- helpers
+_DIAGNOSTIC_NAMES = (
+    "condition_overlap",
+    "off_condition_mass",
+    "profile_length_distance",
+    "popularity_distance",
+)
+
+
+def _binary(matrix):
+    """The 0/1 float32 pattern of a CSR matrix (the conditions c_u)."""
+    out = matrix.tocsr().astype(np.float32, copy=True)
+    out.data[:] = 1.0
+    return out
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+_NP_ACTIVATIONS = {
+    "relu": lambda x: np.maximum(x, 0, out=x),
+    "tanh": np.tanh,
+    "sigmoid": lambda x: _sigmoid(x).astype(x.dtype, copy=False),
+}
+
+
+def _mlp_forward(state, x, activation):
+    """The ``make_mlp`` stack of ``_gan_modules`` in NumPy (float32, like torch)."""
+    positions = sorted(int(k.split(".")[0]) for k in state if k.endswith(".weight"))
+    act = _NP_ACTIVATIONS[activation]
+    for n, pos in enumerate(positions):
+        x = x @ state[f"{pos}.weight"].T + state[f"{pos}.bias"]
+        if n < len(positions) - 1:
+            x = act(x)
+    return x
+
+
+def _draw_items(g, lengths, rng, weights, exclude=None):
+    """Item codes drawn without replacement per row: ``lengths[r]`` items of row ``r`` with
+    probabilities proportional to ``g[r] * weights`` (Gumbel top-k), never ``exclude``."""
+    with np.errstate(divide="ignore"):
+        keys = np.log(np.maximum(g.astype(np.float64), 1e-30)) + np.log(weights)
+    keys = keys + rng.gumbel(size=g.shape)
+    if exclude is not None:
+        keys[exclude] = -np.inf
+    order = np.argsort(-keys, axis=1, kind="stable")
+    take = np.arange(g.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return order[take]
+
+
+def _diagnostics(g, c):
+    """The four collapse diagnostics of generated vectors ``g`` against conditions ``c``."""
+    lengths = c.sum(axis=1)
+    has = lengths > 0
+    g, c, lengths = g[has], c[has], lengths[has]
+    if g.shape[0] == 0:
+        return (float("nan"),) * 4
+    order = np.argsort(-g, axis=1, kind="stable")
+    top = np.arange(g.shape[1])[None, :] < lengths[:, None]
+    in_condition = np.take_along_axis(c, order, axis=1) > 0
+    overlap = float(np.mean((in_condition & top).sum(axis=1) / lengths))
+    off_mass = float(np.mean((g * (c == 0)).sum(axis=1) / lengths))
+    gen_lengths = g.sum(axis=1)
+    length_dist = float(wasserstein_distance(gen_lengths, lengths) / lengths.mean())
+    p, q = g.sum(axis=0), c.sum(axis=0)
+    pop_dist = float(0.5 * np.abs(p / max(p.sum(), 1e-30) - q / q.sum()).sum())
+    return overlap, off_mass, length_dist, pop_dist
+
+
+def _collapse_kind(model):
+    if model.condition_overlap_ >= IDENTITY_OVERLAP and (
+        model.off_condition_mass_ <= IDENTITY_OFF_MASS
+    ):
+        return "identity"
+    if model.profile_length_distance_ >= LENGTH_DISTANCE:
+        return "profile-length"
+    return None
+
+
+def _collapse_message(model):
+    if model.collapse_ == "identity":
+        return (
+            f"The CFGAN generator collapsed into a copy of its condition: "
+            f"{model.condition_overlap_:.1%} of its top items are the user's own and it puts "
+            f"{model.off_condition_mass_:.3f} of mass per item outside them, so it cannot rank "
+            "unseen items. Turn the noise on (noise_dim > 0), use partial masking "
+            "(scheme='zr+pm') or a smaller generator."
+        )
+    return (
+        f"The CFGAN generator's profiles are far from real ones: the distance of generated "
+        f"to real profile lengths is {model.profile_length_distance_:.2f} of the mean real "
+        f"length (popularity distance {model.popularity_distance_:.2f}). With "
+        "generator_loss='minimax' the generator often collapses this way: try "
+        "'non-saturating', a lower discriminator_learning_rate or reconstruction_weight > 0."
+    )
