@@ -48,10 +48,12 @@ from skadv.utils._validation import check_id_types, check_interactions, encode_i
 
 __all__ = [
     "UNKNOWN_ITEM_SCORE",
+    "BaseInteractionSampler",
     "BaseRecommender",
     "RankingProblem",
     "dot_product_pair_scores",
     "dot_product_scores",
+    "fresh_user_ids",
 ]
 
 #: ``predict`` score of a pair whose item was not seen in ``fit``: below every finite score.

@@ -68,7 +68,10 @@ class TrainingSchedule:
 
     ``optimizer``, ``reg`` and ``use_bias`` are read by the matrix-factorization backends
     only (the torch models keep their optimizer in torch); ``divergence_hint`` ends the
-    error raised when training diverges (which parameters to lower).
+    error raised when training diverges (which parameters to lower). ``loss_names`` label the
+    two sums of every epoch in the verbose log; ``two_player=True`` (a GAN: generator and
+    discriminator) records and logs the second sum in every epoch rather than in adversarial
+    epochs only.
     """
 
     n_epochs: int
@@ -84,6 +87,8 @@ class TrainingSchedule:
     reg: float = 0.0
     use_bias: bool = False
     divergence_hint: str = "Lower learning_rate."
+    loss_names: tuple = ("loss", "adversarial loss")
+    two_player: bool = False
 
     @property
     def trains_adversarially(self):
@@ -159,7 +164,8 @@ class TrainingLog:
         Mean clean loss per sample.
     adv_loss_curve : list of float
         Mean loss per sample under the perturbation (not weighted by ``adv_reg``); NaN in
-        clean epochs. The objective of an epoch is ``loss + adv_reg * adv_loss``.
+        clean epochs. The objective of an epoch is ``loss + adv_reg * adv_loss``. In a
+        two-player run, the second player's loss of every epoch.
     validation_scores : list of float or None
         Validation score after each epoch with early stopping, else None.
     best_validation_score : float or None
@@ -324,7 +330,8 @@ def run_epochs(schedule, run_epoch, *, n_draws, check, row_norms=None, early_sto
         Samples per epoch: the sums are divided by it.
     check : callable
         ``check(mean_loss, epoch)``: raises when training diverged (see
-        :func:`check_finite`).
+        :func:`check_finite`); ``mean_loss`` is the epoch's objective (both players' losses
+        summed in a two-player run).
     row_norms : callable, default=None
         ``row_norms() -> (mean user row norm, mean item row norm)`` of the current factors.
         When given, relative radii are ε times the norms at the end of the previous epoch,
@@ -353,9 +360,10 @@ def run_epochs(schedule, run_epoch, *, n_draws, check, row_norms=None, early_sto
                          eps_item, schedule.epoch_learning_rate(epoch))  # fmt: skip
         clean_sum, adv_sum = run_epoch(plan)
         loss, adv_loss = clean_sum / n_draws, adv_sum / n_draws
-        check(loss + schedule.adv_reg * adv_loss, epoch)
+        check(loss + (1.0 if schedule.two_player else schedule.adv_reg) * adv_loss, epoch)
+        second = adversarial or schedule.two_player
         record.loss_curve.append(float(loss))
-        record.adv_loss_curve.append(float(adv_loss) if adversarial else float("nan"))
+        record.adv_loss_curve.append(float(adv_loss) if second else float("nan"))
         if row_norms is not None:
             norms = row_norms()
             peak_norms = tuple(max(n, p) for n, p in zip(norms, peak_norms, strict=True))
@@ -382,9 +390,12 @@ def run_epochs(schedule, run_epoch, *, n_draws, check, row_norms=None, early_sto
             record.validation_scores.append(early_stopping.scores[-1])
         if log is not None:
             phase = f"adversarial: {plan.adversary}" if adversarial else "clean"
-            text = f"epoch {epoch + 1}/{schedule.n_epochs} [{phase}]: loss {loss:.5f}"
-            if adversarial:
-                text += f", adversarial loss {adv_loss:.5f}"
+            if schedule.two_player:
+                phase = "two-player"
+            first_name, second_name = schedule.loss_names
+            text = f"epoch {epoch + 1}/{schedule.n_epochs} [{phase}]: {first_name} {loss:.5f}"
+            if second:
+                text += f", {second_name} {adv_loss:.5f}"
             if scheduled:
                 text += f", lr {plan.learning_rate:.3g}"
             log(text + (f", {message}" if message else ""))

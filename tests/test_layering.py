@@ -3,7 +3,7 @@
 - the training core (skadv.training) is backend-neutral and torch-free;
 - the two MF backends are twins behind it: neither imports the other;
 - skadv.neural imports no private name of skadv.mf, and skadv.metrics none of skadv.attacks;
-- ``import skadv`` imports neither torch nor transformers.
+- ``import skadv`` (and each subpackage) imports neither torch, transformers nor matplotlib.
 """
 
 import ast
@@ -61,11 +61,12 @@ def test_training_core_is_torch_free():
     assert not modules & {"torch", "transformers"}
 
 
-def test_import_skadv_imports_neither_torch_nor_transformers():
+def test_import_skadv_imports_no_optional_heavy_dependency():
     code = (
         "import sys, skadv, skadv.training, skadv.metrics, skadv.model_selection, "
-        "skadv.datasets, skadv.mf, skadv.attacks, skadv.neural; "
-        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+        "skadv.datasets, skadv.mf, skadv.attacks, skadv.neural, skadv.augmentation, "
+        "skadv.plotting; "
+        "print(sorted(m for m in ('torch', 'transformers', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

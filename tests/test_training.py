@@ -200,3 +200,14 @@ def test_verbose_levels(monkeypatch):
     FakeBar.disable = True  # off a terminal the lines are the progress
     bar, log = training.progress(3, 1)
     assert log is print
+
+
+def test_two_player_runs_log_both_losses_every_epoch(capsys):
+    schedule = TrainingSchedule(n_epochs=2, learning_rate=0.1, two_player=True,
+                                loss_names=("generator loss", "discriminator loss"))  # fmt: skip
+    seen = []
+    log, _ = _run(schedule, sums=(2.0, 4.0), check=lambda loss, epoch: seen.append(loss),
+                  verbose=1)  # fmt: skip
+    assert log.adv_loss_curve == [2.0, 2.0] and seen == [3.0, 3.0]
+    out = capsys.readouterr()
+    assert "[two-player]: generator loss 1.00000, discriminator loss 2.00000" in out.out + out.err

@@ -383,6 +383,8 @@ default="adam"
         schedule = TrainingSchedule(
             n_epochs=self.n_epochs, learning_rate=self.generator_learning_rate,
             divergence_hint="Lower generator_learning_rate / discriminator_learning_rate.",
+            loss_names=("generator loss", "discriminator loss"),
+            two_player=self.discriminator,
         )  # fmt: skip
         fork_devices = [device] if device.type == "cuda" else []
         with (
@@ -405,7 +407,6 @@ default="adam"
                     self.discriminator_optimizer, [{"params": list(D.parameters())}],
                     self.discriminator_learning_rate, self.discriminator_weight_decay,
                 )  # fmt: skip
-            d_losses = []
 
             def generate(c):
                 z = torch.randn((c.shape[0], self.noise_dim), generator=generator,
@@ -452,14 +453,11 @@ default="adam"
                         d_sum += loss_d.item() * rows.shape[0]
                 G.eval()
                 self.generator_state_ = module_state(G)
-                if D is not None:
-                    d_losses.append(d_sum / n_users)
                 self._record_diagnostics(conditions[diag_users], diag_noise)
-                return g_sum, 0.0
+                return g_sum, d_sum
 
-            def check(loss, epoch):
-                d_loss = [d_losses[-1]] if d_losses else []
-                check_finite(loss + sum(d_loss), list(self.generator_state_.values()), epoch,
+            def check(loss, epoch):  # loss: the generator's and the discriminator's
+                check_finite(loss, list(self.generator_state_.values()), epoch,
                              schedule.divergence_hint)  # fmt: skip
 
             stopper = None
@@ -474,7 +472,7 @@ default="adam"
                 for name in _DIAGNOSTIC_NAMES:  # the kept epoch's values come last
                     self.diagnostics_[name].pop(-2)
         self.loss_curve_ = log.loss_curve
-        self.discriminator_loss_curve_ = d_losses if self.discriminator else None
+        self.discriminator_loss_curve_ = log.adv_loss_curve if self.discriminator else None
         self.validation_scores_ = log.validation_scores
         self.best_validation_score_ = log.best_validation_score
         self.n_iter_ = log.n_epochs
@@ -949,7 +947,11 @@ def _collapse_message(model):
     return (
         f"The CFGAN generator's profiles are far from real ones: the distance of generated "
         f"to real profile lengths is {model.profile_length_distance_:.2f} of the mean real "
-        f"length (popularity distance {model.popularity_distance_:.2f}). With "
-        "generator_loss='minimax' the generator often collapses this way: try "
-        "'non-saturating', a lower discriminator_learning_rate or reconstruction_weight > 0."
+        f"length (popularity distance {model.popularity_distance_:.2f}). Train longer, "
+        + (
+            "use generator_loss='non-saturating' (minimax often collapses this way), "
+            if model.generator_loss == "minimax"
+            else ""
+        )
+        + "lower discriminator_learning_rate or set reconstruction_weight > 0."
     )
