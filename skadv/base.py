@@ -44,6 +44,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skadv.utils._params import BOOL, Interval, check_params, validate_params
 from skadv.utils._ranking import row_blocks, top_k
+from skadv.utils._record import fit_record
 from skadv.utils._validation import check_id_types, check_interactions, encode_ids, lookup_ids
 
 __all__ = [
@@ -133,6 +134,7 @@ class BaseRecommender(BaseEstimator):
         self.item_popularity_ = np.bincount(matrix.indices, minlength=self.n_items_).astype(
             np.float64
         )
+        self.fit_record_ = fit_record(self)
         return user_codes, item_codes, weights
 
     # ----------------------------------------------------------------- subclass hooks

@@ -36,6 +36,7 @@ from skadv.utils._params import (
 )
 from skadv.utils._random import check_random_state, draw_seeds
 from skadv.utils._ranking import row_blocks
+from skadv.utils._record import fit_record
 from skadv.utils._threads import effective_n_threads
 from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
 
@@ -173,6 +174,10 @@ default="adam"
         ``"torch"`` and the training device.
     n_features_in_ : int
         Always 2.
+    fit_record_ : dict
+        The settings that reproduce the latest fit: parameters, resolved backend and device,
+        library versions and time, as plain data (``skadv.utils._record.fit_record``), so
+        it survives pickle, joblib and skops.
 
     See Also
     --------
@@ -808,9 +813,11 @@ class GANAugmenter(BaseInteractionSampler):
             self.estimator_ = self.gan_
             self.user_ids_, self.item_ids_ = self.gan_.user_ids_, self.gan_.item_ids_
             self.n_features_in_ = 2
+            self.fit_record_ = fit_record(self)
             return self
         X_res, y_res = self.fit_resample(X, y)
         self.estimator_ = clone(self.estimator).fit(X_res, y_res)
+        self.fit_record_ = fit_record(self)
         return self
 
     def predict(self, X):

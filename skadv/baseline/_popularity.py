@@ -34,6 +34,8 @@ class PopularityRecommender(BaseRecommender):
         Number of distinct training users per item.
     item_scores_ : ndarray of shape (n_items_,)
         The score of each item (popularity, or summed weights with ``weighted=True``).
+    fit_record_ : dict
+        The settings that reproduce the fit and the library versions, as plain data.
 
     Examples
     --------

@@ -16,6 +16,7 @@ from skadv.training import (
 from skadv.utils._backend import BACKENDS, resolve_backend
 from skadv.utils._params import BOOL, NONE, RANDOM_STATE, STRING, Interval, Options
 from skadv.utils._random import check_random_state
+from skadv.utils._record import fit_record
 from skadv.utils._schedule import LR_SCHEDULES
 from skadv.utils._threads import effective_n_threads
 from skadv.utils._validation import check_interactions, lookup_ids
@@ -183,6 +184,10 @@ class AdversarialMFRecommender(BaseRecommender):
         Backend and device that trained the model, e.g. ``"cython"`` and ``"cpu"``.
     n_features_in_ : int
         Always 2: X holds (user, item) pairs.
+    fit_record_ : dict
+        The settings that reproduce the latest fit: parameters, resolved backend and device,
+        library versions and time, as plain data (``skadv.utils._record.fit_record``), so
+        it survives pickle, joblib and skops.
 
     See Also
     --------
@@ -494,6 +499,7 @@ class AdversarialMFRecommender(BaseRecommender):
             rng, n_threads, n_old_items, None,
         )  # fmt: skip
         self._set_state(state)  # Adam's step count (the arrays were updated in place)
+        self.fit_record_ = fit_record(self)  # the settings of the latest training call
         self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + log.loss_curve
         self.adv_loss_curve_ = list(getattr(self, "adv_loss_curve_", [])) + log.adv_loss_curve
         self.n_iter_ = log.n_epochs

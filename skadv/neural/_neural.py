@@ -151,6 +151,10 @@ class AdversarialNeuralRecommender(TorchRecommender):
         ``"torch"`` and the device that trained the model.
     n_features_in_ : int
         Always 2.
+    fit_record_ : dict
+        The settings that reproduce the latest fit: parameters, resolved backend and device,
+        library versions and time, as plain data (``skadv.utils._record.fit_record``), so
+        it survives pickle, joblib and skops.
 
     See Also
     --------

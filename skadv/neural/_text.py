@@ -114,7 +114,7 @@ class AdversarialTextRecommender(TorchRecommender):
     tokenizer_state_ : bytes
         The pickled tokenizer (loaded only to encode new texts).
     interactions_, item_popularity_, loss_curve_, validation_scores_,
-    best_validation_score_, n_iter_, backend_, device_, n_features_in_
+    best_validation_score_, n_iter_, backend_, device_, n_features_in_, fit_record_
         As in :class:`~skadv.neural.AdversarialNeuralRecommender`.
 
     See Also
