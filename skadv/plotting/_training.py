@@ -24,6 +24,10 @@ class TrainingCurveDisplay:
     name : str, default=None
         Legend prefix, e.g. the model's name.
     validation_name : str, default="validation NDCG@10"
+    loss_names : tuple of str, default=("clean loss", "adversarial loss")
+        Legend labels of the two loss curves; a two-player model (the GAN:
+        ``discriminator_loss_curve_``) gets ``("generator loss", "discriminator loss")`` from
+        :meth:`from_estimator`.
 
     Attributes
     ----------
@@ -54,12 +58,14 @@ class TrainingCurveDisplay:
     """
 
     def __init__(self, loss_curve, adv_loss_curve=None, validation_scores=None, *, name=None,
-                 validation_name="validation NDCG@10"):  # fmt: skip
+                 validation_name="validation NDCG@10",
+                 loss_names=("clean loss", "adversarial loss")):  # fmt: skip
         self.loss_curve = loss_curve
         self.adv_loss_curve = adv_loss_curve
         self.validation_scores = validation_scores
         self.name = name
         self.validation_name = validation_name
+        self.loss_names = loss_names
 
     @classmethod
     def from_estimator(cls, estimator, *, name=None, ax=None, **kwargs):
@@ -68,8 +74,9 @@ class TrainingCurveDisplay:
         Parameters
         ----------
         estimator : fitted estimator or Pipeline
-            Reads ``loss_curve_`` and, when present, ``adv_loss_curve_`` and
-            ``validation_scores_``; for a Pipeline, its last step.
+            Reads ``loss_curve_`` and, when present, ``adv_loss_curve_`` (or, for the GAN,
+            ``discriminator_loss_curve_``) and ``validation_scores_``; for a Pipeline, its
+            last step.
         name : str, default=None
             Legend prefix; None: no prefix.
         ax : matplotlib Axes, default=None
@@ -84,11 +91,19 @@ class TrainingCurveDisplay:
         check_matplotlib("TrainingCurveDisplay")
         model = estimator[-1] if hasattr(estimator, "steps") else estimator
         check_is_fitted(model, "loss_curve_")
+        second = getattr(model, "adv_loss_curve_", None)
+        names = ("clean loss", "adversarial loss")
+        if getattr(model, "discriminator_loss_curve_", None) is not None:
+            second, names = (
+                model.discriminator_loss_curve_,
+                ("generator loss", "discriminator loss"),
+            )
         display = cls(
             model.loss_curve_,
-            getattr(model, "adv_loss_curve_", None),
+            second,
             getattr(model, "validation_scores_", None),
             name=name,
+            loss_names=names,
         )
         return display.plot(ax=ax, **kwargs)
 
@@ -128,7 +143,7 @@ class TrainingCurveDisplay:
         loss = np.asarray(self.loss_curve, dtype=float)
         epochs = np.arange(1, len(loss) + 1)
         lines = {}
-        (lines["loss"],) = ax.plot(epochs, loss, label=f"{prefix}clean loss")
+        (lines["loss"],) = ax.plot(epochs, loss, label=f"{prefix}{self.loss_names[0]}")
         if self.adv_loss_curve is not None:
             adv = np.asarray(self.adv_loss_curve, dtype=float)
             if not np.isnan(adv).all():
@@ -137,7 +152,7 @@ class TrainingCurveDisplay:
                     adv,
                     linestyle="--",
                     color=lines["loss"].get_color(),
-                    label=f"{prefix}adversarial loss",
+                    label=f"{prefix}{self.loss_names[1]}",
                 )
                 first = int(np.flatnonzero(~np.isnan(adv))[0])
                 if first > 0:  # where the clean pre-training ends

@@ -68,6 +68,18 @@ def test_training_curves_of_plain_bpr_have_no_adversarial_line(models):
     assert display.validation_ax_ is None
 
 
+def test_training_curves_of_the_gan_show_both_players(split):
+    pytest.importorskip("torch")
+    from skadv.augmentation import CFGANRecommender
+
+    gan = CFGANRecommender((16,), (16,), n_epochs=3, random_state=0).fit(split[0])
+    display = TrainingCurveDisplay.from_estimator(gan)
+    assert_allclose(display.lines_["loss"].get_ydata(), gan.loss_curve_)
+    assert_allclose(display.lines_["adv_loss"].get_ydata(), gan.discriminator_loss_curve_)
+    labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert labels == ["generator loss", "discriminator loss"]
+
+
 def test_training_curves_draw_on_given_axes():
     _, ax = plt.subplots()
     display = TrainingCurveDisplay.from_curves([3.0, 2.0, 1.0], ax=ax)
