@@ -104,9 +104,9 @@ class CFGANRecommender(BaseRecommender):
     batch_size : int, default=64
         Users per step.
     generator_learning_rate, discriminator_learning_rate : float, default=1e-3
-    generator_optimizer, discriminator_optimizer : {"adam", "adamw", "sgd", "adagrad"}, \
-default="adam"
+    generator_optimizer : {"adam", "adamw", "sgd", "adagrad"}, default="adam"
         ``"sgd"`` uses momentum 0.9.
+    discriminator_optimizer : {"adam", "adamw", "sgd", "adagrad"}, default="adam"
     generator_weight_decay, discriminator_weight_decay : float, default=0.0
     generator_steps, discriminator_steps : int, default=1
         Steps of each network per batch (discriminator first): their ratio is the D/G step
@@ -162,8 +162,8 @@ default="adam"
         distance between generated profile lengths :math:`\sum_j \hat r_{uj}` and real
         ones, over the mean real length) and ``"popularity_distance"`` (total variation
         between the generated and real item-popularity distributions).
-    condition_overlap_, off_condition_mass_, profile_length_distance_, popularity_distance_ \
-: float
+    condition_overlap_, off_condition_mass_ : float
+    profile_length_distance_, popularity_distance_ : float
         The last epoch's diagnostics (of the kept networks with early stopping).
     collapse_ : {None, "identity", "profile-length"}
         ``"identity"``: the generator copies its condition (overlap ≥ 0.99 and
@@ -516,7 +516,7 @@ default="adam"
 
     def generate(self, user_codes, rng):
         """Generated vectors :math:`\\hat r_u` (float32, in (0, 1)) of users given by code,
-        with noise drawn from ``rng``: ndarray (len(user_codes), n_items_)."""
+        with noise drawn from ``rng``: ndarray of shape ``(len(user_codes), n_items_)``."""
         check_is_fitted(self)
         c = _binary(self.interactions_)[np.asarray(user_codes)].toarray()
         noise = rng.standard_normal((c.shape[0], self.noise_dim))
