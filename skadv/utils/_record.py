@@ -14,8 +14,10 @@ _OPTIONAL = ("torch", "transformers")
 
 def _plain(value):
     """``value`` as plain Python data (what JSON, pickle and skops all keep), else its repr."""
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return str(value)  # a str subclass (torch's TorchVersion) would pickle its class
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
@@ -60,7 +62,8 @@ def fit_record(estimator):
     for name in _OPTIONAL:  # versions of what the fit actually used, never an import here
         module = sys.modules.get(name)
         if module is not None:
-            versions[name] = getattr(module, "__version__", "unknown")
+            # str(): torch.__version__ is a TorchVersion, which unpickles only with torch.
+            versions[name] = str(getattr(module, "__version__", "unknown"))
     return {
         "estimator": type(estimator).__name__,
         "params": {k: _plain(v) for k, v in estimator.get_params(deep=False).items()},
