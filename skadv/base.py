@@ -43,12 +43,24 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from skadv.utils._params import BOOL, Interval, check_params, validate_params
+from skadv.utils._ranking import row_blocks, top_k
 from skadv.utils._validation import check_id_types, check_interactions, encode_ids, lookup_ids
 
-__all__ = ["UNKNOWN_ITEM_SCORE", "BaseRecommender", "RankingProblem"]
+__all__ = [
+    "UNKNOWN_ITEM_SCORE",
+    "BaseRecommender",
+    "RankingProblem",
+    "dot_product_pair_scores",
+    "dot_product_scores",
+]
 
 #: ``predict`` score of a pair whose item was not seen in ``fit``: below every finite score.
 UNKNOWN_ITEM_SCORE = float(np.finfo(np.float64).min)
+
+#: Bytes of working memory per item and user when ranking a block of users: a float64 score
+#: and the copy ``top_k`` may make of it. Blocks of users are sized so that this times
+#: ``n_items_`` times the block's users fits scikit-learn's ``working_memory``.
+BYTES_PER_SCORE = 16
 
 
 @dataclass
@@ -127,13 +139,17 @@ class BaseRecommender(BaseEstimator):
         raise NotImplementedError
 
     def _pair_scores(self, user_codes, item_codes):
-        """Scores of known (user, item) pairs; override when cheaper than full rows."""
+        """Scores of known (user, item) pairs; override when cheaper than full rows.
+
+        This default scores full rows of the distinct users, in blocks that fit
+        ``working_memory``.
+        """
         out = np.empty(user_codes.shape[0], dtype=np.float64)
         uniq, inverse = np.unique(user_codes, return_inverse=True)
-        for start in range(0, uniq.shape[0], 256):
-            rows = self._user_item_scores(uniq[start : start + 256])
-            sel = (inverse >= start) & (inverse < start + 256)
-            out[sel] = rows[inverse[sel] - start, item_codes[sel]]
+        for block in row_blocks(uniq.shape[0], self.n_items_ * BYTES_PER_SCORE):
+            rows = self._user_item_scores(uniq[block])
+            sel = (inverse >= block.start) & (inverse < block.stop)
+            out[sel] = rows[inverse[sel] - block.start, item_codes[sel]]
         return out
 
     # ----------------------------------------------------------------- id handling
@@ -162,14 +178,17 @@ class BaseRecommender(BaseEstimator):
         return codes
 
     def _score_users(self, user_codes):
-        """Scores of every item for users given by code; -1 rows get the popularity fallback."""
+        """Scores of every item for users given by code, in the model's dtype; -1 rows get
+        the popularity fallback. Callers pass one block of users at a time."""
         user_codes = np.asarray(user_codes, dtype=np.int32)
         known = user_codes >= 0
         if known.all():
             return self._user_item_scores(user_codes)
-        out = np.empty((user_codes.shape[0], self.n_items_), dtype=np.float64)
-        if known.any():
-            out[known] = self._user_item_scores(user_codes[known])
+        scores = self._user_item_scores(user_codes[known]) if known.any() else None
+        dtype = np.float64 if scores is None else scores.dtype
+        out = np.empty((user_codes.shape[0], self.n_items_), dtype=dtype)
+        if scores is not None:
+            out[known] = scores
         out[~known] = self.item_popularity_
         return out
 
@@ -220,9 +239,14 @@ class BaseRecommender(BaseEstimator):
             Original item ids, best first. When ``exclude_seen`` leaves fewer than ``n``
             candidates, the trailing slots hold excluded items with score ``-inf``.
         scores : ndarray of shape (n_users, n)
-        """
-        from skadv.utils._ranking import top_k
+            In the model's dtype (float32 factors give float32 scores).
 
+        Notes
+        -----
+        Users are scored in blocks whose score rows fit scikit-learn's ``working_memory``
+        (``sklearn.config_context(working_memory=MiB)``, default 1024 MiB), so memory stays
+        bounded whatever the number of users.
+        """
         check_is_fitted(self)
         check_params(
             {"n": (n, [Interval("int", 1, None)]), "exclude_seen": (exclude_seen, [BOOL])},
@@ -239,9 +263,20 @@ class BaseRecommender(BaseEstimator):
             allow_empty=True,
         )
         codes = self._encode_users(users, name="users")
-        exclude = self._seen_rows(codes) if exclude_seen else None
-        scores = self._score_users(codes)
-        idx, vals = top_k(scores, n, exclude=exclude, n_jobs=getattr(self, "n_jobs", None))
+        # In blocks of users whose score rows fit working_memory: never all users at once.
+        idx = np.zeros((codes.shape[0], n), dtype=np.int64)
+        vals = None
+        for block in row_blocks(codes.shape[0], self.n_items_ * BYTES_PER_SCORE):
+            exclude = self._seen_rows(codes[block]) if exclude_seen else None
+            block_idx, block_vals = top_k(
+                self._score_users(codes[block]), n, exclude=exclude,
+                n_jobs=getattr(self, "n_jobs", None),
+            )  # fmt: skip
+            if vals is None:
+                vals = np.empty((codes.shape[0], n), dtype=block_vals.dtype)
+            idx[block], vals[block] = block_idx, block_vals
+        if vals is None:  # no user
+            vals = np.empty((0, n), dtype=np.float64)
         return self.item_ids_[idx], vals
 
     def score(self, X, y=None):
@@ -324,3 +359,28 @@ def _first_index(inverse, n):
     order = np.arange(inverse.shape[0] - 1, -1, -1)
     first[inverse[order]] = order
     return first
+
+
+# ------------------------------------------------------------------------ dot-product models
+def dot_product_scores(model, user_codes):
+    """``user_factors_[users] @ item_factors_.T (+ item_bias_)`` in the factors' dtype: the
+    ``_user_item_scores`` of every model that scores by a dot product."""
+    scores = model.user_factors_[user_codes] @ model.item_factors_.T
+    bias = getattr(model, "item_bias_", None)
+    if bias is not None:
+        scores += bias.astype(scores.dtype, copy=False)
+    return scores
+
+
+def dot_product_pair_scores(model, user_codes, item_codes):
+    """Float64 ``user_factors_[u] . item_factors_[i] (+ item_bias_[i])`` of each pair, in
+    blocks of pairs whose gathered rows fit ``working_memory``."""
+    out = np.empty(user_codes.shape[0], dtype=np.float64)
+    row_bytes = 2 * 8 * model.user_factors_.shape[1]  # two float64 rows per pair
+    for block in row_blocks(user_codes.shape[0], row_bytes):
+        u = model.user_factors_[user_codes[block]].astype(np.float64)
+        out[block] = np.einsum("ij,ij->i", u, model.item_factors_[item_codes[block]])
+    bias = getattr(model, "item_bias_", None)
+    if bias is not None:
+        out += bias[item_codes]
+    return out

@@ -17,7 +17,13 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from skadv.metrics import _ranking
-from skadv.utils._params import STRING, Interval, Options, check_params
+from skadv.utils._params import NONE, STRING, Interval, Options, check_params
+from skadv.utils._ranking import row_blocks
+
+# Working memory per user and ranked item when scoring a block of users: the scores (float64
+# at most), the sorted copy and the dense candidate mask of the shared rank computation,
+# with room for the padding of held-out unknown items.
+_BYTES_PER_RANKED_ITEM = 32
 
 __all__ = [
     "auc_scorer",
@@ -95,8 +101,12 @@ class _RankingScorer:
         problem = final._ranking_problem(X, y)
         n_users = problem.user_codes.shape[0]
         total, count = 0.0, 0
-        for start in range(0, n_users, self._batch_size):
-            batch = slice(start, start + self._batch_size)
+        if self._batch_size is None:  # blocks of users whose working arrays fit working_memory
+            n_cols = final.n_items_ + problem.n_unknown_items
+            blocks = row_blocks(n_users, n_cols * _BYTES_PER_RANKED_ITEM)
+        else:
+            blocks = [slice(s, s + self._batch_size) for s in range(0, n_users, self._batch_size)]
+        for batch in blocks:
             scores = final._score_users(problem.user_codes[batch])
             if problem.n_unknown_items:
                 # Held-out items unknown to the model: relevant, never retrievable.
@@ -143,7 +153,7 @@ def _final_step(estimator, X):
     return estimator, X
 
 
-def make_ranking_scorer(metric, k=10, *, batch_size=1024):
+def make_ranking_scorer(metric, k=10, *, batch_size=None):
     """Make a scorer from a ranking metric, for ``scoring=`` in model selection.
 
     Parameters
@@ -156,8 +166,10 @@ def make_ranking_scorer(metric, k=10, *, batch_size=1024):
         ``"precision"``, ``"hit_rate"``, ``"map"``, ``"mrr"``, ``"auc"``).
     k : int, default=10
         Cut-off of the top-k metrics; ignored by ``mrr`` and ``auc``.
-    batch_size : int, default=1024
-        Users scored at once: memory stays within ``batch_size * n_items`` scores.
+    batch_size : int, default=None
+        Users scored at once. None sizes the blocks of users by scikit-learn's
+        ``working_memory`` setting (``sklearn.config_context(working_memory=MiB)``, default
+        1024 MiB), so memory stays bounded whatever the number of test users.
 
     Returns
     -------
@@ -186,7 +198,7 @@ def make_ranking_scorer(metric, k=10, *, batch_size=1024):
     >>> model = PopularityRecommender().fit(train)
     >>> scorer = make_ranking_scorer(recall_at_k, k=1)
     >>> scorer
-    make_ranking_scorer(recall_at_k, k=1, batch_size=1024)
+    make_ranking_scorer(recall_at_k, k=1, batch_size=None)
     >>> # user 0: "b" ties with "c" and ranks after it (a miss); user 2: "a" comes first
     >>> scorer(model, [[0, "b"], [2, "a"]])
     0.5
@@ -195,12 +207,12 @@ def make_ranking_scorer(metric, k=10, *, batch_size=1024):
         {
             "metric": (metric, _METRIC_CONSTRAINT),
             "k": (k, _ranking.K_CONSTRAINT),
-            "batch_size": (batch_size, [Interval("int", 1, None)]),
+            "batch_size": (batch_size, [NONE, Interval("int", 1, None)]),
         },
         caller="make_ranking_scorer",
     )
     name = metric if isinstance(metric, str) else _METRIC_NAMES[metric]
-    return _RankingScorer(name, int(k), int(batch_size))
+    return _RankingScorer(name, int(k), None if batch_size is None else int(batch_size))
 
 
 def get_ranking_scorer(name):
@@ -225,7 +237,7 @@ def get_ranking_scorer(name):
     Examples
     --------
     >>> get_ranking_scorer("recall@20")
-    make_ranking_scorer(recall_at_k, k=20, batch_size=1024)
+    make_ranking_scorer(recall_at_k, k=20, batch_size=None)
     >>> get_ranking_scorer("ndcg@ten")
     Traceback (most recent call last):
     ...

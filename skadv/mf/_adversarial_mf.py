@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from skadv.base import BaseRecommender
+from skadv.base import BaseRecommender, dot_product_pair_scores, dot_product_scores
 from skadv.training import (
     EPSILON_MODES,
     EarlyStopping,
@@ -500,20 +500,10 @@ class AdversarialMFRecommender(BaseRecommender):
 
     # ------------------------------------------------------------------------------ scoring
     def _user_item_scores(self, user_codes):
-        scores = self.user_factors_[user_codes] @ self.item_factors_.T
-        if getattr(self, "item_bias_", None) is not None:
-            scores += self.item_bias_
-        return scores.astype(np.float64, copy=False)
+        return dot_product_scores(self, user_codes)
 
     def _pair_scores(self, user_codes, item_codes):
-        scores = np.einsum(
-            "ij,ij->i",
-            self.user_factors_[user_codes].astype(np.float64),
-            self.item_factors_[item_codes].astype(np.float64),
-        )
-        if getattr(self, "item_bias_", None) is not None:
-            scores += self.item_bias_[item_codes]
-        return scores
+        return dot_product_pair_scores(self, user_codes, item_codes)
 
     # ------------------------------------------------------------------------------ helpers
     def _schedule(self):

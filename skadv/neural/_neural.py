@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from skadv.base import dot_product_pair_scores, dot_product_scores
 from skadv.neural._base import TRAINING_CONSTRAINTS, TorchRecommender
 from skadv.utils._params import NONE, Interval, Options, TupleOf
 from skadv.utils._validation import check_interactions
@@ -393,15 +394,12 @@ class AdversarialNeuralRecommender(TorchRecommender):
 
     def _user_item_scores(self, user_codes):
         if self._two_tower():
-            scores = self.user_factors_[user_codes] @ self.item_factors_.T
-            return (scores + self.item_bias_).astype(np.float64)
+            return dot_product_scores(self, user_codes)
         return self._forward().grid("click", np.asarray(user_codes))
 
     def _pair_scores(self, user_codes, item_codes):
         if self._two_tower():
-            u, i = self.user_factors_[user_codes], self.item_factors_[item_codes]
-            scores = np.einsum("ij,ij->i", u, i) + self.item_bias_[item_codes]
-            return scores.astype(np.float64)
+            return dot_product_pair_scores(self, user_codes, item_codes)
         return self._forward().pairs("click", user_codes, item_codes)
 
     def predict_rating(self, X):

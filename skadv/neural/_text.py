@@ -8,6 +8,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.utils.validation import check_is_fitted
 
+from skadv.base import dot_product_pair_scores, dot_product_scores
 from skadv.neural._base import TRAINING_CONSTRAINTS, TorchRecommender
 from skadv.utils._params import NONE, PATH, Interval, Options
 from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
@@ -351,11 +352,10 @@ class AdversarialTextRecommender(TorchRecommender):
 
     # ----------------------------------------------------------------- inference
     def _user_item_scores(self, user_codes):
-        return (self.user_factors_[user_codes] @ self.item_factors_.T).astype(np.float64)
+        return dot_product_scores(self, user_codes)
 
     def _pair_scores(self, user_codes, item_codes):
-        u, i = self.user_factors_[user_codes], self.item_factors_[item_codes]
-        return np.einsum("ij,ij->i", u, i).astype(np.float64)
+        return dot_product_pair_scores(self, user_codes, item_codes)
 
     def encode_items(self, texts):
         """Item vectors of ``texts`` with the fine-tuned encoder and projection.

@@ -1,17 +1,43 @@
-"""Top-k selection over a dense score matrix, skipping excluded items (``top_k``).
+"""Top-k selection over a dense score matrix, skipping excluded items (``top_k``), and the
+user blocks every ranking path works in (``row_blocks``).
 
-The thin Python side of ``src_ext/_topk.pyx``: it fixes dtype and contiguity, turns the
-exclusion mask into canonical CSR rows, maps ``n_jobs`` to OpenMP threads and rejects NaN
-scores, so that the compiled kernel never has to validate anything.
+``top_k`` is the thin Python side of ``src_ext/_topk.pyx``: it fixes dtype and contiguity,
+turns the exclusion mask into canonical CSR rows, maps ``n_jobs`` to OpenMP threads and
+rejects NaN scores, so that the compiled kernel never has to validate anything.
+
+``row_blocks`` sizes blocks of rows (users, or pairs) by scikit-learn's ``working_memory``
+setting (``sklearn.set_config(working_memory=MiB)``, default 1024), as
+``sklearn.metrics.pairwise_distances_chunked`` does: ranking a million users never holds more
+than about that much of score rows at once.
 """
 
 import numpy as np
+import sklearn
 from scipy import sparse
 
 from skadv.utils._params import Interval, check_params
 from skadv.utils._threads import effective_n_threads
 
-__all__ = ["check_exclude", "check_scores", "top_k"]
+__all__ = ["check_exclude", "check_scores", "row_blocks", "top_k"]
+
+
+def row_blocks(n_rows, row_bytes, working_memory=None):
+    """Slices of ``range(n_rows)`` whose working arrays (``row_bytes`` per row) fit
+    ``working_memory`` MiB (default: scikit-learn's ``working_memory`` setting); at least one
+    row per block.
+
+    Examples
+    --------
+    >>> [(b.start, b.stop) for b in row_blocks(5, row_bytes=2**19, working_memory=1)]
+    [(0, 2), (2, 4), (4, 5)]
+    >>> with sklearn.config_context(working_memory=1):
+    ...     len(list(row_blocks(10, row_bytes=2**20)))
+    10
+    """
+    if working_memory is None:
+        working_memory = sklearn.get_config()["working_memory"]
+    rows = max(1, int(working_memory * 2**20 // max(int(row_bytes), 1)))
+    return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
 
 
 def check_scores(scores, name="scores"):

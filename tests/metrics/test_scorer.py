@@ -231,14 +231,14 @@ def test_scorers_pickle(model, scorer):
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("ndcg@10", "make_ranking_scorer(ndcg_at_k, k=10, batch_size=1024)"),
-        ("recall@20", "make_ranking_scorer(recall_at_k, k=20, batch_size=1024)"),
-        ("precision@5", "make_ranking_scorer(precision_at_k, k=5, batch_size=1024)"),
-        ("hit_rate@1", "make_ranking_scorer(hit_rate_at_k, k=1, batch_size=1024)"),
-        ("MAP@3", "make_ranking_scorer(map_at_k, k=3, batch_size=1024)"),
-        ("ndcg", "make_ranking_scorer(ndcg_at_k, k=10, batch_size=1024)"),
-        ("mrr", "make_ranking_scorer(mrr, batch_size=1024)"),
-        ("auc", "make_ranking_scorer(auc, batch_size=1024)"),
+        ("ndcg@10", "make_ranking_scorer(ndcg_at_k, k=10, batch_size=None)"),
+        ("recall@20", "make_ranking_scorer(recall_at_k, k=20, batch_size=None)"),
+        ("precision@5", "make_ranking_scorer(precision_at_k, k=5, batch_size=None)"),
+        ("hit_rate@1", "make_ranking_scorer(hit_rate_at_k, k=1, batch_size=None)"),
+        ("MAP@3", "make_ranking_scorer(map_at_k, k=3, batch_size=None)"),
+        ("ndcg", "make_ranking_scorer(ndcg_at_k, k=10, batch_size=None)"),
+        ("mrr", "make_ranking_scorer(mrr, batch_size=None)"),
+        ("auc", "make_ranking_scorer(auc, batch_size=None)"),
     ],
 )
 def test_get_ranking_scorer_parses_names(name, expected):
