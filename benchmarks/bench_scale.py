@@ -6,6 +6,10 @@
     python benchmarks/bench_scale.py --skip recommend   # leave out steps (comma-separated)
     python benchmarks/bench_scale.py --working-memory 512   # sklearn's working_memory, MiB
 
+The installed skadv is imported (``benchmarks/`` is on ``sys.path``, not the checkout): set
+``PYTHONPATH=.`` to measure a checkout that is not the installed one; the header prints the
+path it imported.
+
 Data
     ``skadv.datasets.make_interactions`` with ``n_users = 1 M x scale``, ``n_items = 500 k x
     scale`` and a density giving ``10 M x scale`` expected interactions (10 per user on
@@ -379,6 +383,9 @@ def main(argv=None):
         f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
         f"Python {platform.python_version()}"
     )
+    # benchmarks/ is on sys.path, not the checkout: the installed skadv runs unless
+    # PYTHONPATH names this checkout. Say which one ran.
+    print(f"skadv imported from {os.path.dirname(skadv.__file__)}")
     print(
         f"scale {args.scale}: {sizes['n_users']:,} users x {sizes['n_items']:,} items, "
         f"~{sizes['n_interactions']:,} interactions; {args.epochs} epochs; "
