@@ -115,6 +115,19 @@ def _count_at_least(sorted_rows, rows, values, n_valid):
     return n_valid - lo  # lo is now the first position whose entry is >= value
 
 
+def _count_by_comparison(rows_values, rows, values, chunk_bytes=1 << 25):
+    """For each query, how many entries of its row of ``rows_values`` are >= value (NaN
+    entries never are): the count :func:`_count_at_least` gives on sorted rows, by direct
+    comparison, in chunks of queries whose gathered rows take about ``chunk_bytes``."""
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    row_bytes = rows_values.shape[1] * (rows_values.itemsize + 1)  # the rows and the mask
+    step = max(1, chunk_bytes // max(row_bytes, 1))
+    for start in range(0, rows.shape[0], step):
+        q = slice(start, start + step)
+        out[q] = np.count_nonzero(rows_values[rows[q]] >= values[q, None], axis=1)
+    return out
+
+
 def _within_row_position(rows_sorted, starts):
     """Position of each entry inside its row group, for entries already sorted by row."""
     return np.arange(rows_sorted.shape[0]) - starts[rows_sorted]
@@ -148,15 +161,19 @@ class _Ranks:
             not_irrelevant[:, n_items - n_unretrievable :] = True
         n_irr = n_items - not_irrelevant.sum(axis=1)
         work = scores.copy()
-        work[not_irrelevant] = np.nan
-        work.sort(axis=1)
+        work[not_irrelevant] = np.nan  # not an irrelevant candidate: never counted
 
         s = scores[rows, cols]
         retrievable = ~unretrievable
         n_irr_at_least = np.zeros(rows.shape[0], dtype=np.int64)
-        n_irr_at_least[retrievable] = _count_at_least(
-            work, rows[retrievable], s[retrievable], n_irr[rows[retrievable]]
-        )
+        q_rows, q_values = rows[retrievable], s[retrievable]
+        if q_rows.shape[0] < n_rows * max(np.log2(max(n_items, 2)), 1.0):
+            # Few relevant items per row (held-out data at catalogue scale): one comparison
+            # pass per relevant item costs less than sorting every row.
+            n_irr_at_least[retrievable] = _count_by_comparison(work, q_rows, q_values)
+        else:
+            work.sort(axis=1)
+            n_irr_at_least[retrievable] = _count_at_least(work, q_rows, q_values, n_irr[q_rows])
         # Order of the relevant items of a row: retrievable first, score descending, then
         # gain ascending (pessimistic among tied relevant items), then index (no effect).
         n_rel = np.bincount(rows, minlength=n_rows)

@@ -292,3 +292,24 @@ def test_perfect_ranking_precision_and_recall(case):
     recall = recall_at_k(y_true, y_score, k=k, average=False)
     np.testing.assert_allclose(precision, np.minimum(n_rel, k) / k, rtol=1e-12)
     np.testing.assert_allclose(recall, np.minimum(n_rel, k) / n_rel, rtol=1e-12)
+
+
+@given(
+    arrays(np.float64, (6, 9), elements=st.sampled_from([-np.inf, -1.0, 0.0, 0.5, 2.0, np.nan])),
+    st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from([-np.inf, -1.0, 0.0, 0.5, 3.0])),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_both_rank_counts_agree(rows_values, queries):
+    # Counting by comparison (few relevant items per row) and by binary search over sorted
+    # rows (many) must give the same pessimistic counts, ties and -inf included.
+    from skadv.metrics._ranking import _count_at_least, _count_by_comparison
+
+    rows = np.array([q[0] for q in queries])
+    values = np.array([q[1] for q in queries])
+    n_valid = (~np.isnan(rows_values)).sum(axis=1)[rows]
+    expected = _count_at_least(np.sort(rows_values, axis=1), rows, values, n_valid)
+    got = _count_by_comparison(rows_values, rows, values, chunk_bytes=40)
+    np.testing.assert_array_equal(got, expected)
