@@ -35,6 +35,7 @@ and a held-out ``X`` (a repeated interaction) is therefore relevant and ranked, 
 relevant.
 """
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -249,7 +250,9 @@ class BaseRecommender(BaseEstimator):
         -----
         Users are scored in blocks whose score rows fit scikit-learn's ``working_memory``
         (``sklearn.config_context(working_memory=MiB)``, default 1024 MiB), so memory stays
-        bounded whatever the number of users.
+        bounded whatever the number of users. A dot-product model trained on a CUDA device
+        scores each block there and moves only the top-``n`` back (when CUDA is available;
+        elsewhere, e.g. after loading the model on a CPU machine, it ranks in NumPy).
         """
         check_is_fitted(self)
         check_params(
@@ -267,21 +270,45 @@ class BaseRecommender(BaseEstimator):
             allow_empty=True,
         )
         codes = self._encode_users(users, name="users")
+        device = self._scoring_device()
+        ranker = None
+        if device is not None:  # a dot-product model trained on a GPU ranks there
+            from skadv.neural._torch_utils import DotProductRanker
+
+            ranker = DotProductRanker(self, device)
         # In blocks of users whose score rows fit working_memory: never all users at once.
         idx = np.zeros((codes.shape[0], n), dtype=np.int64)
         vals = None
         for block in row_blocks(codes.shape[0], self.n_items_ * BYTES_PER_SCORE):
             exclude = self._seen_rows(codes[block]) if exclude_seen else None
-            block_idx, block_vals = top_k(
-                self._score_users(codes[block]), n, exclude=exclude,
-                n_jobs=getattr(self, "n_jobs", None),
-            )  # fmt: skip
+            if ranker is not None:
+                block_idx, block_vals = ranker.top_k(codes[block], n, exclude)
+            else:
+                block_idx, block_vals = top_k(
+                    self._score_users(codes[block]), n, exclude=exclude,
+                    n_jobs=getattr(self, "n_jobs", None),
+                )  # fmt: skip
             if vals is None:
                 vals = np.empty((codes.shape[0], n), dtype=block_vals.dtype)
             idx[block], vals[block] = block_idx, block_vals
         if vals is None:  # no user
             vals = np.empty((0, n), dtype=np.float64)
         return self.item_ids_[idx], vals
+
+    def _scoring_device(self):
+        """The CUDA device ``recommend`` ranks on, or None for the NumPy path: a model that
+        scores by a dot product and was trained on CUDA ranks there when CUDA is available
+        (only the top-n come back); a model loaded on a machine without one ranks in NumPy."""
+        device = getattr(self, "device_", None)
+        if device is None or not str(device).startswith("cuda"):
+            return None
+        if getattr(self, "user_factors_", None) is None:
+            return None
+        if importlib.util.find_spec("torch") is None:
+            return None
+        import torch
+
+        return device if torch.cuda.is_available() else None
 
     def score(self, X, y=None):
         """NDCG@10 of the model on interactions ``X`` (higher is better).
