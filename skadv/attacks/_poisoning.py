@@ -135,14 +135,10 @@ class _ShillingAttack(BaseInteractionSampler):
             codes = lookup_ids(self.item_ids_, ids)
             if np.any(codes < 0):
                 missing = ids[codes < 0][:5].tolist()
-                raise ValueError(
-                    f"target_items holds ids that are not items of X: {missing}."
-                )
+                raise ValueError(f"target_items holds ids that are not items of X: {missing}.")
             return np.unique(codes.astype(np.int64))
         if self.n_targets > n_items:
-            raise ValueError(
-                f"n_targets={self.n_targets} exceeds the {n_items} items of X."
-            )
+            raise ValueError(f"n_targets={self.n_targets} exceeds the {n_items} items of X.")
         order = np.lexsort((rng.permutation(n_items), popularity))  # ties at random
         third = max(self.n_targets, int(np.ceil(n_items / 3)))
         bucket = {"unpopular": order[:third], "popular": order[n_items - third :],
