@@ -1,6 +1,6 @@
 r"""``ShillingDetector`` (which users are fake) and ``FakeUserFilter`` (drop them).
 
-Supervised mode
+Training and scoring
     ``fit(X, y)`` injects the profiles of ``attack`` (a shilling sampler of
     :mod:`skadv.attacks`) into ``X``, computes :class:`ProfileFeatures` on the result and
     trains ``classifier`` to tell the injected profiles (label 1) from the users of ``X``
