@@ -460,15 +460,19 @@ class BaseInteractionSampler(BaseEstimator):
 
     ``_fit_resample(user_codes, item_codes, weights)``
         Given the validated input as integer codes (indexes into ``user_ids_`` and
-        ``item_ids_``, learned here) and float64 weights, return ``(users, items, weights)``
-        of the rows to **add**: user codes ``< n_users`` are real users, code
-        ``n_users + k`` is the ``k``-th synthetic user (``synthetic_user_ids_[k]``); item
-        codes index ``item_ids_``.
+        ``item_ids_``, learned here) and float64 weights (ones when ``y`` is None:
+        ``has_y_`` tells), return ``(users, items, weights)`` of the rows to **add**: user
+        codes ``< n_users`` are real users, code ``n_users + k`` is the ``k``-th synthetic
+        user (``synthetic_user_ids_[k]``); item codes index ``item_ids_``. A filter may
+        return a fourth element, a boolean mask of the input rows to **keep** (None keeps
+        them all).
 
-    The returned data is the input, unchanged and in its order, followed by the added rows,
-    in the caller's container and id space: an ndarray of shape ``(n, 2)`` for array-like
-    input; for a DataFrame, a DataFrame with a fresh ``RangeIndex`` and the input's columns,
-    where added rows hold their user and item and missing values in the other columns.
+    The returned data is the input, unchanged and in its order (less the rows a filter
+    dropped), followed by the added rows, in the caller's container and id space: an ndarray
+    of shape ``(n, 2)`` for array-like input; for a DataFrame, a DataFrame with a fresh
+    ``RangeIndex`` and the input's columns, where added rows hold their user and item and
+    missing values in the other columns. ``fit(X, y)`` runs ``fit_resample`` and returns the
+    sampler (imbalanced-learn's samplers have both).
 
     Attributes
     ----------
@@ -476,6 +480,10 @@ class BaseInteractionSampler(BaseEstimator):
         Ids of the input, in code order (``_fit_resample`` codes index them).
     sample_mask_ : ndarray of bool, shape (n_resampled,)
         True for the rows the sampler added.
+    kept_mask_ : ndarray of bool, shape (n_interactions,)
+        True for the input rows kept (all of them unless the sampler filters).
+    has_y_ : bool
+        Whether ``y`` was given (ratings or weights) or not (implicit data).
     synthetic_user_ids_ : ndarray of shape (n_synthetic_users,)
         Ids given to new users: integers above the largest real id, or strings
         ``"synthetic-<k>"`` (see :func:`fresh_user_ids`).
@@ -507,7 +515,14 @@ class BaseInteractionSampler(BaseEstimator):
         self.item_ids_, item_codes = encode_ids(items)
         self.n_features_in_ = 2
         n_users = self.user_ids_.shape[0]
-        new_users, new_items, new_weights = self._fit_resample(user_codes, item_codes, weights)
+        self.has_y_ = y is not None
+        out = self._fit_resample(user_codes, item_codes, weights)
+        new_users, new_items, new_weights = out[:3]
+        keep = out[3] if len(out) > 3 else None
+        keep = np.ones(len(users), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+        if keep.shape != (len(users),):
+            raise RuntimeError("_fit_resample returned a keep mask of the wrong shape.")
+        self.kept_mask_ = keep
         new_users = np.asarray(new_users, dtype=np.int64)
         new_items = np.asarray(new_items, dtype=np.int64)
         n_synthetic = int(new_users.max()) + 1 - n_users if new_users.size else 0
@@ -519,14 +534,32 @@ class BaseInteractionSampler(BaseEstimator):
         added_users[real] = self.user_ids_[new_users[real]]
         added_users[~real] = self.synthetic_user_ids_[new_users[~real] - n_users]
         added_items = self.item_ids_[new_items]
-        self.sample_mask_ = np.r_[np.zeros(len(users), dtype=bool),
+        self.sample_mask_ = np.r_[np.zeros(int(keep.sum()), dtype=bool),
                                   np.ones(new_users.shape[0], dtype=bool)]  # fmt: skip
+        if not keep.all():
+            X = X.iloc[np.flatnonzero(keep)] if hasattr(X, "iloc") else X
+            users, items = users[keep], items[keep]
         X_res = _append_rows(X, users, items, added_users, added_items)
         y_res = None
         if y is not None:
-            y_res = np.concatenate([np.asarray(y, dtype=np.float64).ravel(),
+            y_res = np.concatenate([np.asarray(y, dtype=np.float64).ravel()[keep],
                                     np.asarray(new_weights, dtype=np.float64)])  # fmt: skip
         return X_res, y_res
+
+    def fit(self, X, y=None):
+        """Run :meth:`fit_resample` for its fitted attributes and return the sampler.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_interactions, 2) or DataFrame
+        y : array-like of shape (n_interactions,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self.fit_resample(X, y)
+        return self
 
     def _fit_resample(self, user_codes, item_codes, weights):
         raise NotImplementedError

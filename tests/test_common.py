@@ -11,6 +11,8 @@ import importlib.util
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skadv import AdversarialMFRecommender, PopularityRecommender
+from skadv.attacks import AverageAttack, BandwagonAttack, RandomAttack, SegmentAttack
+from skadv.detection import FakeUserFilter, ShillingDetector
 from skadv.neural import AdversarialNeuralRecommender
 
 _TWO_ID_COLUMNS = "X must be (n, 2) id pairs; the check builds X with other column counts"
@@ -51,7 +53,15 @@ def _expected_failed_checks(estimator):
 ESTIMATORS = [
     PopularityRecommender(),
     AdversarialMFRecommender(n_factors=4, n_epochs=2, random_state=0),
+    # Samplers (fit_resample; fit returns self): the same two-column failures, no others.
+    RandomAttack(random_state=0),
+    AverageAttack(random_state=0),
+    BandwagonAttack(random_state=0),
+    SegmentAttack(random_state=0),
+    FakeUserFilter(ShillingDetector(cv=2), random_state=0),
 ]
+# ProfileFeatures and ShillingDetector are not listed yet: their extra failures
+# (per-user transform rows; predict taking user ids) still need reasons written down.
 # AdversarialTextRecommender is left out: it cannot fit without item texts and an encoder
 # folder, which the checks cannot supply (tests/neural/test_text.py covers its contract).
 if importlib.util.find_spec("torch") is not None:

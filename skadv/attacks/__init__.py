@@ -1,5 +1,7 @@
-"""Attacks on fitted recommenders: adversarial perturbations of their embeddings."""
+"""Attacks on recommenders: adversarial perturbations of fitted embeddings
+(``EmbeddingAttack``) and shilling / data-poisoning samplers that inject fake users."""
 
 from skadv.attacks._embedding import EmbeddingAttack
+from skadv.attacks._poisoning import AverageAttack, BandwagonAttack, RandomAttack, SegmentAttack
 
-__all__ = ["EmbeddingAttack"]
+__all__ = ["AverageAttack", "BandwagonAttack", "EmbeddingAttack", "RandomAttack", "SegmentAttack"]

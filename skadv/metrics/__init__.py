@@ -21,10 +21,18 @@ from skadv.metrics._scorer import (
     precision_scorer,
     recall_scorer,
 )
+from skadv.metrics._target import (
+    average_rank_shift,
+    prediction_shift,
+    target_hit_rate_at_k,
+    target_item_ranks,
+    target_ndcg_at_k,
+)
 
 __all__ = [
     "auc",
     "auc_scorer",
+    "average_rank_shift",
     "get_ranking_scorer",
     "hit_rate_at_k",
     "hit_rate_scorer",
@@ -37,8 +45,12 @@ __all__ = [
     "ndcg_scorer",
     "precision_at_k",
     "precision_scorer",
+    "prediction_shift",
     "recall_at_k",
     "recall_scorer",
     "robustness_curve",
+    "target_hit_rate_at_k",
+    "target_item_ranks",
+    "target_ndcg_at_k",
     "make_robustness_scorer",
 ]
