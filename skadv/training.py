@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from skadv.utils._params import BOOL, NONE, RANDOM_STATE, STRING, Interval, Options
 from skadv.utils._schedule import learning_rate_factor
 from skadv.utils._validation import check_id_types, encode_ids, lookup_ids
 
 __all__ = [
     "ADVERSARIES",
+    "EPOCH_TRAINING_CONSTRAINTS",
     "EPSILON_MODES",
     "EarlyStopping",
     "EpochPlan",
@@ -54,6 +56,21 @@ ADVERSARIES = ("none", "fgsm", "pgd", "freelb", "random")
 #: ``"absolute"``: ε is the radius; ``"relative"``: ε times the mean L2 norm of the rows
 #: being perturbed.
 EPSILON_MODES = ("absolute", "relative")
+
+#: Constraints of the parameters every epoch-trained recommender shares (early stopping,
+#: device, threads, seed, verbosity, unknown ids, positive threshold): one definition.
+EPOCH_TRAINING_CONSTRAINTS = {
+    "early_stopping": [BOOL],
+    "validation_fraction": [Interval("real", 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval("int", 1, None)],
+    "tol": [Interval("real", 0, None)],
+    "device": [NONE, STRING],
+    "n_jobs": [NONE, Interval("int", 1, None), Interval("int", None, -1)],
+    "random_state": [NONE, RANDOM_STATE],
+    "verbose": [BOOL, Interval("int", 0, None)],
+    "handle_unknown": [Options("popularity", "error")],
+    "positive_threshold": [NONE, Interval("real")],
+}
 
 #: An epoch that ends with the mean row norm of a factor matrix below this fraction of the
 #: largest value it reached means the embeddings collapsed (the start is the wrong reference:

@@ -21,13 +21,18 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from skadv.base import BaseInteractionSampler, BaseRecommender
-from skadv.training import EarlyStopping, TrainingSchedule, check_finite, run_epochs
+from skadv.training import (
+    EPOCH_TRAINING_CONSTRAINTS,
+    EarlyStopping,
+    TrainingSchedule,
+    check_finite,
+    run_epochs,
+)
 from skadv.utils._backend import resolve_backend
 from skadv.utils._params import (
     BOOL,
     NONE,
     RANDOM_STATE,
-    STRING,
     Interval,
     Options,
     TupleOf,
@@ -219,6 +224,7 @@ class CFGANRecommender(BaseRecommender):
     """
 
     _parameter_constraints = {
+        **EPOCH_TRAINING_CONSTRAINTS,
         "generator_layers": [TupleOf(Interval("int", 1, None))],
         "discriminator_layers": [TupleOf(Interval("int", 1, None))],
         "activation": [Options("relu", "tanh", "sigmoid")],
@@ -240,16 +246,6 @@ class CFGANRecommender(BaseRecommender):
         "discriminator_weight_decay": [Interval("real", 0, None)],
         "generator_steps": [Interval("int", 1, None)],
         "discriminator_steps": [Interval("int", 1, None)],
-        "early_stopping": [BOOL],
-        "validation_fraction": [Interval("real", 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval("int", 1, None)],
-        "tol": [Interval("real", 0, None)],
-        "device": [NONE, STRING],
-        "n_jobs": [NONE, Interval("int", 1, None), Interval("int", None, -1)],
-        "random_state": [NONE, RANDOM_STATE],
-        "verbose": [BOOL, Interval("int", 0, None)],
-        "handle_unknown": [Options("popularity", "error")],
-        "positive_threshold": [NONE, Interval("real")],
     }
 
     def __init__(

@@ -6,6 +6,7 @@ from scipy import sparse
 
 from skadv.base import BaseRecommender, dot_product_pair_scores, dot_product_scores
 from skadv.training import (
+    EPOCH_TRAINING_CONSTRAINTS,
     EPSILON_MODES,
     EarlyStopping,
     FactorState,
@@ -14,7 +15,7 @@ from skadv.training import (
     extend_ids,
 )
 from skadv.utils._backend import BACKENDS, resolve_backend
-from skadv.utils._params import BOOL, NONE, RANDOM_STATE, STRING, Interval, Options
+from skadv.utils._params import BOOL, NONE, Interval, Options
 from skadv.utils._random import check_random_state
 from skadv.utils._record import fit_record
 from skadv.utils._schedule import LR_SCHEDULES
@@ -285,6 +286,7 @@ class AdversarialMFRecommender(BaseRecommender):
     """
 
     _parameter_constraints = {
+        **EPOCH_TRAINING_CONSTRAINTS,
         "n_factors": [Interval("int", 1, None)],
         "n_epochs": [Interval("int", 1, None)],
         "learning_rate": [Interval("real", 0, None, closed="neither")],
@@ -299,20 +301,10 @@ class AdversarialMFRecommender(BaseRecommender):
         "adv_start": [Options("auto"), Interval("int", 0, None)],
         "item_bias": [BOOL],
         "init_std": [Interval("real", 0, None, closed="neither")],
-        "early_stopping": [BOOL],
-        "validation_fraction": [Interval("real", 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval("int", 1, None)],
-        "tol": [Interval("real", 0, None)],
         "warm_start": [BOOL],
         "dtype": [Options(np.float32, np.float64, "float32", "float64")],
         "backend": [Options(*BACKENDS)],
-        "device": [NONE, STRING],
         "batch_size": [NONE, Interval("int", 1, None)],
-        "n_jobs": [NONE, Interval("int", 1, None), Interval("int", None, -1)],
-        "random_state": [NONE, RANDOM_STATE],
-        "verbose": [BOOL, Interval("int", 0, None)],
-        "handle_unknown": [Options("popularity", "error")],
-        "positive_threshold": [NONE, Interval("real")],
     }
 
     def __init__(

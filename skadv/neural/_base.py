@@ -18,6 +18,7 @@ from scipy import sparse
 from skadv.base import BaseRecommender
 from skadv.training import (
     ADVERSARIES,
+    EPOCH_TRAINING_CONSTRAINTS,
     EPSILON_MODES,
     EarlyStopping,
     TrainingSchedule,
@@ -26,7 +27,7 @@ from skadv.training import (
     run_epochs,
 )
 from skadv.utils._backend import resolve_backend
-from skadv.utils._params import BOOL, NONE, RANDOM_STATE, STRING, Interval, Options
+from skadv.utils._params import NONE, Interval, Options
 from skadv.utils._random import check_random_state, draw_seeds
 from skadv.utils._schedule import LR_SCHEDULES, learning_rate_factor
 from skadv.utils._threads import effective_n_threads
@@ -38,6 +39,7 @@ OPTIMIZERS = ("adamw", "adam", "sgd", "adagrad")
 
 # Shared by every torch recommender; subclasses add their architecture's parameters.
 TRAINING_CONSTRAINTS = {
+    **EPOCH_TRAINING_CONSTRAINTS,
     "n_epochs": [Interval("int", 1, None)],
     "batch_size": [Interval("int", 1, None)],
     "learning_rate": [Interval("real", 0, None, closed="neither")],
@@ -54,16 +56,6 @@ TRAINING_CONSTRAINTS = {
     "pgd_alpha": [NONE, Interval("real", 0, None, closed="neither")],
     "norm": [Options("per-example", "global", "per-token")],
     "adv_start": [Interval("int", 0, None)],
-    "early_stopping": [BOOL],
-    "validation_fraction": [Interval("real", 0, 1, closed="neither")],
-    "n_iter_no_change": [Interval("int", 1, None)],
-    "tol": [Interval("real", 0, None)],
-    "device": [NONE, STRING],
-    "n_jobs": [NONE, Interval("int", 1, None), Interval("int", None, -1)],
-    "random_state": [NONE, RANDOM_STATE],
-    "verbose": [BOOL, Interval("int", 0, None)],
-    "handle_unknown": [Options("popularity", "error")],
-    "positive_threshold": [NONE, Interval("real")],
 }
 
 
