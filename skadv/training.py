@@ -30,6 +30,7 @@ __all__ = [
     "ADVERSARIES",
     "EPOCH_TRAINING_CONSTRAINTS",
     "EPSILON_MODES",
+    "MEAN_NORM_EPSILON_MODES",
     "EarlyStopping",
     "EpochPlan",
     "FactorState",
@@ -40,6 +41,7 @@ __all__ = [
     "extend_ids",
     "mean_row_norm",
     "normalize_rows",
+    "per_user_scale",
     "perturbation_radii",
     "progress",
     "run_epochs",
@@ -54,8 +56,14 @@ __all__ = [
 ADVERSARIES = ("none", "fgsm", "pgd", "freelb", "random")
 
 #: ``"absolute"``: ε is the radius; ``"relative"``: ε times the mean L2 norm of the rows
-#: being perturbed.
-EPSILON_MODES = ("absolute", "relative")
+#: being perturbed; ``"per-user"``: a radius per row that grows with that row's own norm
+#: (PamaCF's personalized magnitude; see :func:`per_user_scale`). Matrix factorization and
+#: :class:`skadv.attacks.EmbeddingAttack` implement all three; the torch neural and text
+#: models the first two (:data:`MEAN_NORM_EPSILON_MODES`).
+EPSILON_MODES = ("absolute", "relative", "per-user")
+
+#: The modes whose radius is one number per matrix (no per-row radius).
+MEAN_NORM_EPSILON_MODES = ("absolute", "relative")
 
 #: Constraints of the parameters every epoch-trained recommender shares (early stopping,
 #: device, threads, seed, verbosity, unknown ids, positive threshold): one definition.
@@ -207,7 +215,10 @@ class EpochPlan:
 
     ``adversary`` is ``"none"`` in clean epochs. ``eps_user`` / ``eps_item`` are the radii
     of the user-side and item-side perturbations (in embedding units once ``epsilon_mode``
-    is applied, when the trainer gave :func:`run_epochs` its row norms).
+    is applied, when the trainer gave :func:`run_epochs` its row norms). With
+    ``epsilon_mode="per-user"`` they are the radii of a user of average norm and
+    ``mean_user_norm`` is that norm (0 otherwise): the trainer scales both radii of each
+    sample by :func:`per_user_scale` of its user's current row.
     """
 
     epoch: int
@@ -215,6 +226,7 @@ class EpochPlan:
     eps_user: float
     eps_item: float
     learning_rate: float
+    mean_user_norm: float = 0.0
 
 
 def check_warmup(warmup_epochs, n_epochs):
@@ -373,8 +385,10 @@ def run_epochs(schedule, run_epoch, *, n_draws, check, row_norms=None, early_sto
             eps_user, eps_item = perturbation_radii(
                 schedule.epsilon, schedule.epsilon_mode, norms=norms
             )
+        per_user = adversarial and norms is not None and schedule.epsilon_mode == "per-user"
         plan = EpochPlan(epoch, schedule.adversary if adversarial else "none", eps_user,
-                         eps_item, schedule.epoch_learning_rate(epoch))  # fmt: skip
+                         eps_item, schedule.epoch_learning_rate(epoch),
+                         norms[0] if per_user else 0.0)  # fmt: skip
         clean_sum, adv_sum = run_epoch(plan)
         loss, adv_loss = clean_sum / n_draws, adv_sum / n_draws
         check(loss + (1.0 if schedule.two_player else schedule.adv_reg) * adv_loss, epoch)
@@ -524,11 +538,34 @@ def normalize_rows(matrix, radius=1.0):
     return np.divide(scaled * radius, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
+def per_user_scale(row_norms, mean_norm):
+    """PamaCF-style personalized magnitude of rows of the given norms: ``2 sigmoid(r - 1)``.
+
+    ``r = row_norms / mean_norm``: 1 for a row of average norm, increasing with the norm and
+    bounded in ``(2 sigmoid(-1), 2) = (0.54, 2)``, so that no user's perturbation vanishes
+    or explodes. ``mean_norm = 0`` gives 1 (the radii are then 0 anyway). The compiled
+    kernel computes the same expression per triple (``_user_scale`` in
+    ``src_ext/_mf_sgd.pyx``); the torch backend calls this function on tensors.
+
+    Examples
+    --------
+    >>> per_user_scale(np.array([0.0, 2.0, 4.0]), 2.0).round(3).tolist()
+    [0.538, 1.0, 1.462]
+    """
+    if mean_norm <= 0:
+        return row_norms * 0 + 1.0
+    z = 1.0 - row_norms / mean_norm
+    # Tensors have .exp(): the torch backend calls this on the device without a copy.
+    return 2.0 / (1.0 + (z.exp() if hasattr(z, "exp") else np.exp(z)))
+
+
 def perturbation_radii(epsilon, epsilon_mode, user_matrix=None, item_matrix=None, *, norms=None):
     """Radii ``(eps_user, eps_item)`` of the user-row and item-row perturbations.
 
     ``epsilon`` itself with ``epsilon_mode="absolute"``; with ``"relative"``, ``epsilon``
-    times the mean row norm of each matrix (or the given ``norms`` pair).
+    times the mean row norm of each matrix (or the given ``norms`` pair). With
+    ``"per-user"`` the same as ``"relative"``: the radius of a row of average norm, which
+    per-row trainers and attacks then scale row by row.
 
     Examples
     --------
@@ -540,7 +577,7 @@ def perturbation_radii(epsilon, epsilon_mode, user_matrix=None, item_matrix=None
     """
     if epsilon_mode == "absolute":
         return float(epsilon), float(epsilon)
-    if epsilon_mode != "relative":
+    if epsilon_mode not in ("relative", "per-user"):
         raise ValueError(f"epsilon_mode must be one of {EPSILON_MODES}, got {epsilon_mode!r}.")
     if norms is None:
         norms = (mean_row_norm(user_matrix), mean_row_norm(item_matrix))

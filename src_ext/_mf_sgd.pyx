@@ -144,6 +144,9 @@ cdef struct Params:
     double adv_reg
     double eps_user     # norm of the perturbation of a user row
     double eps_item     # norm of the perturbation of an item row
+    # epsilon_mode="per-user": 1 / the mean user row norm, and the radii of a triple are
+    # scaled by _user_scale of its user's row; 0: the radii are used as given.
+    double inv_user_norm
     int adversary       # ADV_NONE, ADV_GRADIENT or ADV_RANDOM
     bint adagrad
     bint use_bias
@@ -368,6 +371,15 @@ cdef inline void _gradient_coefficients(double pp, double dd, double eps_user, d
     c_d[0] = eps_user / sqrt(dd) if dd > 0 else 0.0
 
 
+cdef inline double _user_scale(double pp, double inv_user_norm) noexcept nogil:
+    """PamaCF-style personalized magnitude: ``2 sigmoid(|p| / mean|p| - 1)`` from ``pp = |p|^2``.
+
+    1 for a user row of average norm, bounded in (2 sigmoid(-1), 2) = (0.54, 2) and increasing
+    with the row's norm. Computed from the current row, once per triple.
+    """
+    return 2.0 / (1.0 + exp(1.0 - sqrt(pp) * inv_user_norm))
+
+
 cdef inline void _random_direction(floating* out, Py_ssize_t k, double norm,
                                    uint64_t* state) noexcept nogil:
     """A uniformly random direction (normalised Gaussian vector) of L2 norm ``norm``.
@@ -530,6 +542,7 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
     """
     cdef Py_ssize_t k = prm.k
     cdef double pd, pp = 0.0, dd = 0.0, x, s, x_adv, s_adv, c_p, c_d, a, lam
+    cdef double eps_user = prm.eps_user, eps_item = prm.eps_item, scale
     cdef double bias = (bi[0] - bj[0]) if prm.use_bias else 0.0
     cdef floating mi = 1 if train_i else 0
     cdef floating mj = 1 if train_j else 0
@@ -541,6 +554,13 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
         dd = _sqnorm_diff(qi, qj, k)
     x = pd + bias
     s = _bpr(x, &acc.linear_clean, &acc.prod_clean)
+    if prm.inv_user_norm > 0 and prm.adversary != ADV_NONE:
+        # A branch rather than a factor of 1: the other modes keep their exact arithmetic.
+        if prm.adversary != ADV_GRADIENT:
+            pp = _sqnorm(p, k)
+        scale = _user_scale(pp, prm.inv_user_norm)
+        eps_user = eps_user * scale
+        eps_item = eps_item * scale
 
     if prm.adversary == ADV_NONE:
         _apply_linear(p, qi, qj, gp, gqi, gqj, <floating>(-s), <floating>prm.reg,
@@ -549,7 +569,7 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
         a = s
     elif prm.adversary == ADV_GRADIENT:
         # (p - c_d d) . (d - 2 c_p p) expanded: the perturbed margin from the three dots.
-        _gradient_coefficients(pp, dd, prm.eps_user, prm.eps_item, &c_p, &c_d)
+        _gradient_coefficients(pp, dd, eps_user, eps_item, &c_p, &c_d)
         x_adv = pd - 2.0 * c_p * pp - c_d * dd + 2.0 * c_p * c_d * pd + bias
         s_adv = _bpr(x_adv, &acc.linear_adv, &acc.prod_adv)
         a = s + lam * s_adv
@@ -560,9 +580,9 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
                       <floating>(-a), <floating>(lam * s_adv * c_d), <floating>prm.reg,
                       <floating>prm.lr, mi, mj, k, prm.adagrad)
     else:
-        _random_direction(work, k, prm.eps_user, state)
-        _random_direction(work + k, k, prm.eps_item, state)
-        _random_direction(work + 2 * k, k, prm.eps_item, state)
+        _random_direction(work, k, eps_user, state)
+        _random_direction(work + k, k, eps_item, state)
+        _random_direction(work + 2 * k, k, eps_item, state)
         x_adv = _dot_delta(p, qi, qj, work, work + k, work + 2 * k, k) + bias
         s_adv = _bpr(x_adv, &acc.linear_adv, &acc.prod_adv)
         a = s + lam * s_adv
@@ -832,7 +852,8 @@ cdef void _epoch_chunk(floating* P, floating* Q, floating* b,
 
 cdef Params _make_params(double lr, double reg, double adv_reg, double eps_user,
                          double eps_item, int adversary, bint adagrad, bint use_bias,
-                         Py_ssize_t k, Py_ssize_t n_items, Py_ssize_t item_start):
+                         Py_ssize_t k, Py_ssize_t n_items, Py_ssize_t item_start,
+                         double inv_user_norm):
     cdef Params prm
     prm.lr = lr
     prm.reg = reg
@@ -845,6 +866,7 @@ cdef Params _make_params(double lr, double reg, double adv_reg, double eps_user,
     prm.k = k
     prm.n_items = n_items
     prm.item_start = item_start
+    prm.inv_user_norm = inv_user_norm
     return prm
 
 
@@ -858,7 +880,7 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
               Py_ssize_t item_start, Py_ssize_t block_pairs=0,
               const uint8_t[::1] item_stratum=None, const int[::1] stratum_items=None,
               const int64_t[::1] stratum_offsets=None, Py_ssize_t phase=0,
-              int[:, ::1] scratch=None):
+              int[:, ::1] scratch=None, double inv_user_norm=0.0):
     """One epoch of ``n_draws`` sampled BPR/APR updates, Hogwild-parallel.
 
     Returns ``(clean, adversarial)``: the sums over the draws of the clean BPR loss and of
@@ -886,10 +908,14 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     disjoint item rows, and the ``S`` phases together draw every pair at that rate.
     ``scratch`` needs one row per thread with room for the positions of its longest block:
     ``block_pairs`` entries, or the thread's pairs when they make one block.
+
+    ``inv_user_norm > 0`` (``epsilon_mode="per-user"``, its value 1 / the mean user row
+    norm): the radii of each triple are ``eps_user`` and ``eps_item`` times
+    ``2 sigmoid(|p_u| * inv_user_norm - 1)`` of its user's current row.
     """
     cdef Py_ssize_t n_threads = seeds.shape[0], n_pairs = sample_users.shape[0]
     cdef Params prm = _make_params(lr, reg, adv_reg, eps_user, eps_item, adversary, adagrad,
-                                   use_bias, P.shape[1], Q.shape[0], item_start)
+                                   use_bias, P.shape[1], Q.shape[0], item_start, inv_user_norm)
     cdef floating* P_ptr = &P[0, 0]
     cdef floating* Q_ptr = &Q[0, 0]
     cdef floating* b_ptr = &bias[0]
@@ -958,7 +984,7 @@ def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
                 const int[::1] users, const int[::1] pos_items, const int[::1] neg_items,
                 double lr, double reg, double adv_reg, double eps_user, double eps_item,
                 int adversary, bint adagrad, bint use_bias, Py_ssize_t item_start,
-                uint64_t seed):
+                uint64_t seed, double inv_user_norm=0.0):
     """Apply the update of each given triple in order, on one thread; returns the loss sums
     ``(clean, adversarial)`` as :func:`sgd_epoch` does.
 
@@ -967,7 +993,7 @@ def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     assumes its three rows are distinct.
     """
     cdef Params prm = _make_params(lr, reg, adv_reg, eps_user, eps_item, adversary, adagrad,
-                                   use_bias, P.shape[1], Q.shape[0], item_start)
+                                   use_bias, P.shape[1], Q.shape[0], item_start, inv_user_norm)
     cdef Py_ssize_t t, k = P.shape[1]
     cdef int u, i, j
     cdef uint64_t state = _splitmix64(seed)
@@ -993,19 +1019,23 @@ def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
 
 
 def perturbation(floating[::1] p, floating[::1] qi, floating[::1] qj, double eps_user,
-                 double eps_item, int adversary, uint64_t seed):
+                 double eps_item, int adversary, uint64_t seed, double inv_user_norm=0.0):
     """The perturbation ``(delta_u, delta_i, delta_j)`` that ``_update`` uses for one triple.
 
     A test hook for the cdef helpers: ``adversary=1`` (gradient) rebuilds the vectors from the
     closed-form coefficients of the update; ``adversary=2`` (random) draws them with the RNG
     seeded like :func:`sgd_triples` with ``seed``, so a one-triple ``sgd_triples`` call uses
-    exactly these vectors.
+    exactly these vectors. ``inv_user_norm`` as in :func:`sgd_epoch`.
     """
     cdef Py_ssize_t f, k = p.shape[0]
-    cdef double pp, dd, c_p, c_d
+    cdef double pp, dd, c_p, c_d, scale
     cdef uint64_t state = _splitmix64(seed)
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] out = np.zeros(3 * k + 1, dtype=dtype)
+    if inv_user_norm > 0 and adversary != ADV_NONE:
+        scale = _user_scale(_sqnorm(&p[0], k), inv_user_norm)
+        eps_user = eps_user * scale
+        eps_item = eps_item * scale
     if adversary == ADV_GRADIENT:
         pp = _sqnorm(&p[0], k)
         dd = _sqnorm_diff(&qi[0], &qj[0], k)

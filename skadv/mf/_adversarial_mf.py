@@ -70,11 +70,14 @@ class AdversarialMFRecommender(BaseRecommender):
     epsilon : float, default=0.15
         L2 norm ε of the perturbation of each embedding row (see ``epsilon_mode``). ``0``
         trains plain BPR.
-    epsilon_mode : {"absolute", "relative"}, default="relative"
+    epsilon_mode : {"absolute", "relative", "per-user"}, default="relative"
         ``"absolute"``: every perturbed row moves by exactly ``epsilon``. ``"relative"``:
         user rows move by ``epsilon`` times the mean row norm of the user factors, item rows
         by ``epsilon`` times that of the item factors, both recomputed at each epoch: one ε
-        means the same for models whose rows have different lengths. An absolute ε that is
+        means the same for models whose rows have different lengths. ``"per-user"``: the
+        personalized magnitude of PamaCF (Zhang et al. 2024): the ``"relative"`` radii of a
+        sample are multiplied by a factor that grows with the norm of its user's current
+        row, 1 for a user of average norm (see Notes). An absolute ε that is
         large next to the row norms can shrink the embeddings to near zero (a
         ``ConvergenceWarning`` says so).
     adversary : {"fgsm", "random", "none"}, default="fgsm"
@@ -215,6 +218,18 @@ class AdversarialMFRecommender(BaseRecommender):
     :math:`\varepsilon \cdot \mathrm{mean}_u \|p_u\|` and the item rows
     :math:`\varepsilon \cdot \mathrm{mean}_i \|q_i\|` instead of :math:`\varepsilon`.
 
+    With ``epsilon_mode="per-user"`` both radii of a triple are further multiplied by its
+    user's coefficient :math:`c_u = 2\,\sigma(\|p_u\| / \bar n_U - 1)`, computed from the
+    current row :math:`p_u` at every update, where :math:`\bar n_U` is the mean user row norm
+    at the end of the previous epoch and :math:`\sigma` the logistic function
+    (:func:`skadv.training.per_user_scale`): users with longer embeddings get larger
+    perturbations, bounded in :math:`(0.54, 2)` times the relative radius. This is PamaCF's
+    rule [3]_ (a perturbation magnitude per user, a bounded increasing function of the
+    user's embedding norm relative to the average, shared by the item rows of that user's
+    samples), written so that an average user gets exactly the ``"relative"`` radius: the
+    paper's exact centring and scale of the sigmoid could not be checked here, so read ε
+    as the relative radius of an average user, not as the paper's magnitude :math:`\rho`.
+
     The compiled kernel computes :math:`\Delta` per sampled triple (a mini-batch of one: the
     paper uses mini-batches) and takes one SGD or AdaGrad step (:math:`a \mathrel{+}= g^2`,
     :math:`\theta \mathrel{-}= \eta\, g / (\sqrt{a} + 10^{-8})`, per coordinate) per
@@ -263,6 +278,9 @@ class AdversarialMFRecommender(BaseRecommender):
        Recommendation", SIGIR 2018. https://doi.org/10.1145/3209978.3209981
     .. [2] S. Rendle, C. Freudenthaler, Z. Gantner and L. Schmidt-Thieme, "BPR: Bayesian
        Personalized Ranking from Implicit Feedback", UAI 2009. https://arxiv.org/abs/1205.2618
+    .. [3] K. Zhang, Q. Cao, Y. Wu, F. Sun, H. Shen and X. Cheng, "Understanding and
+       Improving Adversarial Collaborative Filtering for Robust Recommendation", NeurIPS
+       2024. https://arxiv.org/abs/2410.22844
 
     Examples
     --------

@@ -242,7 +242,7 @@ def train(
             sample_items, offsets, draw_seeds(rng, n_threads), work, n_draws,
             plan.learning_rate, schedule.reg, schedule.adv_reg, plan.eps_user, plan.eps_item,
             KERNEL_ADVERSARY_CODES[plan.adversary], adagrad, schedule.use_bias, item_start,
-            block, *stratum_args,
+            block, *stratum_args, inv_user_norm=_inverse(plan.mean_user_norm),
         )  # fmt: skip
 
     def run_epoch(plan):
@@ -264,3 +264,8 @@ def train(
         early_stopping=early_stopping,
         verbose=verbose,
     )
+
+
+def _inverse(norm):
+    """The kernel's ``inv_user_norm``: 1 / the mean user row norm, 0 (off) when there is none."""
+    return 1.0 / norm if norm > 0 else 0.0

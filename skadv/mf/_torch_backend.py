@@ -51,7 +51,7 @@ import torch.nn.functional as F
 
 from skadv.neural._adversary import normalize
 from skadv.neural._torch_utils import TripleSampler, mean_row_norm, torch_threads
-from skadv.training import FactorState, check_finite, run_epochs
+from skadv.training import FactorState, check_finite, per_user_scale, run_epochs
 from skadv.utils._random import draw_seeds
 
 __all__ = [
@@ -105,7 +105,7 @@ def write_back(factors, state):
 
 
 def row_perturbation(sd, sp, inv_u, inv_i, inv_j, n_user_rows, n_item_rows, *, eps_user,
-                     eps_item, adversary, generator=None):  # fmt: skip
+                     eps_item, adversary, generator=None, user_scale=None):  # fmt: skip
     """Perturbation of each distinct row of a batch, gathered back per triple.
 
     Parameters
@@ -124,6 +124,11 @@ def row_perturbation(sd, sp, inv_u, inv_i, inv_j, n_user_rows, n_item_rows, *, e
         The normalized batch gradient of the clean BPR loss, or a Gaussian direction.
     generator : torch.Generator, default=None
         Source of the random directions.
+    user_scale : Tensor of shape (batch,), default=None
+        ``epsilon_mode="per-user"``: each triple's perturbations (of its user row and both
+        item rows) get radii ``eps_user * user_scale`` and ``eps_item * user_scale``, the
+        scale of its user (:func:`skadv.training.per_user_scale`). An item row shared by
+        triples of different users keeps one direction, scaled per triple.
 
     Returns
     -------
@@ -140,6 +145,16 @@ def row_perturbation(sd, sp, inv_u, inv_i, inv_j, n_user_rows, n_item_rows, *, e
         like = dict(generator=generator, device=sd.device, dtype=sd.dtype)
         g_user = torch.randn((n_user_rows, k), **like)
         g_item = torch.randn((n_item_rows, k), **like)
+    if user_scale is not None:
+        scale = user_scale[:, None]
+        dir_user = normalize(g_user, 1.0, "per-example").index_select(0, inv_u)
+        dir_item = normalize(g_item, 1.0, "per-example")
+        item_scale = scale * eps_item
+        return (
+            dir_user * (scale * eps_user),
+            dir_item.index_select(0, inv_i) * item_scale,
+            dir_item.index_select(0, inv_j) * item_scale,
+        )
     delta_user = normalize(g_user, eps_user, "per-example")
     delta_item = normalize(g_item, eps_item, "per-example")
     return (
@@ -202,7 +217,7 @@ def adam_step_size(lr, n_steps):
 
 
 def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item, adversary,
-               use_bias, item_start=0, generator=None):  # fmt: skip
+               use_bias, item_start=0, generator=None, mean_user_norm=0.0):  # fmt: skip
     """One simultaneous step on the triples ``(users, pos, neg)`` of a mini-batch.
 
     Parameters
@@ -224,6 +239,10 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         Items with a smaller index are not updated (fold-in).
     generator : torch.Generator, default=None
         Source of the random adversary's directions.
+    mean_user_norm : float, default=0.0
+        ``epsilon_mode="per-user"``: the mean user row norm; each triple's radii are scaled
+        by :func:`skadv.training.per_user_scale` of its user's current row (as the compiled
+        kernel does). 0: the radii are used as given.
 
     Returns
     -------
@@ -258,9 +277,16 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
     if adversary == "none":
         g_user, core, a = sd, sp, s
     else:
+        user_scale = None
+        if mean_user_norm > 0:
+            # Norms in float64, as the kernel computes them.
+            user_scale = per_user_scale(
+                torch.linalg.vector_norm(p, dim=1, dtype=torch.float64), mean_user_norm
+            ).to(p.dtype)
         du, di, dj = row_perturbation(
             sd, sp, inv_u, inv_i, inv_j, rows_user.shape[0], rows_item.shape[0],
             eps_user=eps_user, eps_item=eps_item, adversary=adversary, generator=generator,
+            user_scale=user_scale,
         )  # fmt: skip
         p_adv, d_adv = p + du, d + (di - dj)
         x_adv = (p_adv * d_adv).sum(dim=1)
@@ -388,7 +414,7 @@ def train(
             batch_clean, batch_adv = batch_step(
                 factors, batch["users"], batch["pos"], batch["neg"], eps_user=plan.eps_user,
                 eps_item=plan.eps_item, adversary=plan.adversary, lr=plan.learning_rate,
-                **hyper,
+                mean_user_norm=plan.mean_user_norm, **hyper,
             )  # fmt: skip
             clean += batch_clean
             adv += batch_adv

@@ -19,7 +19,7 @@ from skadv.base import BaseRecommender
 from skadv.training import (
     ADVERSARIES,
     EPOCH_TRAINING_CONSTRAINTS,
-    EPSILON_MODES,
+    MEAN_NORM_EPSILON_MODES,
     EarlyStopping,
     TrainingSchedule,
     check_finite,
@@ -50,7 +50,14 @@ TRAINING_CONSTRAINTS = {
     "clip_grad_norm": [NONE, Interval("real", 0, None, closed="neither")],
     "adversary": [Options(*ADVERSARIES)],
     "epsilon": [Interval("real", 0, None)],
-    "epsilon_mode": [Options(*EPSILON_MODES)],
+    # "per-user" (a radius per row) is implemented by AdversarialMFRecommender only: say so.
+    "epsilon_mode": [
+        Options(
+            *MEAN_NORM_EPSILON_MODES,
+            description="'absolute' or 'relative' (epsilon_mode='per-user' is implemented by "
+            "skadv.mf.AdversarialMFRecommender only)",
+        )
+    ],
     "adv_reg": [Interval("real", 0, None)],
     "pgd_steps": [Interval("int", 1, None)],
     "pgd_alpha": [NONE, Interval("real", 0, None, closed="neither")],

@@ -84,7 +84,8 @@ class AdversarialNeuralRecommender(TorchRecommender):
     epsilon_mode : {"absolute", "relative"}, default="absolute"
         ``"absolute"``: ``epsilon`` is the radius. ``"relative"``: the radius is ``epsilon``
         times the mean norm (per unit of ``norm``) of the batch's clean embeddings, so that
-        one ε means the same for embeddings of any scale.
+        one ε means the same for embeddings of any scale. (``"per-user"`` is for matrix
+        factorization only and raises a ``ValueError`` here.)
     adv_reg : float, default=1.0
         Weight λ of the perturbed loss; ``0`` trains without adversary.
     pgd_steps : int, default=3

@@ -72,7 +72,8 @@ class AdversarialTextRecommender(TorchRecommender):
     epsilon_mode : {"absolute", "relative"}, default="absolute"
         ``"absolute"``: ``epsilon`` is the radius. ``"relative"``: the radius is ``epsilon``
         times the mean norm (per unit of ``norm``) of the batch's clean embeddings, so that
-        one ε means the same for embeddings of any scale.
+        one ε means the same for embeddings of any scale. (``"per-user"`` is for matrix
+        factorization only and raises a ``ValueError`` here.)
     adv_reg : float, default=1.0
     pgd_steps : int, default=3
     pgd_alpha : float, default=None
