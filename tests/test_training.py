@@ -10,6 +10,8 @@ from hypothesis.extra.numpy import arrays
 from sklearn.exceptions import ConvergenceWarning
 
 from skadv.training import (
+    EPSILON_MODES,
+    MEAN_NORM_EPSILON_MODES,
     EarlyStopping,
     TrainingSchedule,
     check_finite,
@@ -211,3 +213,29 @@ def test_two_player_runs_log_both_losses_every_epoch(capsys):
     assert log.adv_loss_curve == [2.0, 2.0] and seen == [3.0, 3.0]
     out = capsys.readouterr()
     assert "[two-player]: generator loss 1.00000, discriminator loss 2.00000" in out.out + out.err
+
+
+def test_per_user_plans_carry_the_relative_radii_and_the_mean_user_norm():
+    norms = iter([(1.0, 2.0), (1.0, 2.0), (3.0, 4.0), (5.0, 6.0), (7.0, 8.0)])
+    _, plans = _run(_schedule(epsilon_mode="per-user", adv_start=1), row_norms=lambda: next(norms))
+    assert plans[0].mean_user_norm == 0.0  # clean epoch
+    radii = np.array([(p.eps_user, p.eps_item, p.mean_user_norm) for p in plans[1:]])
+    np.testing.assert_allclose(radii, [(0.2, 0.4, 1.0), (0.6, 0.8, 3.0), (1.0, 1.2, 5.0)])
+    assert perturbation_radii(0.5, "per-user", norms=(2.0, 4.0)) == (1.0, 2.0)
+
+
+def test_relative_plans_carry_no_mean_user_norm():
+    _, plans = _run(_schedule(epsilon_mode="relative"), row_norms=lambda: (1.0, 2.0))
+    assert {p.mean_user_norm for p in plans} == {0.0}
+
+
+def test_per_user_is_in_the_vocabulary_but_the_torch_models_refuse_it():
+    assert "per-user" in EPSILON_MODES and "per-user" not in MEAN_NORM_EPSILON_MODES
+    pytest.importorskip("torch")
+    from skadv.datasets import make_interactions
+    from skadv.neural import AdversarialNeuralRecommender
+
+    X = make_interactions(n_users=20, n_items=10, random_state=0)
+    model = AdversarialNeuralRecommender(epsilon_mode="per-user", n_epochs=1)
+    with pytest.raises(ValueError, match="per-user.*AdversarialMFRecommender only"):
+        model.fit(X)
