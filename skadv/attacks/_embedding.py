@@ -1,9 +1,10 @@
 """Adversarial perturbations of the embeddings of a fitted dot-product recommender.
 
 ``EmbeddingAttack`` maximises the training BPR loss of a fitted model with respect to its user
-and item embedding matrices, one L2 ball of radius ε per row: FGSM (one normalised gradient
-step, the attack of APR), PGD (projected gradient ascent, Madry et al.) and random noise of the
-same norm (the control). It is the measuring stick of :func:`skadv.metrics.robustness_curve`.
+and item embedding matrices, within one L2 ball of radius ε per row (APR's threat model), one
+L2 ball per matrix, or an elementwise box: FGSM (one normalised gradient step, the attack of
+APR), PGD (projected gradient ascent, Madry et al.) and random noise of the same size (the
+control). It is the measuring stick of :func:`skadv.metrics.robustness_curve`.
 """
 
 import copy
@@ -15,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from skadv.training import normalize_rows, perturbation_radii
+from skadv.training import EPSILON_MODES, normalize_rows, perturbation_radii
 from skadv.utils._params import NONE, RANDOM_STATE, Interval, Options, validate_params
 from skadv.utils._random import check_random_state
 
@@ -27,14 +28,18 @@ _CHUNK = 1 << 16
 # Score matrices up to this many times the number of triples are computed densely.
 _DENSE_RATIO = 64
 
+#: The perturbation sets (threat models) of the attack, see the ``norm`` parameter.
+NORMS = ("row-l2", "global-l2", "linf")
+
 
 class EmbeddingAttack(BaseEstimator):
     """Worst-case (or random) perturbation of the user and item embeddings of a fitted model.
 
     The adversary maximises the model's training BPR loss by adding to every embedding row a
-    perturbation of L2 norm at most ε. Works on any fitted recommender that scores a pair by
-    the dot product of ``user_factors_`` and ``item_factors_`` rows plus an optional
-    ``item_bias_`` — :class:`skadv.mf.AdversarialMFRecommender` (either backend), the
+    perturbation of L2 norm at most ε (or, with ``norm``, to every matrix a perturbation of
+    Frobenius norm at most ε, or of largest entry at most ε). Works on any fitted recommender
+    that scores a pair by the dot product of ``user_factors_`` and ``item_factors_`` rows plus
+    an optional ``item_bias_`` — :class:`skadv.mf.AdversarialMFRecommender` (either backend), the
     two-tower :class:`skadv.neural.AdversarialNeuralRecommender` and
     :class:`skadv.neural.AdversarialTextRecommender` (their tower outputs) — alone or as the
     last step of a :class:`~sklearn.pipeline.Pipeline`. The model is never modified:
@@ -43,22 +48,34 @@ class EmbeddingAttack(BaseEstimator):
     Parameters
     ----------
     adversary : {"fgsm", "pgd", "random"}, default="fgsm"
-        ``"fgsm"``: one step of length ε along the row-normalised gradient (the attack used by
-        APR). ``"pgd"``: ``n_steps`` projected gradient-ascent steps. ``"random"``: a uniformly
-        random direction of norm ε per row, the control an attack must beat.
+        ``"fgsm"``: one step to the boundary of the ball along the gradient, normalised in the
+        ball's norm (per row: the attack used by APR). ``"pgd"``: ``n_steps`` projected
+        gradient-ascent steps. ``"random"``: a uniformly random direction on the boundary
+        (a random sign per entry with ``norm="linf"``), the control an attack must beat.
     epsilon : float, default=0.5
-        Radius ε of the L2 ball around each embedding row; ``0`` leaves the model unchanged.
+        Radius ε of the ball (see ``norm`` and ``epsilon_mode``); ``0`` leaves the model
+        unchanged.
     n_steps : int, default=10
         Number of PGD steps (ignored by the other adversaries).
     step_size : float, default=None
         Length of each PGD step, in the units of ε (so relative to the mean row norm with
         ``epsilon_mode="relative"``). ``None`` means ``2.5 * epsilon / n_steps`` (Madry et al.),
         enough to reach the boundary of the ball from any point inside it.
-    epsilon_mode : {"absolute", "relative"}, default="absolute"
+    epsilon_mode : {"absolute", "relative", "per-user"}, default="absolute"
         ``"absolute"``: ε is the radius itself. ``"relative"``: the radius is ε times the mean
         L2 row norm of the matrix being perturbed (user and item matrices each get their own),
-        so that one ε means the same thing for models whose embeddings have different scales.
-        :meth:`effective_epsilon` returns the resulting radii.
+        so that one ε means the same thing for models whose embeddings have different scales;
+        with ``norm="global-l2"`` times also ``sqrt(n_rows)``, with ``"linf"`` divided by
+        ``sqrt(n_factors)`` (see Notes). ``"per-user"`` (``norm="row-l2"`` only): each row's
+        radius is ε times that row's own L2 norm, users and items alike, so that every row
+        moves by the same fraction of its length. :meth:`effective_epsilon` returns the
+        resulting radii.
+    norm : {"row-l2", "global-l2", "linf"}, default="row-l2"
+        The perturbation set of each target matrix. ``"row-l2"``: an L2 ball of radius ε
+        around every row (APR's threat model). ``"global-l2"``: one L2 ball of radius ε
+        around the whole matrix (Frobenius norm): the adversary may spend its budget on the
+        rows that matter most. ``"linf"``: a box, every entry moves by at most ε (FGSM
+        becomes ε times the sign of the gradient; PGD projects by clipping).
     target : {"both", "users", "items"}, default="both"
         Which embedding matrices are perturbed; the other gets a zero perturbation.
     n_negatives : int, default=1
@@ -99,12 +116,36 @@ class EmbeddingAttack(BaseEstimator):
     * random: :math:`\\Delta_r = \\epsilon\\, z_r / \\lVert z_r \\rVert_2`,
       :math:`z_r \\sim \\mathcal{N}(0, I)`: uniform on the sphere.
 
+    These are the ``norm="row-l2"`` forms. With ``"global-l2"`` the same formulas hold with
+    the whole matrix in place of a row (:math:`\\Delta = \\epsilon\\, G / \\lVert G
+    \\rVert_F`, projection :math:`D \\min(1, \\epsilon / \\lVert D \\rVert_F)`); with
+    ``"linf"``, FGSM is :math:`\\Delta = \\epsilon\\, \\mathrm{sign}(G)`, a PGD step
+    :math:`\\mathrm{clip}_{[-\\epsilon, \\epsilon]}(\\Delta + \\alpha\\,
+    \\mathrm{sign}(G))` and random noise :math:`\\epsilon\\, \\mathrm{sign}(z)`. Each of
+    the three maximises the first-order change of the loss over its set.
+
+    ``epsilon_mode="relative"`` scales ε by the mean row norm :math:`\\bar n` of the matrix
+    (of :math:`n` rows and :math:`k` columns) so that the three sets compare at one ε: the
+    global radius is :math:`\\epsilon \\bar n \\sqrt{n}`, the Frobenius norm of a
+    perturbation that moves every row by the relative row radius :math:`\\epsilon \\bar n`,
+    so the global ball contains the row balls of the same ε (the attack is at least as
+    strong); the box's half-width is :math:`\\epsilon \\bar n / \\sqrt{k}`, so that its
+    corners (where linf-FGSM lands) lie on the sphere of the row radius and the box lies
+    inside the row ball. (The Frobenius norm of the matrix, :math:`\\sqrt{\\sum_r \\lVert
+    p_r \\rVert^2} \\ge \\bar n \\sqrt{n}`, was not chosen: a few long rows would then
+    inflate every other row's budget.) ``"per-user"`` gives row :math:`r` the radius
+    :math:`\\epsilon \\lVert p_r \\rVert_2` (a PGD step :math:`\\alpha \\lVert p_r
+    \\rVert_2`): an attack relative to each row's own length. It is not the training rule of
+    ``AdversarialMFRecommender(epsilon_mode="per-user")``, whose bounded per-user factor
+    needs a triple's user; this one perturbs whole matrices.
+
     A row whose gradient is exactly zero gets no perturbation (it is not random): such a row
     has no first-order effect on the loss (a user whose every item is a positive, so that no
     negative can be sampled; an item no triple touches; or all-zero embeddings on the other
     side), and a random direction there would only add noise to a deterministic attack. This
     is also what the reference implementation of APR does (``tf.nn.l2_normalize``). So every
-    row of an FGSM perturbation has norm ε or 0, and every PGD row at most ε.
+    row of an FGSM perturbation has norm ε or 0, and every PGD row at most ε (with
+    ``"linf"``, every entry of a zero gradient stays 0).
 
     The gradient is :math:`\\nabla_P L = C Q` and :math:`\\nabla_Q L = C^\\top P` with the
     sparse :math:`C = \\sum_{(u,i,j)} -\\sigma(-x_{uij}) \\, e_u (e_i - e_j)^\\top`: one sparse
@@ -143,7 +184,8 @@ class EmbeddingAttack(BaseEstimator):
         "epsilon": [Interval("real", 0, None)],
         "n_steps": [Interval("int", 1, None)],
         "step_size": [NONE, Interval("real", 0, None, closed="neither")],
-        "epsilon_mode": [Options("absolute", "relative")],
+        "epsilon_mode": [Options(*EPSILON_MODES)],
+        "norm": [Options(*NORMS)],
         "target": [Options("both", "users", "items")],
         "n_negatives": [Interval("int", 1, None)],
         "random_state": [NONE, RANDOM_STATE],
@@ -157,6 +199,7 @@ class EmbeddingAttack(BaseEstimator):
         n_steps=10,
         step_size=None,
         epsilon_mode="absolute",
+        norm="row-l2",
         target="both",
         n_negatives=1,
         random_state=None,
@@ -166,13 +209,14 @@ class EmbeddingAttack(BaseEstimator):
         self.n_steps = n_steps
         self.step_size = step_size
         self.epsilon_mode = epsilon_mode
+        self.norm = norm
         self.target = target
         self.n_negatives = n_negatives
         self.random_state = random_state
 
     # ----------------------------------------------------------------- public API
     def effective_epsilon(self, estimator):
-        """Radii of the L2 balls around user and item rows, in embedding units.
+        """Radii of the perturbation sets of the user and item matrices, in embedding units.
 
         Parameters
         ----------
@@ -183,12 +227,17 @@ class EmbeddingAttack(BaseEstimator):
         -------
         epsilon_users, epsilon_items : float
             ``epsilon`` itself (``epsilon_mode="absolute"``), or ``epsilon`` times the mean L2
-            row norm of ``user_factors_`` / ``item_factors_`` (``"relative"``). Reported for
-            both matrices whatever ``target`` is.
+            row norm of ``user_factors_`` / ``item_factors_`` (``"relative"``; times
+            ``sqrt(n_rows)`` with ``norm="global-l2"``, over ``sqrt(n_factors)`` with
+            ``"linf"``): the row radius, the radius of the matrix, or the half-width of the
+            box. With ``"per-user"``, the mean of the row radii (ε times the mean row norm).
+            Reported for both matrices whatever ``target`` is.
         """
         validate_params(self)
+        self._check_norm()
         model = _check_dot_product_model(estimator)
-        return perturbation_radii(self.epsilon, self.epsilon_mode, model.P, model.Q)
+        radii = self._radii(self.epsilon, model)
+        return tuple(float(np.mean(r)) for r in radii)
 
     def perturbation(self, estimator):
         """Compute the perturbation of the embeddings of a fitted model.
@@ -218,9 +267,11 @@ class EmbeddingAttack(BaseEstimator):
             If a parameter is invalid (the message names it).
         """
         validate_params(self)
+        self._check_norm()
         model = _check_dot_product_model(estimator)
         rng = check_random_state(self.random_state)
-        eps_u, eps_i = perturbation_radii(self.epsilon, self.epsilon_mode, model.P, model.Q)
+        eps_u, eps_i = self._radii(self.epsilon, model)
+        step, project = _STEPS[self.norm], _PROJECTIONS[self.norm]
         want_u = self.target in ("both", "users")
         want_i = self.target in ("both", "items")
         d_users = np.zeros_like(model.P)
@@ -228,32 +279,32 @@ class EmbeddingAttack(BaseEstimator):
         if self.adversary == "random":
             # Users first, then items: the draw order is part of the seeded contract.
             if want_u:
-                d_users = normalize_rows(rng.standard_normal(model.P.shape), eps_u)
+                d_users = step(rng.standard_normal(model.P.shape), eps_u)
             if want_i:
-                d_items = normalize_rows(rng.standard_normal(model.Q.shape), eps_i)
+                d_items = step(rng.standard_normal(model.Q.shape), eps_i)
             return d_users, d_items
 
         u, i, j = _sample_triples(model.interactions, self.n_negatives, rng)
         if self.adversary == "fgsm":
             _, g_users, g_items = _bpr_loss_grad(model.P, model.Q, model.b, u, i, j)
             if want_u:
-                d_users = normalize_rows(g_users, eps_u)
+                d_users = step(g_users, eps_u)
             if want_i:
-                d_items = normalize_rows(g_items, eps_i)
+                d_items = step(g_items, eps_i)
             return d_users, d_items
 
         # PGD. step_size is in the units of epsilon, so it scales with each matrix's radius.
         alpha = 2.5 * self.epsilon / self.n_steps if self.step_size is None else self.step_size
-        alpha_u, alpha_i = perturbation_radii(alpha, self.epsilon_mode, model.P, model.Q)
+        alpha_u, alpha_i = self._radii(alpha, model)
         pattern = _CoefficientPattern(u, i, j, (model.P.shape[0], model.Q.shape[0]))
         for _ in range(self.n_steps):
             _, g_users, g_items = _bpr_loss_grad(
                 model.P + d_users, model.Q + d_items, model.b, u, i, j, pattern=pattern
             )
             if want_u:
-                d_users = _project_rows(d_users + normalize_rows(g_users, alpha_u), eps_u)
+                d_users = project(d_users + step(g_users, alpha_u), eps_u)
             if want_i:
-                d_items = _project_rows(d_items + normalize_rows(g_items, alpha_i), eps_i)
+                d_items = project(d_items + step(g_items, alpha_i), eps_i)
         return d_users, d_items
 
     def perturb(self, estimator):
@@ -301,6 +352,28 @@ class EmbeddingAttack(BaseEstimator):
         u, i, j = _sample_triples(model.interactions, self.n_negatives, rng)
         loss, _, _ = _bpr_loss_grad(model.P, model.Q, model.b, u, i, j, grad=False)
         return loss
+
+    # ----------------------------------------------------------------- radii
+    def _check_norm(self):
+        if self.epsilon_mode == "per-user" and self.norm != "row-l2":
+            raise ValueError(
+                f"epsilon_mode='per-user' gives every row its own radius and needs "
+                f"norm='row-l2', got norm={self.norm!r}."
+            )
+
+    def _radii(self, epsilon, model):
+        """``(users, items)`` radii of ``epsilon`` for ``norm``: floats, or columns of one
+        radius per row (``"per-user"``)."""
+        matrices = (model.P, model.Q)
+        if self.epsilon_mode == "per-user":
+            return tuple(epsilon * np.linalg.norm(M, axis=1, keepdims=True) for M in matrices)
+        radii = perturbation_radii(epsilon, self.epsilon_mode, *matrices)
+        if self.epsilon_mode == "absolute" or self.norm == "row-l2":
+            return radii
+        if self.norm == "global-l2":  # the norm of a perturbation moving every row by r
+            return tuple(r * np.sqrt(M.shape[0]) for r, M in zip(radii, matrices, strict=True))
+        # linf: the half-width whose box corners lie on the sphere of the row radius
+        return tuple(r / np.sqrt(max(M.shape[1], 1)) for r, M in zip(radii, matrices, strict=True))
 
 
 # --------------------------------------------------------------------- estimator access
@@ -361,10 +434,43 @@ def _check_dot_product_model(estimator):
 
 # --------------------------------------------------------------------- numerics
 def _project_rows(D, radius):
-    """Project each row onto the L2 ball of the given radius."""
+    """Project each row onto the L2 ball of the given radius (a float or a column)."""
     norms = np.linalg.norm(D, axis=1, keepdims=True)
     shrink = np.minimum(1.0, np.divide(radius, norms, out=np.ones_like(norms), where=norms > 0))
     return D * shrink
+
+
+def _normalize_global(G, radius):
+    """``G`` scaled to Frobenius norm ``radius``; all-zero ``G`` stays zero.
+
+    Divided by its largest entry first, as :func:`skadv.training.normalize_rows` does: tiny
+    gradients would otherwise square to a zero norm.
+    """
+    scale = float(np.abs(G).max()) if G.size else 0.0
+    if scale == 0.0:
+        return np.zeros_like(G)
+    G = G / scale
+    return G * (radius / np.linalg.norm(G))
+
+
+def _project_global(D, radius):
+    """Project ``D`` onto the Frobenius ball of the given radius."""
+    norm = float(np.linalg.norm(D))
+    return D * (radius / norm) if norm > radius else D
+
+
+def _sign_step(G, radius):
+    return radius * np.sign(G)
+
+
+def _clip(D, radius):
+    return np.clip(D, -radius, radius)
+
+
+# The step to the boundary along a direction (FGSM, a PGD step, the random control) and the
+# projection onto the set, for each ``norm``.
+_STEPS = {"row-l2": normalize_rows, "global-l2": _normalize_global, "linf": _sign_step}
+_PROJECTIONS = {"row-l2": _project_rows, "global-l2": _project_global, "linf": _clip}
 
 
 def _sample_triples(interactions, n_negatives, rng):

@@ -61,6 +61,7 @@ def robustness_curve(
     adversary="fgsm",
     metric="ndcg@10",
     epsilon_mode="absolute",
+    norm="row-l2",
     n_steps=10,
     target="both",
     random_state=None,
@@ -88,9 +89,14 @@ def robustness_curve(
         A name understood by :func:`skadv.metrics.get_ranking_scorer`, a ranking metric
         function such as :func:`skadv.metrics.ndcg_at_k` (at k=10), or a scorer
         ``(estimator, X, y=None) -> float``. Higher must be better.
-    epsilon_mode : {"absolute", "relative"}, default="absolute"
-        Whether ε is a radius or a fraction of the mean row norm of each embedding matrix
-        (the ``user_norm`` and ``item_norm`` columns).
+    epsilon_mode : {"absolute", "relative", "per-user"}, default="absolute"
+        Whether ε is a radius, a fraction of the mean row norm of each embedding matrix
+        (the ``user_norm`` and ``item_norm`` columns), or a fraction of each row's own norm
+        (see :class:`skadv.attacks.EmbeddingAttack`).
+    norm : {"row-l2", "global-l2", "linf"}, default="row-l2"
+        The perturbation set: an L2 ball per row, one per matrix, or a box (see
+        :class:`skadv.attacks.EmbeddingAttack`). Not recorded in the table: keep one
+        ``norm`` per table, as one ``epsilon_mode``.
     n_steps : int, default=10
         Number of PGD steps (``adversary="pgd"`` only).
     target : {"both", "users", "items"}, default="both"
@@ -150,6 +156,7 @@ def robustness_curve(
             float(eps),
             n_steps=n_steps,
             epsilon_mode=epsilon_mode,
+            norm=norm,
             target=target,
             random_state=random_state,
         )
@@ -157,6 +164,7 @@ def robustness_curve(
     ]
     for attack in attacks:
         validate_params(attack)
+        attack._check_norm()
     # Relative radii of ε = 1 are the mean row norms (this also checks the estimator).
     user_norm, item_norm = EmbeddingAttack(epsilon=1.0, epsilon_mode="relative").effective_epsilon(
         estimator

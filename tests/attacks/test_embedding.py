@@ -540,3 +540,130 @@ def test_bpr_loss_is_that_of_the_model_scores(X):
     model = FactorModel(n_factors=3, bias=True).fit(X)
     expected = _loss_from_predict(model)
     assert EmbeddingAttack(random_state=0).bpr_loss(model) == pytest.approx(expected, rel=1e-12)
+
+
+# --------------------------------------------------------------------- norm and per-user radii
+NORMS = ["row-l2", "global-l2", "linf"]
+
+
+def _size(delta, norm):
+    """The size of a perturbation in the attack's norm: per row, per matrix or per entry."""
+    if norm == "row-l2":
+        return _row_norms(delta)
+    if norm == "global-l2":
+        return np.array([np.linalg.norm(delta)])
+    return np.abs(delta).ravel()
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("epsilon_mode", ["absolute", "relative"])
+@pytest.mark.parametrize("method", ["fgsm", "random"])
+def test_fgsm_and_random_land_on_the_boundary_of_each_set(model, norm, epsilon_mode, method):
+    attack = EmbeddingAttack(method, 0.3, norm=norm, epsilon_mode=epsilon_mode, random_state=0)
+    radii = attack.effective_epsilon(model)
+    for delta, radius in zip(attack.perturbation(model), radii, strict=True):
+        np.testing.assert_allclose(_size(delta, norm), radius, rtol=1e-10)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("epsilon_mode", ["absolute", "relative"])
+def test_pgd_stays_in_each_set_and_reaches_its_boundary(model, norm, epsilon_mode):
+    attack = EmbeddingAttack("pgd", 0.3, norm=norm, epsilon_mode=epsilon_mode, random_state=0)
+    radii = attack.effective_epsilon(model)
+    for delta, radius in zip(attack.perturbation(model), radii, strict=True):
+        size = _size(delta, norm)
+        assert size.max() <= radius * (1 + 1e-12)
+        assert size.max() == pytest.approx(radius, rel=1e-9)
+
+
+def test_relative_radii_of_the_global_ball_and_the_box(model):
+    # Global: the Frobenius norm of a perturbation moving every row by the relative row
+    # radius; box: the half-width whose corners lie on that row sphere.
+    P, Q = model.user_factors_, model.item_factors_
+    k = P.shape[1]
+    row = EmbeddingAttack(epsilon=0.2, epsilon_mode="relative").effective_epsilon(model)
+    glob = EmbeddingAttack(epsilon=0.2, epsilon_mode="relative", norm="global-l2")
+    box = EmbeddingAttack(epsilon=0.2, epsilon_mode="relative", norm="linf")
+    np.testing.assert_allclose(
+        glob.effective_epsilon(model), (row[0] * np.sqrt(len(P)), row[1] * np.sqrt(len(Q)))
+    )
+    np.testing.assert_allclose(box.effective_epsilon(model), np.array(row) / np.sqrt(k))
+    # A linf-FGSM row then has exactly the L2 norm of a row-l2 FGSM row.
+    d_users, _ = EmbeddingAttack("fgsm", 0.2, epsilon_mode="relative", norm="linf",
+                                 random_state=0).perturbation(model)  # fmt: skip
+    np.testing.assert_allclose(_row_norms(d_users), row[0], rtol=1e-10)
+
+
+def test_linf_fgsm_is_epsilon_times_the_sign_of_the_gradient(model):
+    u, i, j = _sample_triples(model.interactions_, 1, np.random.RandomState(4))
+    _, g_P, g_Q = _bpr_loss_grad(model.user_factors_, model.item_factors_, None, u, i, j)
+    d_users, d_items = EmbeddingAttack("fgsm", 0.25, norm="linf", random_state=4).perturbation(
+        model
+    )
+    np.testing.assert_array_equal(d_users, 0.25 * np.sign(g_P))
+    np.testing.assert_array_equal(d_items, 0.25 * np.sign(g_Q))
+
+
+def test_global_fgsm_is_the_gradient_scaled_to_the_radius(model):
+    u, i, j = _sample_triples(model.interactions_, 1, np.random.RandomState(4))
+    _, g_P, g_Q = _bpr_loss_grad(model.user_factors_, model.item_factors_, None, u, i, j)
+    attack = EmbeddingAttack("fgsm", 0.25, norm="global-l2", random_state=4)
+    d_users, d_items = attack.perturbation(model)
+    np.testing.assert_allclose(d_users, 0.25 * g_P / np.linalg.norm(g_P), rtol=1e-12)
+    np.testing.assert_allclose(d_items, 0.25 * g_Q / np.linalg.norm(g_Q), rtol=1e-12)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_pgd_raises_the_loss_at_least_as_much_as_fgsm_in_every_norm(model, norm):
+    fgsm = EmbeddingAttack("fgsm", 0.5, norm=norm, random_state=0)
+    pgd = EmbeddingAttack("pgd", 0.5, norm=norm, random_state=0)
+    clean = fgsm.bpr_loss(model)
+    assert pgd.bpr_loss(pgd.perturb(model)) >= fgsm.bpr_loss(fgsm.perturb(model)) > clean
+
+
+def test_global_ball_is_at_least_as_strong_as_the_row_balls(model):
+    # With relative radii the global ball contains the row balls: its FGSM gains more.
+    row = EmbeddingAttack("fgsm", 0.1, epsilon_mode="relative", random_state=0)
+    glob = EmbeddingAttack("fgsm", 0.1, epsilon_mode="relative", norm="global-l2",
+                           random_state=0)  # fmt: skip
+    assert glob.bpr_loss(glob.perturb(model)) >= row.bpr_loss(row.perturb(model))
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("method", ["fgsm", "pgd", "random"])
+def test_every_norm_is_deterministic_with_a_seed(model, norm, method):
+    first = EmbeddingAttack(method, 0.3, norm=norm, n_steps=3, random_state=5).perturbation(model)
+    again = EmbeddingAttack(method, 0.3, norm=norm, n_steps=3, random_state=5).perturbation(model)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+
+
+@pytest.mark.parametrize("method", ["fgsm", "pgd", "random"])
+def test_per_user_radius_is_epsilon_times_each_row_norm(X, method):
+    # Random factors: rows of very different norms, and one all-zero user row.
+    model = FactorModel(n_factors=3, init="random", random_state=2).fit(X)
+    model.user_factors_[0] = 0.0
+    attack = EmbeddingAttack(method, 0.2, epsilon_mode="per-user", random_state=0)
+    for delta, M in zip(attack.perturbation(model), (model.user_factors_, model.item_factors_),
+                        strict=True):  # fmt: skip
+        radius = 0.2 * _row_norms(M)
+        size = _row_norms(delta)
+        if method == "pgd":
+            assert (size <= radius * (1 + 1e-12)).all()
+        else:
+            np.testing.assert_allclose(size, radius, rtol=1e-10, atol=1e-300)
+    assert attack.effective_epsilon(model)[1] == pytest.approx(
+        0.2 * _row_norms(model.item_factors_).mean()
+    )
+
+
+@pytest.mark.parametrize("norm", ["global-l2", "linf"])
+def test_per_user_needs_row_balls(model, norm):
+    with pytest.raises(ValueError, match="norm='row-l2'"):
+        EmbeddingAttack(epsilon_mode="per-user", norm=norm).perturbation(model)
+
+
+@pytest.mark.parametrize("norm", ["l2", "Linf", None, 2])
+def test_bad_norm_raises_naming_it(model, norm):
+    with pytest.raises(ValueError, match="norm"):
+        EmbeddingAttack(norm=norm).perturbation(model)

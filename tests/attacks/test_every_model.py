@@ -8,7 +8,7 @@ import pytest
 
 from skadv.attacks import EmbeddingAttack
 from skadv.datasets import make_interactions
-from skadv.metrics import robustness_curve
+from skadv.metrics import get_ranking_scorer, robustness_curve
 from skadv.mf import AdversarialMFRecommender
 from skadv.model_selection import train_test_split_interactions
 
@@ -71,3 +71,50 @@ def test_a_model_without_dot_product_factors_is_refused(split):
                                          batch_size=64, random_state=0)  # fmt: skip
     with pytest.raises(TypeError, match="user_factors_"):
         EmbeddingAttack().perturbation(neumf.fit(split[0]))
+
+
+def _set_sizes(delta, norm):
+    if norm == "row-l2":
+        return np.linalg.norm(delta, axis=1)
+    if norm == "global-l2":
+        return np.array([np.linalg.norm(delta)])
+    return np.abs(delta).ravel()
+
+
+@pytest.fixture(scope="module", params=[_mf_cython, _mf_torch, _two_tower],
+                ids=["mf-cython", "mf-torch", "two-tower"])  # fmt: skip
+def fitted(request, split):
+    return request.param().fit(split[0])
+
+
+@pytest.mark.parametrize("norm", ["row-l2", "global-l2", "linf"])
+@pytest.mark.parametrize("adversary", ["fgsm", "pgd", "random"])
+def test_every_norm_respects_its_set_on_every_model(fitted, norm, adversary):
+    attack = EmbeddingAttack(adversary, 0.5, norm=norm, epsilon_mode="relative", n_steps=3,
+                             random_state=0)  # fmt: skip
+    radii = attack.effective_epsilon(fitted)
+    for delta, radius in zip(attack.perturbation(fitted), radii, strict=True):
+        sizes = _set_sizes(delta, norm)
+        assert sizes.max() <= radius * (1 + 1e-6)
+        assert sizes.max() == pytest.approx(radius, rel=1e-6)
+    if adversary != "random":
+        assert attack.bpr_loss(attack.perturb(fitted)) > attack.bpr_loss(fitted)
+
+
+@pytest.mark.parametrize("norm, epsilon_mode", [("linf", "relative"), ("row-l2", "per-user")])
+def test_robustness_curve_passes_norm_and_mode_through(fitted, split, norm, epsilon_mode):
+    kwargs = dict(norm=norm, epsilon_mode=epsilon_mode, random_state=0)
+    curve = robustness_curve(fitted, split[1], [0.0, 1.0], **kwargs)
+    assert curve["attacked"].iloc[0] == curve["clean"].iloc[0]
+    # The curve's attacked model is the attack's perturbed copy with the same settings.
+    attacked = EmbeddingAttack("fgsm", 1.0, **kwargs).perturb(fitted)
+    assert curve["attacked"].iloc[1] == get_ranking_scorer("ndcg@10")(attacked, split[1])
+    assert curve["attacked"].iloc[1] < curve["clean"].iloc[1]
+
+
+def test_robustness_curve_refuses_a_bad_norm_before_scoring(split):
+    model = _mf_cython().fit(split[0])
+    with pytest.raises(ValueError, match="norm"):
+        robustness_curve(model, split[1], [0.5], norm="l1")
+    with pytest.raises(ValueError, match="norm='row-l2'"):
+        robustness_curve(model, split[1], [0.5], norm="linf", epsilon_mode="per-user")
