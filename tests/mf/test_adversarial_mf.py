@@ -297,8 +297,8 @@ def test_collapse_warning(X, monkeypatch):
     # Simulate a kernel whose adversarial epochs shrink every row 1000-fold.
     real_epoch = _cython_backend._mf_sgd.sgd_epoch
 
-    def shrinking_epoch(P, Q, *args):
-        loss = real_epoch(P, Q, *args)
+    def shrinking_epoch(P, Q, *args, **kwargs):
+        loss = real_epoch(P, Q, *args, **kwargs)
         P *= 1e-3
         Q *= 1e-3
         return loss

@@ -427,9 +427,9 @@ def test_estimator_samples_in_blocks(monkeypatch, n_jobs):
     blocks = []
     real = _cython_backend._mf_sgd.sgd_epoch
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         blocks.append(args[23])  # block_pairs
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)
     model = AdversarialMFRecommender(8, n_epochs=4, n_jobs=n_jobs, random_state=0)
@@ -588,9 +588,9 @@ def test_threaded_epochs_run_in_phases(monkeypatch, enabled):
     phases = []
     real = _cython_backend._mf_sgd.sgd_epoch
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         phases.append(args[27] if len(args) > 27 else None)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)
     AdversarialMFRecommender(8, n_epochs=3, n_jobs=2, random_state=0).fit(X)

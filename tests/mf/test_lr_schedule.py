@@ -38,9 +38,9 @@ def _record_kernel_rates(monkeypatch, backend):
     if backend == "cython":
         real = _cython_backend._mf_sgd.sgd_epoch
 
-        def spy(*args):
+        def spy(*args, **kwargs):
             rates.append(args[14])  # sgd_epoch(P, Q, b, 3 accumulators, ..., n_draws, lr, ...)
-            return real(*args)
+            return real(*args, **kwargs)
 
         monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)
     else:
