@@ -12,6 +12,8 @@ it did not. ``_update`` applies the step on
 with ``x = p_u . (q_i - q_j) + b_i - b_j``, ``BPR(x) = softplus(-x)`` and ``x_adv`` the same score
 with the embedding rows moved by a fixed perturbation (APR, He et al. 2018) whose rows each have
 L2 norm epsilon. The adversarial perturbation is computed on the batch made of this one triple.
+With ``inv_user_norm > 0`` (``epsilon_mode="per-user"``) the radii of a triple are scaled by a
+factor of its user's current row norm (``_user_scale``, PamaCF's personalized magnitude).
 
 ``sgd_epoch`` samples triples (uniform positive interaction, optionally stratified over blocks
 of users; uniform negative item rejected through the CSR rows) in parallel with lock-free
