@@ -54,6 +54,24 @@ def check_attackable(model, X_test):
     curve = robustness_curve(model, X_test, [0.0, 1.0], epsilon_mode="relative", random_state=0)
     assert curve["attacked"].iloc[0] == curve["clean"].iloc[0]
     assert curve["attacked"].iloc[1] < curve["clean"].iloc[1]
+    check_norms(model)
+
+
+def check_norms(model):
+    """FGSM lands on the boundary of each perturbation set, and per-user radii follow the rows
+    (shared with tests/neural, where the text towers are checked)."""
+    for norm in ("row-l2", "global-l2", "linf"):
+        attack = EmbeddingAttack("fgsm", 0.3, norm=norm, epsilon_mode="relative", random_state=0)
+        for delta, radius in zip(
+            attack.perturbation(model), attack.effective_epsilon(model), strict=True
+        ):
+            sizes = _set_sizes(delta, norm)
+            np.testing.assert_allclose(sizes[sizes > 0], radius, rtol=1e-6)
+    attack = EmbeddingAttack("fgsm", 0.3, epsilon_mode="per-user", random_state=0)
+    d_users, _ = attack.perturbation(model)
+    row = np.linalg.norm(d_users, axis=1)
+    expected = 0.3 * np.linalg.norm(np.asarray(model.user_factors_, dtype=np.float64), axis=1)
+    np.testing.assert_allclose(row[row > 0], expected[row > 0], rtol=1e-6)
 
 
 @pytest.mark.parametrize("make", [_mf_cython, _mf_torch, _two_tower],
