@@ -1,0 +1,270 @@
+"""One robustness report across threats: embedding perturbations and data poisoning.
+
+:func:`robustness_report` fits a recommender on clean training data, then, for every attack,
+either perturbs the fitted model (attacks with a ``perturb`` method, such as
+:class:`skadv.attacks.EmbeddingAttack`) or poisons the training data and refits (samplers with
+``fit_resample``, such as :class:`skadv.attacks.BandwagonAttack`), and tabulates clean against
+attacked metrics in one tidy DataFrame. The test data is never poisoned.
+
+The poisoning helpers here (:func:`_poison_and_refit`, :func:`_target_metric`) are shared with
+:func:`skadv.metrics.make_robustness_scorer`, so a report and a scorer measure the same thing.
+"""
+
+import inspect
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+
+from skadv.metrics._scorer import _final_step, get_ranking_scorer
+from skadv.metrics._target import (
+    target_hit_rate_at_k,
+    target_item_ranks,
+    target_ndcg_at_k,
+)
+from skadv.utils._validation import check_interactions
+
+__all__ = ["robustness_report"]
+
+#: Metrics of the targets of a poisoning attack, among the real users: ``"target_hr@K"``,
+#: ``"target_ndcg@K"``, ``"target_rank"`` (mean pessimistic rank; its change is minus the
+#: average rank shift) and ``"target_score"`` (mean predicted score; its change is the
+#: prediction shift).
+_TARGET_METRIC = re.compile(r"(target_hr|target_ndcg)@([0-9]+)|(target_rank|target_score)")
+
+
+def _is_poisoning(attack):
+    return hasattr(attack, "fit_resample")
+
+
+def _check_attack(attack, name="attacks"):
+    if not (_is_poisoning(attack) or hasattr(attack, "perturb")):
+        raise TypeError(
+            f"{name} must hold attacks: samplers with fit_resample (poisoning, e.g. "
+            f"skadv.attacks.BandwagonAttack) or objects with perturb(estimator) (e.g. "
+            f"skadv.attacks.EmbeddingAttack); got {type(attack).__name__}."
+        )
+
+
+def _poison_and_refit(estimator, attack, X_train, y_train=None):
+    """Fit a clone of ``attack`` on the training data, refit a clone of ``estimator`` on the
+    poisoned data; return ``(fitted_attack, poisoned_estimator)``."""
+    attack = clone(attack)
+    X_poisoned, y_poisoned = attack.fit_resample(X_train, y_train)
+    return attack, clone(estimator).fit(X_poisoned, y_poisoned)
+
+
+def _training_data(estimator):
+    """The interactions a fitted skadv recommender (or Pipeline's last step) was trained on,
+    as a ``(DataFrame[user, item], weights or None)`` pair in its id space.
+
+    Weights are None when every stored weight is 1 (implicit data)."""
+    model, _ = _final_step(estimator, None)
+    check_is_fitted(model)
+    coo = model.interactions_.tocoo()
+    X = pd.DataFrame({"user": model.user_ids_[coo.row], "item": model.item_ids_[coo.col]})
+    weights = np.asarray(coo.data, dtype=np.float64)
+    # A model with a positive_threshold refuses to be fitted without y.
+    implicit = np.all(weights == 1.0) and getattr(model, "positive_threshold", None) is None
+    return X, (None if implicit else weights)
+
+
+def _split_metrics(metrics, caller):
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    ranking, target = [], []
+    for name in metrics:
+        if not isinstance(name, str):
+            raise TypeError(f"{caller}: metrics must be metric names, got {type(name).__name__}.")
+        key = name.strip().lower()
+        if _TARGET_METRIC.fullmatch(key):
+            target.append(key)
+        else:
+            get_ranking_scorer(key)  # raises ValueError listing the valid names
+            ranking.append(key)
+    return ranking, target
+
+
+def _target_metric(name, estimator, users, targets):
+    """Value of a target metric (see ``_TARGET_METRIC``) of one fitted model."""
+    match = _TARGET_METRIC.fullmatch(name)
+    if match.group(1) == "target_hr":
+        return target_hit_rate_at_k(estimator, users, targets, k=int(match.group(2)))
+    if match.group(1) == "target_ndcg":
+        return target_ndcg_at_k(estimator, users, targets, k=int(match.group(2)))
+    model, _ = _final_step(estimator, None)
+    if match.group(3) == "target_rank":
+        ranks = target_item_ranks(model, users, targets)
+        return float(np.nanmean(ranks)) if np.any(~np.isnan(ranks)) else float("nan")
+    users = np.asarray(users, dtype=object)
+    pairs = np.empty((users.shape[0] * len(targets), 2), dtype=object)
+    pairs[:, 0] = np.repeat(users, len(targets))
+    pairs[:, 1] = np.tile(np.asarray(targets, dtype=object), users.shape[0])
+    # Pairs the user already interacted with are not the attack's to change (as for ranks).
+    unseen = ~np.isnan(target_item_ranks(model, users, targets)).ravel()
+    return float(np.mean(model.predict(pairs[unseen]))) if unseen.any() else float("nan")
+
+
+def _changed_params(attack):
+    """``"name=value, ..."`` of the parameters that differ from the class defaults."""
+    params = attack.get_params(deep=False)
+    signature = inspect.signature(type(attack).__init__).parameters
+    changed = []
+    for key, value in params.items():
+        default = signature[key].default if key in signature else inspect.Parameter.empty
+        try:
+            same = default is not inspect.Parameter.empty and bool(np.all(value == default))
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            changed.append(f"{key}={value!r}")
+    return ", ".join(changed)
+
+
+def _named_attacks(attacks):
+    if isinstance(attacks, (str, bytes)) or not hasattr(attacks, "__iter__"):
+        attacks = [attacks]
+    named = []
+    for entry in attacks:
+        name, attack = entry if isinstance(entry, tuple) and len(entry) == 2 else (None, entry)
+        _check_attack(attack)
+        named.append((type(attack).__name__ if name is None else str(name), attack))
+    if not named:
+        raise ValueError("attacks is empty: pass at least one attack.")
+    return named
+
+
+def robustness_report(
+    estimator,
+    X_train,
+    X_test,
+    attacks,
+    *,
+    y_train=None,
+    y_test=None,
+    metrics=("ndcg@10", "target_hr@50", "target_ndcg@50", "target_rank"),
+    users=None,
+):
+    """Clean against attacked metrics of one recommender under several attacks.
+
+    ``estimator`` is cloned and fitted on ``(X_train, y_train)`` once (the clean model). Then
+    for each attack:
+
+    * a **poisoning** attack (a sampler with ``fit_resample``, e.g.
+      :class:`skadv.attacks.BandwagonAttack`) poisons ``X_train`` and a fresh clone of
+      ``estimator`` is fitted on the poisoned data — so a defence that is part of the estimator,
+      such as ``imblearn.pipeline.Pipeline([("filter", FakeUserFilter()), ("model", ...)])``,
+      sees the fake users as it would in production;
+    * a **model** attack (an object with ``perturb(estimator)``, e.g.
+      :class:`skadv.attacks.EmbeddingAttack`) perturbs a copy of the clean model.
+
+    Ranking metrics are measured on ``X_test``, which is never poisoned. Target metrics are
+    measured on the attack's ``target_items_`` among the real users (fake users are not an
+    attack's audience); model attacks have no targets and get ranking metrics only.
+
+    Parameters
+    ----------
+    estimator : skadv recommender or Pipeline ending with one
+        Unfitted (it is cloned).
+    X_train, X_test : array-like of shape (n, 2) or DataFrame
+        Training and held-out ``(user, item)`` interactions, as for ``fit``.
+    attacks : attack, or list of attacks or of ``(name, attack)`` pairs
+        The threats. Give an int ``random_state`` to each for a reproducible report. A name
+        defaults to the class name; the ``setting`` column tells instances of one class apart.
+    y_train, y_test : array-like, default=None
+        Ratings or weights of the training and held-out rows.
+    metrics : str or sequence of str, default=("ndcg@10", "target_hr@50", "target_ndcg@50", \
+"target_rank")
+        Ranking scorer names of :func:`skadv.metrics.get_ranking_scorer` (clean quality on
+        ``X_test``) and target metrics: ``"target_hr@K"`` (:func:`target_hit_rate_at_k`),
+        ``"target_ndcg@K"`` (:func:`target_ndcg_at_k`), ``"target_rank"`` (mean rank of the
+        targets among each user's unseen items: its ``change`` is minus
+        :func:`average_rank_shift` when every pair is valid in both models) and
+        ``"target_score"`` (mean predicted score: its ``change`` is the prediction shift).
+    users : array-like, default=None
+        The real users for target metrics; None means every user of ``X_train``.
+
+    Returns
+    -------
+    report : DataFrame
+        One row per attack × setting × metric, with columns ``attack`` (name), ``setting``
+        (the attack's parameters that differ from its defaults), ``threat`` (``"poisoning"``
+        or ``"model"``), ``metric``, ``clean``, ``attacked``, ``change`` (attacked − clean)
+        and ``relative_change`` (``change / clean``, NaN when clean is 0).
+
+    See Also
+    --------
+    skadv.metrics.robustness_curve : Model attacks of growing ε.
+    skadv.metrics.make_robustness_scorer : The same measurements as a scorer for model
+        selection.
+
+    Notes
+    -----
+    A target metric of the clean model is measured on the targets the attack chose (drawn
+    from the clean training data), so ``clean`` differs between attacks that choose different
+    targets.
+
+    Examples
+    --------
+    >>> from skadv.attacks import BandwagonAttack, EmbeddingAttack
+    >>> from skadv.datasets import make_interactions
+    >>> from skadv.model_selection import train_test_split_interactions
+    >>> from skadv.mf import AdversarialMFRecommender
+    >>> X = make_interactions(n_users=80, n_items=40, random_state=0)
+    >>> X_train, X_test = train_test_split_interactions(X, test_size=0.2, random_state=0)
+    >>> report = robustness_report(
+    ...     AdversarialMFRecommender(n_factors=8, n_epochs=10, random_state=0),
+    ...     X_train, X_test,
+    ...     [BandwagonAttack(attack_size=0.1, random_state=0),
+    ...      EmbeddingAttack("fgsm", 0.5, random_state=0)],
+    ...     metrics=["ndcg@10", "target_hr@10"])
+    >>> print(report[["attack", "threat", "metric"]].to_string(index=False))
+             attack    threat       metric
+    BandwagonAttack poisoning      ndcg@10
+    BandwagonAttack poisoning target_hr@10
+    EmbeddingAttack     model      ndcg@10
+    >>> bool(report.loc[1, "attacked"] >= report.loc[1, "clean"])  # the targets were pushed
+    True
+    """
+    named = _named_attacks(attacks)
+    ranking, target = _split_metrics(metrics, "robustness_report")
+    if users is None:
+        users = np.unique(check_interactions(X_train, y_train)[0])
+    else:
+        if isinstance(users, (str, bytes)) or np.ndim(users) == 0:
+            raise TypeError("users must be a 1-d array-like of user ids, not a scalar.")
+        users = np.asarray(users).ravel()
+    scorers = {name: get_ranking_scorer(name) for name in ranking}
+
+    clean = clone(estimator).fit(X_train, y_train)
+    clean_scores = {name: float(s(clean, X_test, y_test)) for name, s in scorers.items()}
+    rows = []
+    for name, attack in named:
+        setting = _changed_params(attack)
+        if _is_poisoning(attack):
+            fitted_attack, attacked = _poison_and_refit(estimator, attack, X_train, y_train)
+            threat, names = "poisoning", ranking + target
+        else:
+            fitted_attack, attacked = attack, attack.perturb(clean)
+            threat, names = "model", ranking
+        for metric in names:
+            if metric in scorers:
+                before = clean_scores[metric]
+                after = float(scorers[metric](attacked, X_test, y_test))
+            else:
+                targets = fitted_attack.target_items_
+                before = _target_metric(metric, clean, users, targets)
+                after = _target_metric(metric, attacked, users, targets)
+            change = after - before
+            rows.append({
+                "attack": name, "setting": setting, "threat": threat, "metric": metric,
+                "clean": before, "attacked": after, "change": change,
+                "relative_change": change / before if before != 0 else float("nan"),
+            })  # fmt: skip
+    return pd.DataFrame(
+        rows,
+        columns=["attack", "setting", "threat", "metric", "clean", "attacked", "change",
+                 "relative_change"],
+    )  # fmt: skip
