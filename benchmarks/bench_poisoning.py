@@ -19,10 +19,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from imblearn.pipeline import Pipeline as ImbPipeline
-
 from _protocol import load_ml100k_split_or_exit
 from bench_apr import APR, BPR, table
+from imblearn.pipeline import Pipeline as ImbPipeline
+
 from skadv import attacks as attack_module
 from skadv.baseline import PopularityRecommender
 from skadv.detection import FakeUserFilter, ShillingDetector
@@ -73,10 +73,12 @@ def models(seed, names):
         "BPR (tuned)": AdversarialMFRecommender(**BPR, **mf),
         "APR": AdversarialMFRecommender(**APR, **mf),
         "APR per-user": AdversarialMFRecommender(**PER_USER_APR, **mf),
-        "BPR + FakeUserFilter": ImbPipeline([
-            ("filter", FakeUserFilter(detector, random_state=seed)),
-            ("model", AdversarialMFRecommender(**BPR, **mf)),
-        ]),  # fmt: skip
+        "BPR + FakeUserFilter": ImbPipeline(
+            [
+                ("filter", FakeUserFilter(detector, random_state=seed)),
+                ("model", AdversarialMFRecommender(**BPR, **mf)),
+            ]
+        ),  # fmt: skip
     }
     if "per-user" not in EPSILON_MODES:
         del out["APR per-user"]
@@ -152,8 +154,17 @@ def tune(X_train, seeds):
     rows = []
     for seed in seeds:
         targets = draw_targets(X_fit, seed)
-        attack = [("bandwagon", attack_module.BandwagonAttack(
-            target_items=targets, attack_size=0.05, filler_size=FILLER_SIZE, random_state=seed))]
+        attack = [
+            (
+                "bandwagon",
+                attack_module.BandwagonAttack(
+                    target_items=targets,
+                    attack_size=0.05,
+                    filler_size=FILLER_SIZE,
+                    random_state=seed,
+                ),
+            )
+        ]
         for name, config in grid:
             model = AdversarialMFRecommender(**config, n_jobs=1, random_state=seed)
             with warnings.catch_warnings():
