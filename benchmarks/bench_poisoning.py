@@ -22,6 +22,7 @@ import pandas as pd
 from _protocol import load_ml100k_split_or_exit
 from bench_apr import APR, BPR, table
 from imblearn.pipeline import Pipeline as ImbPipeline
+from sklearn.base import BaseEstimator, clone
 
 from skadv import attacks as attack_module
 from skadv.baseline import PopularityRecommender
@@ -49,6 +50,26 @@ def draw_targets(X_train, seed):
     return np.random.default_rng(seed).choice(pool, size=N_TARGETS, replace=False)
 
 
+class Memoized(BaseEstimator):
+    """An attack whose poisoned data is computed once per (attack, data) and reused by every
+    model of a seed: the attacks are deterministic with their seed, and the surrogate and GAN
+    attacks cost more than a refit."""
+
+    _cache = {}
+
+    def __init__(self, attack):
+        self.attack = attack
+
+    def fit_resample(self, X, y=None):
+        key = (repr(self.attack), np.asarray(X).tobytes())
+        if key not in self._cache:
+            fitted = clone(self.attack)
+            self._cache[key] = (fitted, fitted.fit_resample(X, y))
+        fitted, result = self._cache[key]
+        self.target_items_, self.fake_user_ids_ = fitted.target_items_, fitted.fake_user_ids_
+        return result
+
+
 def make_attacks(names, sizes, targets, seed):
     attacks = []
     for name in names:
@@ -59,7 +80,7 @@ def make_attacks(names, sizes, targets, seed):
         for size in sizes:
             attack = cls(target_items=targets, attack_size=size, filler_size=FILLER_SIZE,
                          random_state=seed)  # fmt: skip
-            attacks.append((f"{name} {size:.0%}", attack))
+            attacks.append((f"{name} {size:.0%}", Memoized(attack)))
     return attacks
 
 
