@@ -123,6 +123,18 @@ def _changed_params(attack):
     return ", ".join(changed)
 
 
+def _strength(attack):
+    """The attack's budget as one number: ``attack_size`` (poisoning) or ``epsilon``."""
+    params = attack.get_params(deep=False)
+    for key in ("attack_size", "epsilon"):
+        value = params.get(key)
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            return float(value)
+    # Wrappers (a memoizing or a composite attack) may hold the real attack as a parameter.
+    inner = [v for v in params.values() if hasattr(v, "get_params")]
+    return _strength(inner[0]) if len(inner) == 1 else float("nan")
+
+
 def _named_attacks(attacks):
     if isinstance(attacks, (str, bytes)) or not hasattr(attacks, "__iter__"):
         attacks = [attacks]
@@ -190,7 +202,9 @@ def robustness_report(
     -------
     report : DataFrame
         One row per attack × setting × metric, with columns ``attack`` (name), ``setting``
-        (the attack's parameters that differ from its defaults), ``threat`` (``"poisoning"``
+        (the attack's parameters that differ from its defaults), ``strength`` (its budget as
+        one number: ``attack_size`` of a poisoning attack, ``epsilon`` of an embedding
+        attack, NaN for an attack with neither), ``threat`` (``"poisoning"``
         or ``"model"``), ``metric``, ``clean``, ``attacked``, ``change`` (attacked − clean)
         and ``relative_change`` (``change / clean``, NaN when clean is 0).
 
@@ -243,6 +257,7 @@ def robustness_report(
     rows = []
     for name, attack in named:
         setting = _changed_params(attack)
+        strength = _strength(attack)
         if _is_poisoning(attack):
             fitted_attack, attacked = _poison_and_refit(estimator, attack, X_train, y_train)
             threat, names = "poisoning", ranking + target
@@ -259,12 +274,13 @@ def robustness_report(
                 after = _target_metric(metric, attacked, users, targets)
             change = after - before
             rows.append({
-                "attack": name, "setting": setting, "threat": threat, "metric": metric,
+                "attack": name, "setting": setting, "strength": strength, "threat": threat,
+                "metric": metric,
                 "clean": before, "attacked": after, "change": change,
                 "relative_change": change / before if before != 0 else float("nan"),
             })  # fmt: skip
     return pd.DataFrame(
         rows,
-        columns=["attack", "setting", "threat", "metric", "clean", "attacked", "change",
-                 "relative_change"],
+        columns=["attack", "setting", "strength", "threat", "metric", "clean", "attacked",
+                 "change", "relative_change"],
     )  # fmt: skip

@@ -22,7 +22,7 @@ from skadv.metrics._report import _training_data
 from skadv.mf import AdversarialMFRecommender
 from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions
 
-COLUMNS = ["attack", "setting", "threat", "metric", "clean", "attacked", "change",
+COLUMNS = ["attack", "setting", "strength", "threat", "metric", "clean", "attacked", "change",
            "relative_change"]  # fmt: skip
 
 
@@ -58,6 +58,7 @@ def test_report_has_one_row_per_attack_and_metric(split):
     assert report["attack"].tolist()[:6] == ["BandwagonAttack"] * 3 + ["big"] * 3
     assert report["threat"].tolist() == ["poisoning"] * 6 + ["model"]
     assert report.loc[0, "setting"] == "attack_size=0.1, random_state=0"
+    assert report["strength"].tolist() == [0.1] * 3 + [0.2] * 3 + [0.5]
     np.testing.assert_allclose(report["change"], report["attacked"] - report["clean"])
     # One clean model: the ranking metric's clean value is shared by every attack.
     assert report.loc[report.metric == "ndcg@10", "clean"].nunique() == 1
