@@ -28,6 +28,7 @@ from skadv.metrics._target import (
     target_hit_rate_at_k,
     target_item_ranks,
     target_ndcg_at_k,
+    target_scores,
 )
 
 __all__ = [
@@ -54,5 +55,6 @@ __all__ = [
     "target_hit_rate_at_k",
     "target_item_ranks",
     "target_ndcg_at_k",
+    "target_scores",
     "make_robustness_scorer",
 ]

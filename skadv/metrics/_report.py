@@ -23,6 +23,7 @@ from skadv.metrics._target import (
     target_hit_rate_at_k,
     target_item_ranks,
     target_ndcg_at_k,
+    target_scores,
 )
 from skadv.utils._validation import check_interactions
 
@@ -94,17 +95,10 @@ def _target_metric(name, estimator, users, targets):
         return target_hit_rate_at_k(estimator, users, targets, k=int(match.group(2)))
     if match.group(1) == "target_ndcg":
         return target_ndcg_at_k(estimator, users, targets, k=int(match.group(2)))
-    model, _ = _final_step(estimator, None)
-    if match.group(3) == "target_rank":
-        ranks = target_item_ranks(model, users, targets)
-        return float(np.nanmean(ranks)) if np.any(~np.isnan(ranks)) else float("nan")
-    users = np.asarray(users, dtype=object)
-    pairs = np.empty((users.shape[0] * len(targets), 2), dtype=object)
-    pairs[:, 0] = np.repeat(users, len(targets))
-    pairs[:, 1] = np.tile(np.asarray(targets, dtype=object), users.shape[0])
-    # Pairs the user already interacted with are not the attack's to change (as for ranks).
-    unseen = ~np.isnan(target_item_ranks(model, users, targets)).ravel()
-    return float(np.mean(model.predict(pairs[unseen]))) if unseen.any() else float("nan")
+    values = (target_item_ranks if match.group(3) == "target_rank" else target_scores)(
+        estimator, users, targets
+    )
+    return float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
 
 
 def _changed_params(attack):

@@ -39,6 +39,7 @@ __all__ = [
     "target_hit_rate_at_k",
     "target_item_ranks",
     "target_ndcg_at_k",
+    "target_scores",
 ]
 
 
@@ -124,6 +125,15 @@ def _mean_over_pairs(values, caller):
     return float(values.mean())
 
 
+def _mean_gain_at_k(estimator, users, target_items, k, caller, gain):
+    """Mean over unseen (user, target) pairs of ``gain(rank)`` for ranks <= k, else 0."""
+    _check_k(k, caller)
+    ranks = target_item_ranks(estimator, users, target_items)
+    with np.errstate(invalid="ignore"):  # NaN ranks (seen pairs) stay NaN
+        values = np.where(ranks <= k, gain(ranks), 0.0)
+    return _mean_over_pairs(np.where(np.isnan(ranks), np.nan, values), caller)
+
+
 def target_hit_rate_at_k(estimator, users, target_items, *, k=50):
     """Target hit rate @k (T-HR@k): share of (user, unseen target) pairs in the top ``k``.
 
@@ -141,9 +151,8 @@ def target_hit_rate_at_k(estimator, users, target_items, *, k=50):
     >>> target_hit_rate_at_k(PopularityRecommender().fit(X), [0, 2], [1], k=2)
     1.0
     """
-    _check_k(k, "target_hit_rate_at_k")
-    ranks = target_item_ranks(estimator, users, target_items)
-    return _mean_over_pairs(np.where(np.isnan(ranks), np.nan, ranks <= k), "target_hit_rate_at_k")
+    return _mean_gain_at_k(estimator, users, target_items, k, "target_hit_rate_at_k",
+                           lambda ranks: 1.0)  # fmt: skip
 
 
 def target_ndcg_at_k(estimator, users, target_items, *, k=50):
@@ -163,10 +172,8 @@ def target_ndcg_at_k(estimator, users, target_items, *, k=50):
     >>> round(target_ndcg_at_k(PopularityRecommender().fit(X), [0, 2], [1], k=2), 3)
     0.631
     """
-    _check_k(k, "target_ndcg_at_k")
-    ranks = target_item_ranks(estimator, users, target_items)
-    gain = np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0)
-    return _mean_over_pairs(np.where(np.isnan(ranks), np.nan, gain), "target_ndcg_at_k")
+    return _mean_gain_at_k(estimator, users, target_items, k, "target_ndcg_at_k",
+                           lambda ranks: 1.0 / np.log2(ranks + 1.0))  # fmt: skip
 
 
 def average_rank_shift(clean_estimator, attacked_estimator, users, target_items):
@@ -217,14 +224,33 @@ def prediction_shift(clean_estimator, attacked_estimator, users, target_items):
     >>> prediction_shift(clean, PopularityRecommender().fit(X_poisoned), [0, 2], [1]) > 0
     True
     """
-    clean, u_clean, t_clean = _model_and_codes(clean_estimator, users, target_items)
-    attacked, u_att, t_att = _model_and_codes(attacked_estimator, users, target_items)
-    valid = _unseen(clean, u_clean, t_clean) & _unseen(attacked, u_att, t_att)
-    rows, cols = np.nonzero(valid)
-    if rows.size == 0:
-        return _mean_over_pairs(np.empty(0), "prediction_shift")
-    user_ids = _ids(users, "users")[rows]
-    item_ids = _ids(target_items, "target_items")[cols]
-    pairs = np.empty((rows.shape[0], 2), dtype=object)
-    pairs[:, 0], pairs[:, 1] = user_ids, item_ids
-    return float(np.mean(attacked.predict(pairs) - clean.predict(pairs)))
+    shift = target_scores(attacked_estimator, users, target_items) - target_scores(
+        clean_estimator, users, target_items
+    )
+    return _mean_over_pairs(shift, "prediction_shift")
+
+
+def target_scores(estimator, users, target_items):
+    """Predicted score of each target for each user, NaN where the user interacted with it.
+
+    Parameters as :func:`target_item_ranks`.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_users, n_targets), float64
+
+    Examples
+    --------
+    >>> from skadv import PopularityRecommender
+    >>> X = np.array([[0, 0], [1, 0], [1, 1], [2, 2]])
+    >>> target_scores(PopularityRecommender().fit(X), [0, 1], [1]).tolist()
+    [[1.0], [nan]]
+    """
+    model, user_codes, target_codes = _model_and_codes(estimator, users, target_items)
+    n_users, n_targets = user_codes.shape[0], target_codes.shape[0]
+    pairs = np.empty((n_users * n_targets, 2), dtype=object)
+    pairs[:, 0] = np.repeat(_ids(users, "users"), n_targets)
+    pairs[:, 1] = np.tile(_ids(target_items, "target_items"), n_users)
+    scores = np.asarray(model.predict(pairs), dtype=np.float64).reshape(n_users, n_targets)
+    scores[~_unseen(model, user_codes, target_codes)] = np.nan
+    return scores
