@@ -196,7 +196,8 @@ def tune(X_train, seeds):
             rows.append({"config": name, "seed": seed,
                          "clean NDCG@10": values.loc["ndcg@10", "clean"],
                          "rank shift": -values.loc["target_rank", "change"]})  # fmt: skip
-            print(f"  {name} seed {seed}: {rows[-1]}", flush=True)
+            print(f"  {name} seed {seed}: clean NDCG@10 {rows[-1]['clean NDCG@10']:.4f}, "
+                  f"rank shift {rows[-1]['rank shift']:.1f}", flush=True)  # fmt: skip
     table = pd.DataFrame(rows).groupby("config", sort=False).mean(numeric_only=True)
     bpr_ndcg = table.loc["BPR (tuned)", "clean NDCG@10"]
     table["eligible"] = table["clean NDCG@10"] >= 0.99 * bpr_ndcg

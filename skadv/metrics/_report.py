@@ -6,7 +6,7 @@ either perturbs the fitted model (attacks with a ``perturb`` method, such as
 ``fit_resample``, such as :class:`skadv.attacks.BandwagonAttack`), and tabulates clean against
 attacked metrics in one tidy DataFrame. The test data is never poisoned.
 
-The poisoning helpers here (:func:`_poison_and_refit`, :func:`_target_metric`) are shared with
+The poisoning helpers here (:func:`_poison_and_refit`, :func:`_target_metrics`) are shared with
 :func:`skadv.metrics.make_robustness_scorer`, so a report and a scorer measure the same thing.
 """
 
@@ -20,9 +20,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from skadv.metrics._scorer import _final_step, get_ranking_scorer
 from skadv.metrics._target import (
-    target_hit_rate_at_k,
+    _hit_gain,
+    _ndcg_gain,
+    mean_gain_at_k,
     target_item_ranks,
-    target_ndcg_at_k,
     target_scores,
 )
 from skadv.utils._validation import check_interactions
@@ -88,16 +89,29 @@ def _split_metrics(metrics, caller):
     return ranking, target
 
 
-def _target_metric(name, estimator, users, targets):
-    """Value of a target metric (see ``_TARGET_METRIC``) of one fitted model."""
-    match = _TARGET_METRIC.fullmatch(name)
-    if match.group(1) == "target_hr":
-        return target_hit_rate_at_k(estimator, users, targets, k=int(match.group(2)))
-    if match.group(1) == "target_ndcg":
-        return target_ndcg_at_k(estimator, users, targets, k=int(match.group(2)))
-    values = (target_item_ranks if match.group(3) == "target_rank" else target_scores)(
-        estimator, users, targets
-    )
+def _target_metrics(names, estimator, users, targets):
+    """``{name: value}`` of target metrics (see ``_TARGET_METRIC``) of one fitted model; the
+    targets' ranks (and scores) are computed once for all of them."""
+    ranks = scores = None
+    values = {}
+    for name in names:
+        match = _TARGET_METRIC.fullmatch(name)
+        if match.group(3) == "target_score":
+            if scores is None:
+                scores = target_scores(estimator, users, targets)
+            values[name] = _nanmean(scores)
+            continue
+        if ranks is None:
+            ranks = target_item_ranks(estimator, users, targets)
+        if match.group(3) == "target_rank":
+            values[name] = _nanmean(ranks)
+        else:
+            gain = _hit_gain if match.group(1) == "target_hr" else _ndcg_gain
+            values[name] = mean_gain_at_k(ranks, int(match.group(2)), gain, name)
+    return values
+
+
+def _nanmean(values):
     return float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
 
 
@@ -248,30 +262,30 @@ def robustness_report(
 
     clean = clone(estimator).fit(X_train, y_train)
     clean_scores = {name: float(s(clean, X_test, y_test)) for name, s in scorers.items()}
+    clean_targets = {}  # the clean model's target metrics, per target set
     rows = []
     for name, attack in named:
-        setting = _changed_params(attack)
-        strength = _strength(attack)
+        setting, strength = _changed_params(attack), _strength(attack)
         if _is_poisoning(attack):
             fitted_attack, attacked = _poison_and_refit(estimator, attack, X_train, y_train)
             threat, names = "poisoning", ranking + target
+            targets = fitted_attack.target_items_
+            key = tuple(np.asarray(targets, dtype=object).tolist())
+            if key not in clean_targets:
+                clean_targets[key] = _target_metrics(target, clean, users, targets)
+            before = {**clean_scores, **clean_targets[key]}
+            after = _target_metrics(target, attacked, users, targets)
         else:
-            fitted_attack, attacked = attack, attack.perturb(clean)
-            threat, names = "model", ranking
+            attacked = attack.perturb(clean)
+            threat, names, before, after = "model", ranking, clean_scores, {}
+        after.update({m: float(scorers[m](attacked, X_test, y_test)) for m in ranking})
         for metric in names:
-            if metric in scorers:
-                before = clean_scores[metric]
-                after = float(scorers[metric](attacked, X_test, y_test))
-            else:
-                targets = fitted_attack.target_items_
-                before = _target_metric(metric, clean, users, targets)
-                after = _target_metric(metric, attacked, users, targets)
-            change = after - before
+            change = after[metric] - before[metric]
             rows.append({
                 "attack": name, "setting": setting, "strength": strength, "threat": threat,
-                "metric": metric,
-                "clean": before, "attacked": after, "change": change,
-                "relative_change": change / before if before != 0 else float("nan"),
+                "metric": metric, "clean": before[metric], "attacked": after[metric],
+                "change": change,
+                "relative_change": change / before[metric] if before[metric] != 0 else np.nan,
             })  # fmt: skip
     return pd.DataFrame(
         rows,

@@ -15,7 +15,7 @@ from skadv.metrics._report import (
     _check_attack,
     _is_poisoning,
     _poison_and_refit,
-    _target_metric,
+    _target_metrics,
     _training_data,
 )
 from skadv.metrics._scorer import _final_step, get_ranking_scorer, make_ranking_scorer
@@ -231,12 +231,13 @@ class _PoisoningScorer(_RobustnessScorer):
         users = np.unique(check_interactions(X_model, y)[0])
         users = users[np.isin(users, clean.user_ids_)]
         targets = fitted_attack.target_items_
-        attacked = _target_metric(self._target, poisoned, users, targets)
+        (attacked,) = _target_metrics([self._target], poisoned, users, targets).values()
         # Ranks grow as the attack fails; hit rates, NDCG and scores shrink.
         sign = 1.0 if self._target == "target_rank" else -1.0
         if self.kind == "attacked":
             return sign * attacked
-        return sign * (attacked - _target_metric(self._target, clean, users, targets))
+        (before,) = _target_metrics([self._target], clean, users, targets).values()
+        return sign * (attacked - before)
 
 
 def make_robustness_scorer(attack, metric="ndcg@10", kind="attacked"):

@@ -125,10 +125,16 @@ def _mean_over_pairs(values, caller):
     return float(values.mean())
 
 
-def _mean_gain_at_k(estimator, users, target_items, k, caller, gain):
-    """Mean over unseen (user, target) pairs of ``gain(rank)`` for ranks <= k, else 0."""
-    _check_k(k, caller)
-    ranks = target_item_ranks(estimator, users, target_items)
+def _hit_gain(ranks):
+    return np.ones_like(ranks)
+
+
+def _ndcg_gain(ranks):
+    return 1.0 / np.log2(ranks + 1.0)
+
+
+def mean_gain_at_k(ranks, k, gain, caller):
+    """Mean over the non-NaN ``ranks`` (valid pairs) of ``gain(rank)`` for ranks <= k, else 0."""
     with np.errstate(invalid="ignore"):  # NaN ranks (seen pairs) stay NaN
         values = np.where(ranks <= k, gain(ranks), 0.0)
     return _mean_over_pairs(np.where(np.isnan(ranks), np.nan, values), caller)
@@ -151,8 +157,9 @@ def target_hit_rate_at_k(estimator, users, target_items, *, k=50):
     >>> target_hit_rate_at_k(PopularityRecommender().fit(X), [0, 2], [1], k=2)
     1.0
     """
-    return _mean_gain_at_k(estimator, users, target_items, k, "target_hit_rate_at_k",
-                           lambda ranks: 1.0)  # fmt: skip
+    _check_k(k, "target_hit_rate_at_k")
+    ranks = target_item_ranks(estimator, users, target_items)
+    return mean_gain_at_k(ranks, k, _hit_gain, "target_hit_rate_at_k")
 
 
 def target_ndcg_at_k(estimator, users, target_items, *, k=50):
@@ -172,8 +179,9 @@ def target_ndcg_at_k(estimator, users, target_items, *, k=50):
     >>> round(target_ndcg_at_k(PopularityRecommender().fit(X), [0, 2], [1], k=2), 3)
     0.631
     """
-    return _mean_gain_at_k(estimator, users, target_items, k, "target_ndcg_at_k",
-                           lambda ranks: 1.0 / np.log2(ranks + 1.0))  # fmt: skip
+    _check_k(k, "target_ndcg_at_k")
+    ranks = target_item_ranks(estimator, users, target_items)
+    return mean_gain_at_k(ranks, k, _ndcg_gain, "target_ndcg_at_k")
 
 
 def average_rank_shift(clean_estimator, attacked_estimator, users, target_items):
