@@ -9,6 +9,7 @@ from skadv.metrics._ranking import (
     precision_at_k,
     recall_at_k,
 )
+from skadv.metrics._report import robustness_report
 from skadv.metrics._robustness import make_robustness_scorer, robustness_curve
 from skadv.metrics._scorer import (
     auc_scorer,
@@ -27,6 +28,7 @@ from skadv.metrics._target import (
     target_hit_rate_at_k,
     target_item_ranks,
     target_ndcg_at_k,
+    target_scores,
 )
 
 __all__ = [
@@ -49,8 +51,10 @@ __all__ = [
     "recall_at_k",
     "recall_scorer",
     "robustness_curve",
+    "robustness_report",
     "target_hit_rate_at_k",
     "target_item_ranks",
     "target_ndcg_at_k",
+    "target_scores",
     "make_robustness_scorer",
 ]

@@ -10,8 +10,17 @@ import numpy as np
 import pandas as pd
 
 from skadv.attacks import EmbeddingAttack
-from skadv.metrics._scorer import get_ranking_scorer, make_ranking_scorer
+from skadv.metrics._report import (
+    _TARGET_METRIC,
+    _check_attack,
+    _is_poisoning,
+    _poison_and_refit,
+    _target_metrics,
+    _training_data,
+)
+from skadv.metrics._scorer import _final_step, get_ranking_scorer, make_ranking_scorer
 from skadv.utils._params import Options, check_params, validate_params
+from skadv.utils._validation import check_interactions
 
 __all__ = ["make_robustness_scorer", "robustness_curve"]
 
@@ -207,8 +216,40 @@ class _RobustnessScorer:
         )
 
 
+class _PoisoningScorer(_RobustnessScorer):
+    """Scorer ``(estimator, X, y=None)``: poisons the data ``estimator`` was fitted on, refits
+    its last step and scores the poisoned model, oriented so that higher is more robust."""
+
+    def __init__(self, attack, metric, kind):
+        self.attack, self.metric, self.kind = attack, metric, kind
+        is_target = isinstance(metric, str) and _TARGET_METRIC.fullmatch(metric.strip().lower())
+        self._target = metric.strip().lower() if is_target else None
+        self._scorer = None if is_target else _metric_scorer(metric)
+
+    def __call__(self, estimator, X, y=None):
+        clean, X_model = _final_step(estimator, X)
+        X_train, y_train = _training_data(clean)
+        fitted_attack, poisoned = _poison_and_refit(clean, self.attack, X_train, y_train)
+        if self._target is None:
+            attacked = float(self._scorer(poisoned, X_model, y))
+            if self.kind == "attacked":
+                return attacked
+            return -_relative_drop(float(self._scorer(clean, X_model, y)), attacked)
+        # The audience: the held-out users the clean model knows (fake users are never in X).
+        users = np.unique(check_interactions(X_model, y)[0])
+        users = users[np.isin(users, clean.user_ids_)]
+        targets = fitted_attack.target_items_
+        (attacked,) = _target_metrics([self._target], poisoned, users, targets).values()
+        # Ranks grow as the attack fails; hit rates, NDCG and scores shrink.
+        sign = 1.0 if self._target == "target_rank" else -1.0
+        if self.kind == "attacked":
+            return sign * attacked
+        (before,) = _target_metrics([self._target], clean, users, targets).values()
+        return sign * (attacked - before)
+
+
 def make_robustness_scorer(attack, metric="ndcg@10", kind="attacked"):
-    """Make a scorer that measures a fitted model after an embedding attack.
+    """Make a scorer that measures a fitted model under an embedding or a poisoning attack.
 
     Use it as ``scoring=`` in :class:`~sklearn.model_selection.GridSearchCV` or
     :func:`~sklearn.model_selection.cross_validate` to select hyper-parameters (for instance
@@ -217,37 +258,52 @@ def make_robustness_scorer(attack, metric="ndcg@10", kind="attacked"):
 
     Parameters
     ----------
-    attack : EmbeddingAttack
-        The attack applied to each fitted model (with an int ``random_state`` every candidate
-        faces the same negatives, or the same random directions).
+    attack : EmbeddingAttack or poisoning sampler
+        The attack each fitted model faces. An :class:`~skadv.attacks.EmbeddingAttack`
+        perturbs the fitted model. A poisoning sampler (an object with ``fit_resample``, such
+        as :class:`~skadv.attacks.BandwagonAttack`) poisons the interactions the model was
+        fitted on (its ``interactions_``: the training fold, in cross-validation) and a clone
+        of the model is refitted on them; the held-out fold ``X`` is never poisoned. With an
+        int ``random_state`` every candidate faces the same attack.
     metric : str or callable, default="ndcg@10"
         A name understood by :func:`skadv.metrics.get_ranking_scorer`, a ranking metric
         function such as :func:`skadv.metrics.ndcg_at_k` (at k=10), or a scorer
-        ``(estimator, X, y=None) -> float``. Higher must be better.
+        ``(estimator, X, y=None) -> float`` (higher must be better): the quality of the
+        attacked model on ``X``. With a poisoning attack also a target metric:
+        ``"target_hr@K"``, ``"target_ndcg@K"``, ``"target_rank"`` or ``"target_score"`` (see
+        :func:`skadv.metrics.robustness_report`) of the attack's targets among the users of
+        ``X``, oriented so that higher is more robust: minus the hit rate, NDCG or score, the
+        mean rank itself.
     kind : {"attacked", "drop"}, default="attacked"
-        ``"attacked"``: the metric of the attacked model. ``"drop"``: minus the relative drop
-        ``-(clean - attacked) / clean`` (NaN when ``clean`` is 0), so that higher is better
-        for both.
+        ``"attacked"``: the metric of the attacked model. ``"drop"``: for a ranking metric,
+        minus the relative drop ``-(clean - attacked) / clean`` (NaN when ``clean`` is 0); for
+        a target metric, minus what the attack gained (``-(attacked - clean)``; for
+        ``"target_rank"``, minus the average rank shift). Higher is better for both.
 
     Returns
     -------
     scorer : callable
         ``scorer(estimator, X, y=None) -> float``. For a Pipeline, the last step is attacked
-        and the whole pipeline is scored.
+        (a poisoning attack refits the last step only, on the data it was fitted on) and ``X``
+        passes through the steps before it.
 
     See Also
     --------
-    robustness_curve : The same measurement for several ε at once.
+    robustness_curve : The embedding-attack measurement for several ε at once.
+    robustness_report : Clean against attacked metrics under several attacks, as a table.
 
     Notes
     -----
     ``"drop"`` alone rewards a model that is equally bad clean and attacked (a constant model
-    has drop 0); select with ``"attacked"``, or report both.
+    has drop 0); select with ``"attacked"``, or report both. A poisoning scorer refits the
+    model once per call: it costs a fit per fold and candidate. To evaluate a defence that
+    filters the training data (``FakeUserFilter``), whose effect a refit of the last step
+    would bypass, use :func:`robustness_report` or put the attack in the pipeline.
 
     Examples
     --------
     >>> from sklearn.model_selection import cross_val_score
-    >>> from skadv.attacks import EmbeddingAttack
+    >>> from skadv.attacks import BandwagonAttack, EmbeddingAttack
     >>> from skadv.datasets import make_interactions
     >>> from skadv.mf import AdversarialMFRecommender
     >>> X = make_interactions(n_users=60, n_items=40, random_state=0)
@@ -255,11 +311,22 @@ def make_robustness_scorer(attack, metric="ndcg@10", kind="attacked"):
     >>> model = AdversarialMFRecommender(n_factors=8, n_epochs=5, random_state=0)
     >>> cross_val_score(model, X, cv=2, scoring=scorer).shape
     (2,)
+    >>> poisoned = make_robustness_scorer(
+    ...     BandwagonAttack(attack_size=0.1, random_state=0), metric="target_rank", kind="drop")
+    >>> bool(poisoned(model.fit(X), X) <= 0)  # minus the rank shift: the targets moved up
+    True
     """
-    if not isinstance(attack, EmbeddingAttack):
-        raise TypeError(
-            f"attack must be an EmbeddingAttack instance, got {type(attack).__name__}."
-        )
+    _check_attack(attack, name="attack")
     validate_params(attack)
     check_params({"kind": (kind, [Options("attacked", "drop")])}, caller="make_robustness_scorer")
+    if _is_poisoning(attack):
+        if isinstance(metric, str) and not _TARGET_METRIC.fullmatch(metric.strip().lower()):
+            get_ranking_scorer(metric)  # unknown names raise here, not at the first fold
+        return _PoisoningScorer(attack, metric, kind)
+    if not isinstance(attack, EmbeddingAttack):
+        raise TypeError(
+            f"attack must be an EmbeddingAttack or a poisoning sampler, got "
+            f"{type(attack).__name__}."
+        )
+    _metric_scorer(metric)
     return _RobustnessScorer(attack, metric, kind)

@@ -39,6 +39,7 @@ __all__ = [
     "target_hit_rate_at_k",
     "target_item_ranks",
     "target_ndcg_at_k",
+    "target_scores",
 ]
 
 
@@ -101,12 +102,20 @@ def target_item_ranks(estimator, users, target_items):
     ranks = np.empty((user_codes.shape[0], target_codes.shape[0]), dtype=np.float64)
     for block in row_blocks(user_codes.shape[0], model.n_items_ * BYTES_PER_SCORE):
         codes = user_codes[block]
-        scores = np.array(model._score_users(codes), dtype=np.float64)
+        # The block is read, never copied or written: seen items are subtracted from the
+        # counts instead of being masked in the scores (a copy of the block cost most of the
+        # time at a million users).
+        scores = np.asarray(model._score_users(codes))
         seen = model._seen_rows(codes).tocoo()
-        scores[seen.row, seen.col] = -np.inf  # not candidates
+        seen_scores = scores[seen.row, seen.col]
+        n_rows = scores.shape[0]
         for j, t in enumerate(target_codes):
-            # Counts the target itself: one plus the other candidates scoring >= it.
-            ranks[block, j] = np.sum(scores >= scores[:, [t]], axis=1)
+            target = scores[:, t]
+            # One plus the other candidates scoring >= the target: the target counts itself.
+            at_least = np.count_nonzero(scores >= target[:, None], axis=1)
+            seen_at_least = np.bincount(seen.row, weights=seen_scores >= target[seen.row],
+                                        minlength=n_rows)  # fmt: skip
+            ranks[block, j] = at_least - seen_at_least
     ranks[~_unseen(model, user_codes, target_codes)] = np.nan
     return ranks
 
@@ -122,6 +131,21 @@ def _mean_over_pairs(values, caller):
             f"{caller}: no (user, target) pair left: every user has interacted with every target."
         )
     return float(values.mean())
+
+
+def _hit_gain(ranks):
+    return np.ones_like(ranks)
+
+
+def _ndcg_gain(ranks):
+    return 1.0 / np.log2(ranks + 1.0)
+
+
+def mean_gain_at_k(ranks, k, gain, caller):
+    """Mean over the non-NaN ``ranks`` (valid pairs) of ``gain(rank)`` for ranks <= k, else 0."""
+    with np.errstate(invalid="ignore"):  # NaN ranks (seen pairs) stay NaN
+        values = np.where(ranks <= k, gain(ranks), 0.0)
+    return _mean_over_pairs(np.where(np.isnan(ranks), np.nan, values), caller)
 
 
 def target_hit_rate_at_k(estimator, users, target_items, *, k=50):
@@ -143,7 +167,7 @@ def target_hit_rate_at_k(estimator, users, target_items, *, k=50):
     """
     _check_k(k, "target_hit_rate_at_k")
     ranks = target_item_ranks(estimator, users, target_items)
-    return _mean_over_pairs(np.where(np.isnan(ranks), np.nan, ranks <= k), "target_hit_rate_at_k")
+    return mean_gain_at_k(ranks, k, _hit_gain, "target_hit_rate_at_k")
 
 
 def target_ndcg_at_k(estimator, users, target_items, *, k=50):
@@ -165,8 +189,7 @@ def target_ndcg_at_k(estimator, users, target_items, *, k=50):
     """
     _check_k(k, "target_ndcg_at_k")
     ranks = target_item_ranks(estimator, users, target_items)
-    gain = np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0)
-    return _mean_over_pairs(np.where(np.isnan(ranks), np.nan, gain), "target_ndcg_at_k")
+    return mean_gain_at_k(ranks, k, _ndcg_gain, "target_ndcg_at_k")
 
 
 def average_rank_shift(clean_estimator, attacked_estimator, users, target_items):
@@ -217,14 +240,33 @@ def prediction_shift(clean_estimator, attacked_estimator, users, target_items):
     >>> prediction_shift(clean, PopularityRecommender().fit(X_poisoned), [0, 2], [1]) > 0
     True
     """
-    clean, u_clean, t_clean = _model_and_codes(clean_estimator, users, target_items)
-    attacked, u_att, t_att = _model_and_codes(attacked_estimator, users, target_items)
-    valid = _unseen(clean, u_clean, t_clean) & _unseen(attacked, u_att, t_att)
-    rows, cols = np.nonzero(valid)
-    if rows.size == 0:
-        return _mean_over_pairs(np.empty(0), "prediction_shift")
-    user_ids = _ids(users, "users")[rows]
-    item_ids = _ids(target_items, "target_items")[cols]
-    pairs = np.empty((rows.shape[0], 2), dtype=object)
-    pairs[:, 0], pairs[:, 1] = user_ids, item_ids
-    return float(np.mean(attacked.predict(pairs) - clean.predict(pairs)))
+    shift = target_scores(attacked_estimator, users, target_items) - target_scores(
+        clean_estimator, users, target_items
+    )
+    return _mean_over_pairs(shift, "prediction_shift")
+
+
+def target_scores(estimator, users, target_items):
+    """Predicted score of each target for each user, NaN where the user interacted with it.
+
+    Parameters as :func:`target_item_ranks`.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_users, n_targets), float64
+
+    Examples
+    --------
+    >>> from skadv import PopularityRecommender
+    >>> X = np.array([[0, 0], [1, 0], [1, 1], [2, 2]])
+    >>> target_scores(PopularityRecommender().fit(X), [0, 1], [1]).tolist()
+    [[1.0], [nan]]
+    """
+    model, user_codes, target_codes = _model_and_codes(estimator, users, target_items)
+    n_users, n_targets = user_codes.shape[0], target_codes.shape[0]
+    pairs = np.empty((n_users * n_targets, 2), dtype=object)
+    pairs[:, 0] = np.repeat(_ids(users, "users"), n_targets)
+    pairs[:, 1] = np.tile(_ids(target_items, "target_items"), n_users)
+    scores = np.asarray(model.predict(pairs), dtype=np.float64).reshape(n_users, n_targets)
+    scores[~_unseen(model, user_codes, target_codes)] = np.nan
+    return scores

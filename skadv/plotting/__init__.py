@@ -7,6 +7,7 @@ matplotlib; drawing does (``pip install 'skadv[plot]'``, else an ``ImportError``
 """
 
 from skadv.plotting._distribution import InteractionDistributionDisplay
+from skadv.plotting._poisoning import PoisoningCurveDisplay
 from skadv.plotting._robustness import RobustnessCurveDisplay
 from skadv.plotting._search import GridSearchHeatmapDisplay
 from skadv.plotting._training import TrainingCurveDisplay
@@ -14,6 +15,7 @@ from skadv.plotting._training import TrainingCurveDisplay
 __all__ = [
     "GridSearchHeatmapDisplay",
     "InteractionDistributionDisplay",
+    "PoisoningCurveDisplay",
     "RobustnessCurveDisplay",
     "TrainingCurveDisplay",
 ]

@@ -221,3 +221,46 @@ def test_distributions_need_two_labels():
     X = np.array([[0, 0]])
     with pytest.raises(ValueError, match="two distinct"):
         InteractionDistributionDisplay.from_interactions(X, X, labels=("a", "a"))
+
+
+# ----------------------------------------------------------------- poisoning curves
+def _poisoning_reports(split):
+    from skadv.attacks import BandwagonAttack, RandomAttack
+    from skadv.baseline import PopularityRecommender
+    from skadv.metrics import robustness_report
+
+    attacks = [(type(a).__name__, a) for size in (0.05, 0.15, 0.1)
+               for a in (BandwagonAttack(attack_size=size, random_state=0),
+                         RandomAttack(attack_size=size, random_state=0))]  # fmt: skip
+    model = AdversarialMFRecommender(n_factors=8, n_epochs=5, random_state=0)
+    return {
+        name: robustness_report(est, *split, attacks, metrics=["target_rank", "ndcg@10"])
+        for name, est in {"MF": model, "popularity": PopularityRecommender()}.items()
+    }
+
+
+def test_poisoning_curves_hold_one_line_per_model_and_attack(split):
+    from skadv.plotting import PoisoningCurveDisplay
+
+    reports = _poisoning_reports(split)
+    display = PoisoningCurveDisplay.from_reports(reports, metric="target_rank", y="change")
+    assert set(display.lines_) == {(m, a) for m in ("MF", "popularity")
+                                   for a in ("BandwagonAttack", "RandomAttack")}  # fmt: skip
+    x, y = display.lines_[("popularity", "RandomAttack")].get_data()
+    np.testing.assert_array_equal(x, [0.05, 0.1, 0.15])  # sorted by strength
+    rows = reports["popularity"].query("metric == 'target_rank' and attack == 'RandomAttack'")
+    np.testing.assert_allclose(y, rows.sort_values("strength")["change"])
+    assert "attack size" in display.ax_.get_xlabel()
+    assert "change of target_rank" in display.ax_.get_ylabel()
+
+
+def test_poisoning_curves_refuse_bad_reports(split):
+    from skadv.plotting import PoisoningCurveDisplay
+
+    reports = _poisoning_reports(split)
+    with pytest.raises(ValueError, match="no 'target_hr@50' rows"):
+        PoisoningCurveDisplay.from_reports(reports)
+    with pytest.raises(ValueError, match="lacks the columns"):
+        PoisoningCurveDisplay.from_reports({"x": pd.DataFrame({"metric": ["ndcg@10"]})})
+    with pytest.raises(ValueError, match="y must be one of"):
+        PoisoningCurveDisplay.from_reports(reports, metric="ndcg@10", y="drop")
