@@ -98,7 +98,8 @@ class BaseShillingDetector(BaseEstimator):
         ndarray of shape (n,)
             ``proba_ - threshold_`` of each user.
         """
-        return self.scores_[self._codes(user_ids)]
+        codes = self._codes(user_ids)  # first: NotFittedError before any attribute
+        return self.scores_[codes]
 
     def predict(self, user_ids):
         """1 for users flagged as fake, 0 for the others.
@@ -124,7 +125,8 @@ class BaseShillingDetector(BaseEstimator):
         -------
         ndarray of shape (n, 2)
         """
-        p = self.proba_[self._codes(user_ids)]
+        codes = self._codes(user_ids)
+        p = self.proba_[codes]
         return np.column_stack([1.0 - p, p])
 
     def __sklearn_tags__(self):
