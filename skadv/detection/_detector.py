@@ -2,7 +2,10 @@ r"""``ShillingDetector`` (supervised: which users are fake) and ``FakeUserFilter
 
 Training and scoring (two-step positive-unlabelled learning)
     ``fit(X, y)`` injects the profiles of ``attack`` (a shilling sampler of
-    :mod:`skadv.attacks`) into ``X``, computes :class:`ProfileFeatures` on the result and
+    :mod:`skadv.attacks`) into ``X``, in three batches of 0.5, 1 and 1.5 times its
+    ``attack_size``, each with its own seed and so its own targets (a batch inflates its
+    targets' popularity by its size, and from one batch a classifier learns that value
+    rather than what fake profiles look like), computes :class:`ProfileFeatures` on the result and
     trains ``classifier`` to tell the injected profiles (label 1) from the users of ``X``
     (label 0). The users of ``X`` are scored **out of fold**: they are split into ``cv``
     groups of users (and the injected profiles into ``cv`` groups as well), and each group
@@ -64,6 +67,11 @@ from skadv.utils._validation import check_interactions
 
 __all__ = ["FakeUserFilter", "ShillingDetector"]
 
+#: Multiples of ``attack.attack_size`` injected as separate batches (each with its own
+#: targets and seed): batches of one size let the classifier learn that size's feature
+#: values (the targets' popularity includes the batch), not what fakes look like.
+BATCH_SHARES = (0.5, 1.0, 1.5)
+
 
 def _default_attack():
     from skadv.attacks import RandomAttack
@@ -81,8 +89,9 @@ class ShillingDetector(BaseShillingDetector):
     ----------
     attack : skadv shilling attack, default=None
         Generator of the fake training profiles, e.g. ``AverageAttack(attack_size=0.1)``;
-        None: ``RandomAttack(attack_size=0.1, filler_size=0.05)``. It is cloned; an
-        unseeded one is seeded from ``random_state``.
+        None: ``RandomAttack(attack_size=0.1, filler_size=0.05)``. Cloned into the three
+        training batches (:data:`BATCH_SHARES` times its ``attack_size``), seeded from its
+        ``random_state``, or from ``random_state`` when it has none.
     classifier : sklearn classifier with ``predict_proba``, default=None
         Trained on :class:`ProfileFeatures`; None: ``RandomForestClassifier(n_estimators=100)``
         seeded from ``random_state``.
@@ -102,9 +111,12 @@ class ShillingDetector(BaseShillingDetector):
         Users of ``user_ids_`` left out of the second pass's training.
     features_ : ProfileFeatures
         Fitted on ``X`` plus the injected profiles.
-    attack_, classifier_ : estimators
-        The fitted attack and a classifier trained on every training row of the second
-        pass (for inspection).
+    attacks_ : list of estimators
+        The fitted training batches.
+    training_fake_ids_ : ndarray
+        Ids of their fake users (never users of ``user_ids_``).
+    classifier_ : estimator
+        A classifier trained on every training row of the second pass (for inspection).
 
     See Also
     --------
@@ -129,7 +141,7 @@ class ShillingDetector(BaseShillingDetector):
     >>> flagged = detector.fit(X_poisoned).predict(detector.user_ids_)
     >>> is_fake = np.isin(detector.user_ids_, attack.fake_user_ids_)
     >>> int(flagged[is_fake].sum()), int(flagged[~is_fake].sum())  # of 10 fakes, 100 genuine
-    (9, 1)
+    (10, 1)
     """
 
     _parameter_constraints = {
@@ -172,14 +184,11 @@ class ShillingDetector(BaseShillingDetector):
         validate_params(self)
         check_interactions(X, y)  # errors name X or y before the attack runs
         rng = check_random_state(self.random_state)
-        attack = clone(_default_attack() if self.attack is None else self.attack)
-        if "random_state" in attack.get_params() and attack.random_state is None:
-            attack.set_params(random_state=int(rng.randint(2**31 - 1)))
-        X_p, y_p = attack.fit_resample(X, y)
-        self.attack_ = attack
+        X_p, y_p, self.attacks_ = self._inject(X, y, rng)
+        self.training_fake_ids_ = np.concatenate([a.fake_user_ids_ for a in self.attacks_])
         self.features_ = ProfileFeatures(self.n_neighbors).fit(X_p, y_p)
         ids, F = self.features_.transform_users(X_p, y_p)
-        fake = np.isin(ids, attack.fake_user_ids_)
+        fake = np.isin(ids, self.training_fake_ids_)
         real_rows, fake_rows = np.flatnonzero(~fake), np.flatnonzero(fake)
         if real_rows.shape[0] < self.cv:
             raise ValueError(f"cv={self.cv} exceeds the {real_rows.shape[0]} users of X.")
@@ -205,6 +214,23 @@ class ShillingDetector(BaseShillingDetector):
         self.classifier_ = clone(clf).fit(F[rows], data[1][rows])
         self.suspects_ = ~genuine
         return self._decide(ids[real_rows], proba, auto)
+
+    def _inject(self, X, y, rng):
+        """``X`` plus the training batches: ``attack`` at shares of its ``attack_size``."""
+        base = _default_attack() if self.attack is None else self.attack
+        seeded = "random_state" in base.get_params() and base.random_state is not None
+        seeds = check_random_state(base.random_state) if seeded else rng
+        attacks = []
+        for share in BATCH_SHARES:
+            attack = clone(base)
+            params = {"random_state": int(seeds.randint(2**31 - 1))}
+            if "attack_size" in attack.get_params():
+                # Relative to the users present, which grow by the earlier batches (a few %).
+                params["attack_size"] = base.attack_size * share
+            attack.set_params(**params)
+            X, y = attack.fit_resample(X, y)
+            attacks.append(attack)
+        return X, y, attacks
 
 
 class _Folds:

@@ -54,7 +54,7 @@ def detection_scores(detector, X, fake_user_ids, y=None):
     >>> detector = ShillingDetector(RandomAttack(attack_size=0.1, filler_size=10), random_state=0)
     >>> scores = detection_scores(detector, X_poisoned, attack.fake_user_ids_)
     >>> round(scores["f1"], 2), scores["n_flagged"], scores["n_fake"]
-    (0.9, 10, 10)
+    (0.95, 11, 10)
     """
     if isinstance(fake_user_ids, (str, bytes)) or np.ndim(fake_user_ids) == 0:
         raise TypeError("fake_user_ids must be a 1-d array-like of user ids, not a scalar.")

@@ -72,7 +72,7 @@ def test_auto_threshold_finds_the_hidden_attack():
     detector = ShillingDetector(RandomAttack(attack_size=0.1, filler_size=10), random_state=0)
     scores = detection_scores(detector, X_p, attack.fake_user_ids_)
     assert scores["roc_auc"] > 0.95
-    assert scores["f1"] > 0.8  # one pass with a 0.5 cut flagged 4 of the 10
+    assert scores["f1"] > 0.8  # one batch, one pass and a 0.5 cut flagged 4 of the 10
 
 
 def test_second_pass_excludes_the_suspects(poisoned):
@@ -116,7 +116,9 @@ def test_scored_users_are_never_training_rows(poisoned):
                                 _SpyForest(n_estimators=10, random_state=0), cv=3,
                                 random_state=0).fit(X_p)  # fmt: skip
     # The features of every row the detector saw: X_p plus its own injected batch.
-    X_all, _ = clone(detector.attack_).fit_resample(X_p)
+    X_all = X_p
+    for batch in detector.attacks_:
+        X_all, _ = clone(batch).fit_resample(X_all)
     ids, F = detector.features_.transform_users(X_all)
     # Short profiles of the synthetic data share feature rows: check the unique rows,
     # which include every fake profile (15 items).
@@ -131,9 +133,11 @@ def test_scored_users_are_never_training_rows(poisoned):
     for record in out_of_fold:
         assert record["scored"] and not record["scored"] & record["train"] & unique
         positives = {row_of[r] for r, label in record["labels"] if label == 1 and r in unique}
-        assert positives <= set(detector.attack_.fake_user_ids_.tolist())
+        assert positives <= set(detector.training_fake_ids_.tolist())
         assert not positives & hidden  # the evaluated attack is never a training positive
-    assert not set(detector.attack_.fake_user_ids_.tolist()) & set(detector.user_ids_.tolist())
+    assert not set(detector.training_fake_ids_.tolist()) & set(detector.user_ids_.tolist())
+    assert len(detector.attacks_) == 3  # batches with their own targets
+    assert len({tuple(a.target_items_) for a in detector.attacks_}) == 3
 
 
 # ----------------------------------------------------------------- PCA
