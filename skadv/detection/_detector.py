@@ -27,17 +27,19 @@ The decision rule, ``threshold="auto"``
     :class:`sklearn.model_selection.TunedThresholdClassifierCV` does, but with the user
     groups, the exclusion and the folds above (that class refits with its own stratified
     splits of the rows, which would put one batch on both sides). An attack hidden in
-    ``X`` counts as false positives here, which pushes the cut towards precision: on
-    ml-100k with ratings this cut gave F1 0.98 where counting the suspects out of the
-    negatives gave 0.90 (``benchmarks/README.md``). Where the F1 optimum is a plateau
-    (separated classes) the cut is the middle of its widest gap. The training mix has the
-    prior of ``attack.attack_size``, not the deployment's: when the classes overlap, the
-    F1-optimal cut depends on the prior, so set ``attack_size`` near the expected share
-    of fakes, or give ``contamination`` when that share is known.
+    ``X`` counts as false positives here, which pushes the cut towards precision: in a
+    trial on ml-100k with ratings (random attack, one training batch) this cut gave F1
+    0.98 where counting the suspects out of the negatives gave 0.90. Where the F1
+    optimum is a plateau (separated classes) the cut is the middle of its widest gap. The
+    training mix has the prior of the training batches (3 × ``attack.attack_size``), not
+    the deployment's: when the classes overlap, the F1-optimal cut depends on the prior,
+    so set ``attack_size`` near the expected share of fakes (the cut misses most of a 1 %
+    attack with the default 0.1, ``benchmarks/README.md``), or give ``contamination``
+    when that share is known.
 
 Evaluation without label leaks
     Score a detector on an attack it was not trained on: poison ``X`` with one attack
-    batch, fit the detector (it generates its own batch, with its own seed and targets) and
+    batch, fit the detector (it generates its own batches, with their own seeds and targets) and
     compare ``predict`` with the batch's ``fake_user_ids_``
     (:func:`skadv.metrics.detection_scores` does this). The scored fakes are never training
     positives, and the out-of-fold scores come from classifiers that never saw the scored
