@@ -13,10 +13,10 @@ import numpy as np
 from scipy import sparse
 from scipy.special import expit
 from sklearn.base import BaseEstimator
-from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from skadv.training import EPSILON_MODES, normalize_rows, perturbation_radii
+from skadv.utils._estimators import final_estimator
 from skadv.utils._params import NONE, RANDOM_STATE, Interval, Options, validate_params
 from skadv.utils._random import check_random_state
 
@@ -324,7 +324,7 @@ class EmbeddingAttack(BaseEstimator):
         """
         d_users, d_items = self.perturbation(estimator)
         perturbed = copy.deepcopy(estimator)
-        final = _final_step(perturbed)
+        final = final_estimator(perturbed)
         for name, delta in (("user_factors_", d_users), ("item_factors_", d_items)):
             clean = getattr(final, name)
             setattr(final, name, (np.asarray(clean, dtype=np.float64) + delta).astype(clean.dtype))
@@ -384,12 +384,8 @@ class _DotProductModel:
         self.P, self.Q, self.b, self.interactions = P, Q, b, interactions
 
 
-def _final_step(estimator):
-    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
-
-
 def _check_dot_product_model(estimator):
-    final = _final_step(estimator)
+    final = final_estimator(estimator)
     if not hasattr(final, "fit"):
         raise TypeError(
             f"estimator must be a fitted recommender with user_factors_ and item_factors_, "

@@ -1,29 +1,78 @@
-r"""``ShillingDetector`` (which users are fake) and ``FakeUserFilter`` (drop them).
+r"""``ShillingDetector`` (supervised: which users are fake) and ``FakeUserFilter`` (drop them).
 
-Training and scoring
+Training and scoring (two-step positive-unlabelled learning)
     ``fit(X, y)`` injects the profiles of ``attack`` (a shilling sampler of
-    :mod:`skadv.attacks`) into ``X``, computes :class:`ProfileFeatures` on the result and
+    :mod:`skadv.attacks`) into ``X``, in three batches of 0.5, 1 and 1.5 times its
+    ``attack_size``, each with its own seed and so its own targets (a batch inflates its
+    targets' popularity by its size, and from one batch a classifier learns that value
+    rather than what fake profiles look like), computes :class:`ProfileFeatures` on the result and
     trains ``classifier`` to tell the injected profiles (label 1) from the users of ``X``
-    (label 0). The users of ``X`` are scored **out of fold**: their users are split into
-    ``cv`` groups, and each group is scored by a classifier trained on the other groups
-    plus the injected profiles, so a real attacker hidden in ``X`` is never scored by a
-    classifier that saw it labelled genuine. ``X`` is taken to be mostly genuine: fake
-    users already in it are label noise for training.
+    (label 0). The users of ``X`` are scored **out of fold**: they are split into ``cv``
+    groups of users (and the injected profiles into ``cv`` groups as well), and each group
+    is scored by a classifier trained on the other groups only, so no user is scored by a
+    classifier that saw it.
+
+    ``X`` is unlabelled, not genuine: an attack already in it is labelled genuine in the
+    training folds, and as the profiles of one attack batch resemble each other (same
+    targets, same filler rule), a flexible classifier learns that batch *as genuine* and
+    misses its members in the scored fold. So a first pass finds the suspects, the
+    ``exclude_suspects`` most suspicious fraction of ``X``, and a second pass trains on the
+    other users of ``X`` only (the "reliable negatives" of two-step PU learning, Liu et al.
+    2003); the suspects are scored, never trained on.
+
+The decision rule, ``threshold="auto"``
+    The cut on the out-of-fold probability that maximizes F1 of the injected profiles
+    (label 1) against the users of ``X`` (label 0), all scored out of fold by the second
+    pass: the threshold is chosen on the training mix by cross-validation, as
+    :class:`sklearn.model_selection.TunedThresholdClassifierCV` does, but with the user
+    groups, the exclusion and the folds above (that class refits with its own stratified
+    splits of the rows, which would put one batch on both sides). An attack hidden in
+    ``X`` counts as false positives here, which pushes the cut towards precision: in a
+    trial on ml-100k with ratings (random attack, one training batch) this cut gave F1
+    0.98 where counting the suspects out of the negatives gave 0.90. Where the F1
+    optimum is a plateau (separated classes) the cut is the middle of its widest gap. The
+    training mix has the prior of the training batches (3 × ``attack.attack_size``), not
+    the deployment's: when the classes overlap, the F1-optimal cut depends on the prior,
+    so set ``attack_size`` near the expected share of fakes (the cut misses most of a 1 %
+    attack with the default 0.1, ``benchmarks/README.md``), or give ``contamination``
+    when that share is known.
+
+Evaluation without label leaks
+    Score a detector on an attack it was not trained on: poison ``X`` with one attack
+    batch, fit the detector (it generates its own batches, with their own seeds and targets) and
+    compare ``predict`` with the batch's ``fake_user_ids_``
+    (:func:`skadv.metrics.detection_scores` does this). The scored fakes are never training
+    positives, and the out-of-fold scores come from classifiers that never saw the scored
+    users: splits are by user groups, never inside one attack batch. To cross-validate a
+    plain classifier over :class:`ProfileFeatures` on several labelled attack batches, use
+    :class:`sklearn.model_selection.GroupKFold` with the batch as the group of its fake
+    users (genuine users spread over the groups), so a batch is never on both sides.
 """
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import KFold
-from sklearn.utils.validation import check_is_fitted
 
 from skadv.base import BaseInteractionSampler
+from skadv.detection._base import (
+    _DOC_ATTRIBUTES,
+    _DOC_DECISION,
+    DECISION_CONSTRAINTS,
+    BaseShillingDetector,
+    f1_threshold,
+)
 from skadv.detection._features import ProfileFeatures
-from skadv.utils._params import NONE, RANDOM_STATE, Interval, validate_params
+from skadv.utils._params import NONE, RANDOM_STATE, HasMethods, Interval, validate_params
 from skadv.utils._random import check_random_state
-from skadv.utils._validation import check_interactions, lookup_ids
+from skadv.utils._validation import check_interactions
 
 __all__ = ["FakeUserFilter", "ShillingDetector"]
+
+#: Multiples of ``attack.attack_size`` injected as separate batches (each with its own
+#: targets and seed): batches of one size let the classifier learn that size's feature
+#: values (the targets' popularity includes the batch), not what fakes look like.
+BATCH_SHARES = (0.5, 1.0, 1.5)
 
 
 def _default_attack():
@@ -32,17 +81,19 @@ def _default_attack():
     return RandomAttack(attack_size=0.1, filler_size=0.05)
 
 
-class ShillingDetector(BaseEstimator):
-    """Tell fake (shilling) users from genuine ones with a classifier over profile features.
+class ShillingDetector(BaseShillingDetector):
+    __doc__ = f"""Tell fake (shilling) users from genuine ones: a classifier over profile features.
 
-    See the module docstring for how it is trained and how users are scored.
+    See the module docstring for how it is trained, how users are scored and how
+    ``threshold="auto"`` chooses the cut.
 
     Parameters
     ----------
     attack : skadv shilling attack, default=None
-        Generator of the fake training profiles (supervised mode), e.g.
-        ``AverageAttack(attack_size=0.1)``; None: ``RandomAttack(attack_size=0.1,
-        filler_size=0.05)``. It is cloned; an unseeded one is seeded from ``random_state``.
+        Generator of the fake training profiles, e.g. ``AverageAttack(attack_size=0.1)``;
+        None: ``RandomAttack(attack_size=0.1, filler_size=0.05)``. Cloned into the three
+        training batches (:data:`BATCH_SHARES` times its ``attack_size``), seeded from its
+        ``random_state``, or from ``random_state`` when it has none.
     classifier : sklearn classifier with ``predict_proba``, default=None
         Trained on :class:`ProfileFeatures`; None: ``RandomForestClassifier(n_estimators=100)``
         seeded from ``random_state``.
@@ -50,29 +101,36 @@ class ShillingDetector(BaseEstimator):
         ``DegSim`` neighbours of :class:`ProfileFeatures`.
     cv : int, default=5
         User groups of the out-of-fold scores.
-    threshold : float, default=0.5
-        Probability of being fake above which a user is flagged.
+    exclude_suspects : float in [0, 0.5), default=0.2
+        Fraction of the users of ``X``, the most suspicious after a first pass, left out of
+        the genuine training users of the second pass; 0: one pass, every user of ``X``
+        trained on as genuine.{_DOC_DECISION}
     random_state : int, RandomState instance or None, default=None
 
     Attributes
-    ----------
-    user_ids_ : ndarray
-        The users of ``X``, whom ``predict`` can score.
-    scores_ : ndarray of shape (n_users,)
-        ``decision_function`` of each user of ``user_ids_`` (> 0: flagged).
-    proba_ : ndarray of shape (n_users,)
-        Out-of-fold probability of being fake.
+    ----------{_DOC_ATTRIBUTES}
+    suspects_ : ndarray of bool, shape (n_users,)
+        Users of ``user_ids_`` left out of the second pass's training.
     features_ : ProfileFeatures
-        Fitted on the data the features came from.
-    attack_, classifier_ : estimators
-        The fitted attack and a classifier trained on every user (for inspection).
-    n_features_in_ : int
-        Always 2.
+        Fitted on ``X`` plus the injected profiles.
+    attacks_ : list of estimators
+        The fitted training batches.
+    training_fake_ids_ : ndarray
+        Ids of their fake users (never users of ``user_ids_``).
+    classifier_ : estimator
+        A classifier trained on every training row of the second pass (for inspection).
+
+    See Also
+    --------
+    PCADetector : Unsupervised, needs no attack model.
+    DiscriminatorDetector : Unsupervised, a GAN discriminator's realism score.
 
     References
     ----------
     .. [1] R. Burke, B. Mobasher, C. Williams and R. Bhaumik, "Classification features for
        attack detection in collaborative recommender systems", KDD 2006.
+    .. [2] B. Liu, Y. Dai, X. Li, W. S. Lee and P. S. Yu, "Building text classifiers using
+       positive and unlabeled examples", ICDM 2003.
 
     Examples
     --------
@@ -82,40 +140,35 @@ class ShillingDetector(BaseEstimator):
     >>> attack = RandomAttack(attack_size=0.1, filler_size=10, random_state=1)
     >>> X_poisoned, _ = attack.fit_resample(X)
     >>> detector = ShillingDetector(RandomAttack(attack_size=0.1, filler_size=10), random_state=0)
-    >>> p_fake = detector.fit(X_poisoned).predict_proba(detector.user_ids_)[:, 1]
+    >>> flagged = detector.fit(X_poisoned).predict(detector.user_ids_)
     >>> is_fake = np.isin(detector.user_ids_, attack.fake_user_ids_)
-    >>> bool(p_fake[is_fake].mean() > p_fake[~is_fake].mean())
-    True
+    >>> int(flagged[is_fake].sum()), int(flagged[~is_fake].sum())  # of 10 fakes, 100 genuine
+    (10, 1)
     """
 
     _parameter_constraints = {
+        "attack": [NONE, HasMethods("fit_resample", description="a shilling attack (a sampler "
+                                    "with fit_resample)")],
+        "classifier": [NONE, HasMethods("fit", "predict_proba", description="a classifier "
+                                        "with predict_proba")],
         "n_neighbors": [Interval("int", 1, None)],
         "cv": [Interval("int", 2, None)],
-        "threshold": [Interval("real", 0, 1)],
+        "exclude_suspects": [Interval("real", 0, 0.5, closed="left")],
+        **DECISION_CONSTRAINTS,
         "random_state": [NONE, RANDOM_STATE],
-    }
+    }  # fmt: skip
 
     def __init__(self, attack=None, classifier=None, *, n_neighbors=25, cv=5,
-                 threshold=0.5, random_state=None):  # fmt: skip
+                 exclude_suspects=0.2, threshold="auto", contamination=None,
+                 random_state=None):  # fmt: skip
         self.attack = attack
         self.classifier = classifier
         self.n_neighbors = n_neighbors
         self.cv = cv
+        self.exclude_suspects = exclude_suspects
         self.threshold = threshold
+        self.contamination = contamination
         self.random_state = random_state
-
-    def _check_estimators(self):
-        if self.attack is not None and not hasattr(self.attack, "fit_resample"):
-            raise TypeError(
-                "The 'attack' parameter of ShillingDetector must be a shilling attack (a "
-                f"sampler with fit_resample) or None; got {type(self.attack).__name__}."
-            )
-        clf = self.classifier
-        if clf is not None and not (hasattr(clf, "fit") and hasattr(clf, "predict_proba")):
-            raise TypeError(
-                "The 'classifier' parameter of ShillingDetector must be a classifier with "
-                f"predict_proba or None; got {type(clf).__name__}."
-            )
 
     def fit(self, X, y=None):
         """Score every user of ``X``.
@@ -131,107 +184,85 @@ class ShillingDetector(BaseEstimator):
         self
         """
         validate_params(self)
-        self._check_estimators()
         check_interactions(X, y)  # errors name X or y before the attack runs
-        self.n_features_in_ = 2
-        self._fit_supervised(X, y, check_random_state(self.random_state))
-        return self
-
-    def _fit_supervised(self, X, y, rng):
-        attack = clone(_default_attack() if self.attack is None else self.attack)
-        if "random_state" in attack.get_params() and attack.random_state is None:
-            attack.set_params(random_state=int(rng.randint(2**31 - 1)))
-        X_p, y_p = attack.fit_resample(X, y)
-        self.attack_ = attack
+        rng = check_random_state(self.random_state)
+        X_p, y_p, self.attacks_ = self._inject(X, y, rng)
+        self.training_fake_ids_ = np.concatenate([a.fake_user_ids_ for a in self.attacks_])
         self.features_ = ProfileFeatures(self.n_neighbors).fit(X_p, y_p)
         ids, F = self.features_.transform_users(X_p, y_p)
-        fake = np.isin(ids, attack.fake_user_ids_)
+        fake = np.isin(ids, self.training_fake_ids_)
         real_rows, fake_rows = np.flatnonzero(~fake), np.flatnonzero(fake)
         if real_rows.shape[0] < self.cv:
             raise ValueError(f"cv={self.cv} exceeds the {real_rows.shape[0]} users of X.")
-        labels = fake.astype(np.int64)
         clf = (
             RandomForestClassifier(n_estimators=100, random_state=int(rng.randint(2**31 - 1)))
             if self.classifier is None
             else clone(self.classifier)
         )
+        folds = _Folds(real_rows.shape[0], fake_rows.shape[0], self.cv, rng)
+        data = (F, fake.astype(np.int64), real_rows, fake_rows)
+        genuine = np.ones(real_rows.shape[0], dtype=bool)
+        proba, fake_proba = folds.out_of_fold(clf, *data, genuine)
+        n_suspects = int(round(self.exclude_suspects * real_rows.shape[0]))
+        if n_suspects:
+            order = np.argsort(-proba, kind="stable")
+            genuine[order[:n_suspects]] = False
+            proba, fake_proba = folds.out_of_fold(clf, *data, genuine)
+        auto = 0.5
+        if fake_proba is not None:
+            labels = np.r_[np.ones(fake_rows.shape[0]), np.zeros(real_rows.shape[0])]
+            auto = f1_threshold(np.r_[fake_proba, proba], labels)
+        rows = np.r_[real_rows[genuine], fake_rows]
+        self.classifier_ = clone(clf).fit(F[rows], data[1][rows])
+        self.suspects_ = ~genuine
+        return self._decide(ids[real_rows], proba, auto)
+
+    def _inject(self, X, y, rng):
+        """``X`` plus the training batches: ``attack`` at shares of its ``attack_size``."""
+        base = _default_attack() if self.attack is None else self.attack
+        seeded = "random_state" in base.get_params() and base.random_state is not None
+        seeds = check_random_state(base.random_state) if seeded else rng
+        attacks = []
+        for share in BATCH_SHARES:
+            attack = clone(base)
+            params = {"random_state": int(seeds.randint(2**31 - 1))}
+            if "attack_size" in attack.get_params():
+                # Relative to the users present, which grow by the earlier batches (a few %).
+                params["attack_size"] = base.attack_size * share
+            attack.set_params(**params)
+            X, y = attack.fit_resample(X, y)
+            attacks.append(attack)
+        return X, y, attacks
+
+
+class _Folds:
+    """User-group folds of the users of ``X`` and of the injected profiles (when there are
+    at least ``cv`` of them; otherwise every fold trains on all injected profiles and they
+    get no out-of-fold score)."""
+
+    def __init__(self, n_real, n_fake, cv, rng):
+        self.real = list(KFold(cv, shuffle=True, random_state=int(rng.randint(2**31 - 1)))
+                         .split(np.empty(n_real)))  # fmt: skip
+        if n_fake >= cv:
+            self.fake = list(KFold(cv, shuffle=True, random_state=int(rng.randint(2**31 - 1)))
+                             .split(np.empty(n_fake)))  # fmt: skip
+        else:
+            self.fake = None
+            everyone = np.arange(n_fake)
+            self.fake_all = (everyone, everyone[:0])
+        self.n_fake = n_fake
+
+    def out_of_fold(self, clf, F, labels, real_rows, fake_rows, genuine):
         proba = np.empty(real_rows.shape[0])
-        folds = KFold(self.cv, shuffle=True, random_state=int(rng.randint(2**31 - 1)))
-        for train, test in folds.split(real_rows):
-            rows = np.r_[real_rows[train], fake_rows]
+        fake_proba = np.empty(self.n_fake) if self.fake is not None else None
+        for k, (train, test) in enumerate(self.real):
+            f_train, f_test = self.fake[k] if self.fake is not None else self.fake_all
+            rows = np.r_[real_rows[train[genuine[train]]], fake_rows[f_train]]
             model = clone(clf).fit(F[rows], labels[rows])
             proba[test] = _fake_proba(model, F[real_rows[test]])
-        self.classifier_ = clone(clf).fit(F, labels)
-        self.user_ids_ = ids[real_rows]
-        self.proba_ = proba
-        self.scores_ = proba - self.threshold
-
-    # ----------------------------------------------------------------- per-user outputs
-    def _codes(self, user_ids):
-        check_is_fitted(self)
-        if isinstance(user_ids, (str, bytes)) or np.ndim(user_ids) == 0:
-            raise TypeError("user_ids must be a 1-d array-like of user ids, not a scalar.")
-        values = np.asarray(user_ids, dtype=object).ravel()
-        if values.size == 0:
-            return np.empty(0, dtype=np.int64)
-        ids, _, _ = check_interactions(np.column_stack([values, values]))
-        codes = lookup_ids(self.user_ids_, ids).astype(np.int64)
-        if np.any(codes < 0):
-            raise ValueError(
-                f"user_ids holds users the detector was not fitted on: "
-                f"{ids[codes < 0][:5].tolist()}; fit it on data containing them."
-            )
-        return codes
-
-    def decision_function(self, user_ids):
-        """Suspicion of each user: > 0 means flagged as fake.
-
-        The out-of-fold probability of being fake minus ``threshold``.
-
-        Parameters
-        ----------
-        user_ids : array-like of shape (n,)
-            Users of the data given to ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n,)
-        """
-        return self.scores_[self._codes(user_ids)]
-
-    def predict(self, user_ids):
-        """1 for users flagged as fake, 0 for the others.
-
-        Parameters
-        ----------
-        user_ids : array-like of shape (n,)
-
-        Returns
-        -------
-        ndarray of int64, shape (n,)
-        """
-        return (self.decision_function(user_ids) > 0).astype(np.int64)
-
-    def predict_proba(self, user_ids):
-        """``[P(genuine), P(fake)]`` of each user (out of fold).
-
-        Parameters
-        ----------
-        user_ids : array-like of shape (n,)
-
-        Returns
-        -------
-        ndarray of shape (n, 2)
-        """
-        p = self.proba_[self._codes(user_ids)]
-        return np.column_stack([1.0 - p, p])
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = False
-        tags.input_tags.two_d_array = True
-        tags.input_tags.string = True
-        return tags
+            if fake_proba is not None:
+                fake_proba[f_test] = _fake_proba(model, F[fake_rows[f_test]])
+        return proba, fake_proba
 
 
 def _fake_proba(model, F):
@@ -250,8 +281,9 @@ class FakeUserFilter(BaseInteractionSampler):
 
     Parameters
     ----------
-    detector : ShillingDetector, default=None
-        None: ``ShillingDetector()`` seeded from ``random_state``.
+    detector : ShillingDetector, PCADetector or DiscriminatorDetector, default=None
+        Any skadv detector (a ``BaseShillingDetector``); None: ``ShillingDetector()``
+        seeded from ``random_state``.
     random_state : int, RandomState instance or None, default=None
         Seeds an unseeded detector.
 
@@ -286,13 +318,15 @@ class FakeUserFilter(BaseInteractionSampler):
         self.random_state = random_state
 
     def _fit_resample(self, user_codes, item_codes, weights):
-        if self.detector is not None and not isinstance(self.detector, ShillingDetector):
+        if self.detector is not None and not isinstance(self.detector, BaseShillingDetector):
             raise TypeError(
-                "The 'detector' parameter of FakeUserFilter must be a ShillingDetector or "
-                f"None; got {type(self.detector).__name__}."
+                "The 'detector' parameter of FakeUserFilter must be a skadv detector "
+                "(ShillingDetector, PCADetector, DiscriminatorDetector) or None; got "
+                f"{type(self.detector).__name__}."
             )
         detector = clone(ShillingDetector() if self.detector is None else self.detector)
-        if detector.random_state is None and self.random_state is not None:
+        seedable = "random_state" in detector.get_params()
+        if seedable and detector.random_state is None and self.random_state is not None:
             rng = check_random_state(self.random_state)
             detector.set_params(random_state=int(rng.randint(2**31 - 1)))
         X_ids = np.empty((user_codes.shape[0], 2), dtype=object)

@@ -1,5 +1,6 @@
 """Ranking metrics and scikit-learn scorers for recommenders."""
 
+from skadv.metrics._detection import detection_scores
 from skadv.metrics._ranking import (
     auc,
     hit_rate_at_k,
@@ -35,6 +36,7 @@ __all__ = [
     "auc",
     "auc_scorer",
     "average_rank_shift",
+    "detection_scores",
     "get_ranking_scorer",
     "hit_rate_at_k",
     "hit_rate_scorer",

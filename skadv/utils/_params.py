@@ -2,8 +2,8 @@
 
 scikit-learn's own ``_param_validation`` is private, so skadv keeps a small public-API
 equivalent. A parameter is checked against a list of constraints (:class:`Interval`,
-:class:`Options`, ``BOOL``, ``NONE``, ``STRING``, ``RANDOM_STATE``, ``SEQUENCE``, ``PATH``) and
-is valid when it satisfies any one of them.
+:class:`Options`, :class:`TypeOf`, :class:`HasMethods`, ``BOOL``, ``NONE``, ``STRING``,
+``RANDOM_STATE``, ``SEQUENCE``, ``PATH``) and is valid when it satisfies any one of them.
 
 Estimators and splitters
     List ``_parameter_constraints = {name: [constraint, ...]}`` on the class and call
@@ -32,9 +32,11 @@ __all__ = [
     "SEQUENCE",
     "TupleOf",
     "STRING",
+    "HasMethods",
     "Interval",
     "InvalidParameterError",
     "Options",
+    "TypeOf",
     "check_params",
     "validate_params",
 ]
@@ -103,7 +105,10 @@ class Options:
         return "one of " + ", ".join(repr(o) for o in self.options)
 
 
-class _TypeOf:
+class TypeOf:
+    """An instance of one of ``types`` (a bool only when ``bool`` is listed), e.g.
+    ``TypeOf(tuple, list, np.ndarray, description="a list, tuple or ndarray of item ids")``."""
+
     def __init__(self, *types, description):
         self.types, self.description = types, description
 
@@ -114,6 +119,31 @@ class _TypeOf:
 
     def __str__(self):
         return self.description
+
+
+#: The name attacks imported before TypeOf was public in the package; kept until they switch.
+_TypeOf = TypeOf
+
+
+class HasMethods:
+    """An object with every one of ``methods`` (callable attributes), e.g. an estimator
+    parameter that must be a classifier: ``HasMethods("fit", "predict_proba")``.
+
+    ``description`` replaces the default ``"an object with fit and predict_proba"``.
+    """
+
+    def __init__(self, *methods, description=None):
+        self.methods, self.description = methods, description
+
+    def is_satisfied_by(self, value):
+        return not isinstance(value, type) and all(
+            callable(getattr(value, m, None)) for m in self.methods
+        )
+
+    def __str__(self):
+        if self.description is not None:
+            return self.description
+        return "an object with " + " and ".join(self.methods)
 
 
 class TupleOf:
@@ -136,16 +166,16 @@ class TupleOf:
 
 
 NONE = Options(None)
-BOOL = _TypeOf(bool, np.bool_, description="a bool")
-RANDOM_STATE = _TypeOf(
+BOOL = TypeOf(bool, np.bool_, description="a bool")
+RANDOM_STATE = TypeOf(
     numbers.Integral,
     np.random.RandomState,
     np.random.Generator,
     description="an int, a numpy RandomState/Generator or None",
 )
-STRING = _TypeOf(str, description="a str")
-SEQUENCE = _TypeOf(tuple, list, description="a tuple or list")
-PATH = _TypeOf(str, os.PathLike, description="a str or path")
+STRING = TypeOf(str, description="a str")
+SEQUENCE = TypeOf(tuple, list, description="a tuple or list")
+PATH = TypeOf(str, os.PathLike, description="a str or path")
 
 
 def check_params(params, *, caller):

@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from skadv import PopularityRecommender
 from skadv.attacks import AverageAttack, RandomAttack
-from skadv.detection import FakeUserFilter, ProfileFeatures, ShillingDetector
+from skadv.detection import FakeUserFilter, PCADetector, ProfileFeatures, ShillingDetector
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_detector_separates_injected_profiles(Attack, X, ratings):
     proba = detector.predict_proba(detector.user_ids_)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(detector.predict(detector.user_ids_),
-                                  (proba[:, 1] > 0.5).astype(int))  # fmt: skip
+                                  (proba[:, 1] > detector.threshold_).astype(int))  # fmt: skip
 
 
 def test_detector_seed_classifier_and_errors(X):
@@ -75,6 +75,10 @@ def test_detector_seed_classifier_and_errors(X):
         ShillingDetector(attack=PopularityRecommender()).fit(X)
     with pytest.raises(ValueError, match="cv"):
         ShillingDetector(cv=1).fit(X)
+    with pytest.raises(ValueError, match="threshold"):
+        ShillingDetector(threshold="high").fit(X)
+    with pytest.raises(ValueError, match="contamination"):
+        ShillingDetector(contamination=0.9).fit(X)
 
 
 def test_filter_drops_flagged_users_only(X):
@@ -119,3 +123,11 @@ def test_attack_filter_recommender_imblearn_pipeline(X):
 def test_filter_rejects_a_non_detector(X):
     with pytest.raises(TypeError, match="'detector'"):
         FakeUserFilter(PopularityRecommender()).fit_resample(X)
+
+
+def test_filter_accepts_an_unsupervised_detector(X):
+    filt = FakeUserFilter(PCADetector(contamination=0.05), random_state=0)
+    X_f, _ = filt.fit_resample(X)
+    n_users = len(np.unique(X[:, 0]))
+    assert len(filt.removed_user_ids_) == round(0.05 * n_users)
+    assert not set(X_f[:, 0]) & set(filt.removed_user_ids_)
