@@ -254,6 +254,10 @@ class _RatingStats:
         # An item rated once has no spread of its own: the global one stands in.
         self.item_std = np.where(count > 1, np.sqrt(np.maximum(var, 0.0)), self.r_std)
 
+    def around_item_means(self, items, rng):
+        """Ratings of ``items`` drawn from each item's N(mean, std^2) (average attack)."""
+        return self.item_mean[items] + self.item_std[items] * rng.standard_normal(items.shape[0])
+
     def finish(self, ratings):
         ratings = np.clip(ratings, self.r_min, self.r_max)
         return np.round(ratings) if self.integral else ratings
@@ -337,9 +341,7 @@ class AverageAttack(_ShillingAttack):
         return popularity[candidates].astype(np.float64)
 
     def _filler_ratings(self, fillers, stats, rng):
-        return stats.item_mean[fillers] + stats.item_std[fillers] * rng.standard_normal(
-            fillers.shape[0]
-        )
+        return stats.around_item_means(fillers, rng)
 
 
 _SELECTED_PARAMETERS = """
