@@ -23,7 +23,10 @@ Attack loss (push). Over a fixed sample :math:`S` of real users and the targets 
 each of them has not interacted with, the multinomial cross-entropy of Tang et al.,
 :math:`L = -\frac{1}{|\{(u, t)\}|}\sum_{u \in S}\sum_{t \in T \setminus I_u}
 \log \mathrm{softmax}_{j \notin I_u}(p_u^\top q_j)_t`: a smooth surrogate of the targets' rank
-among each user's unseen items (``goal="nuke"`` maximizes it).
+among each user's unseen items (``goal="nuke"`` maximizes it). ``objective="rank"`` takes
+instead :math:`\frac{1}{|\{(u, t)\}|}\sum_{u, t}\frac{1}{|J_u|}\sum_{j \in J_u}
+\sigma((s_{uj} - s_{ut}) / \tau_u)`, with :math:`J_u` the user's unseen items,
+:math:`s = P Q^\top` and :math:`\tau_u` a tenth of the standard deviation of the user's scores.
 
 Gradient. From the surrogate's fit :math:`(P, Q)` on :math:`(X, B)`, ``unroll_steps``
 differentiable half-sweeps update the fake users' factors, then the item factors, as
@@ -46,6 +49,7 @@ users, and the best profiles are chosen by the surrogate's loss rather than its 
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from skadv.attacks._poisoning import (
     _DOC_ATTRIBUTES,
@@ -104,12 +108,13 @@ class SurrogateAttack(_ShillingAttack):
         user's unseen items, or a smoothed rank (the sigmoid-weighted share of unseen items
         scored above each target), a direct surrogate of the rank shift.
     n_jobs : int, default=None
-        Torch threads (None: 1; -1: all cores).
+        Torch and BLAS threads (None: 1; -1: all cores).
 
     Attributes
     ----------{_DOC_ATTRIBUTES}
     loss_curve_ : list of float
-        The surrogate's attack loss at each outer iteration (lower is a stronger push).
+        The surrogate's attack loss after each outer step (lower: a stronger attack; for
+        ``goal="nuke"`` the push loss negated).
     best_iteration_ : int
         Iteration whose profiles were kept (0: the initial ones).
 
@@ -194,7 +199,8 @@ class SurrogateAttack(_ShillingAttack):
         is_candidate[candidates] = True
         Z = _initial_profiles(R, is_candidate, n_fake, n_filler, popularity, rng)
         sample = np.sort(rng.choice(n_users, size=min(self.max_users, n_users), replace=False))
-        with torch_threads(effective_n_threads(self.n_jobs)):
+        n_threads = effective_n_threads(self.n_jobs)
+        with torch_threads(n_threads), threadpool_limits(n_threads):
             best, self.loss_curve_, self.best_iteration_ = _optimize(
                 self, R, Z, targets, is_candidate, n_filler, sample, rng
             )
