@@ -8,10 +8,10 @@ from scipy import sparse
 
 pytest.importorskip("torch")
 
-from skadv.attacks import BandwagonAttack, GANAttack, SurrogateAttack  # noqa: E402
-from skadv.attacks._surrogate import _als_sweep  # noqa: E402
-from skadv.augmentation import CFGANRecommender  # noqa: E402
-from skadv.datasets import make_interactions  # noqa: E402
+from skadv.attacks import BandwagonAttack, GANAttack, SurrogateAttack
+from skadv.attacks._surrogate import _als_sweep
+from skadv.augmentation import CFGANRecommender
+from skadv.datasets import make_interactions
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
