@@ -77,7 +77,10 @@ class SurrogateAttack(_ShillingAttack):
     poisoned data: projected gradient descent on relaxed profiles through unrolled ALS
     steps (Tang et al. 2020; see the module notes for the exact algorithm). Fillers start
     as the items of random real users (Tang et al.'s initialization) and are rated around
-    each item's mean, as :class:`AverageAttack` does, when ``y`` is given. Needs PyTorch.
+    each item's mean, as :class:`AverageAttack` does, when ``y`` is given. The surrogate
+    is implicit: every real rating counts as an interaction, and with ``goal="nuke"`` the
+    fake users' targets are absent from its data (a minimum rating has no implicit
+    counterpart) while the fillers are chosen to sink the targets. Needs PyTorch.
 
     Parameters
     ----------{_DOC_PARAMETERS}
