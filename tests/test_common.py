@@ -102,6 +102,7 @@ ESTIMATORS = [
 # AdversarialTextRecommender is left out: it cannot fit without item texts and an encoder
 # folder, which the checks cannot supply (tests/neural/test_text.py covers its contract).
 if importlib.util.find_spec("torch") is not None:
+    from skadv.attacks import GANAttack, SurrogateAttack
     from skadv.augmentation import CFGANRecommender, GANAugmenter
     from skadv.detection import DiscriminatorDetector
 
@@ -112,6 +113,8 @@ if importlib.util.find_spec("torch") is not None:
     )
     _TINY_GAN = CFGANRecommender((4,), (4,), noise_dim=2, n_epochs=2, random_state=0)
     ESTIMATORS += [
+        SurrogateAttack(n_factors=2, n_epochs=2, n_iter=2, random_state=0),
+        GANAttack(gan=_TINY_GAN, random_state=0),
         _TINY_GAN,
         GANAugmenter(
             _TINY_GAN,

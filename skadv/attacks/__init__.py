@@ -2,6 +2,16 @@
 (``EmbeddingAttack``) and shilling / data-poisoning samplers that inject fake users."""
 
 from skadv.attacks._embedding import EmbeddingAttack
+from skadv.attacks._gan_attack import GANAttack
 from skadv.attacks._poisoning import AverageAttack, BandwagonAttack, RandomAttack, SegmentAttack
+from skadv.attacks._surrogate import SurrogateAttack
 
-__all__ = ["AverageAttack", "BandwagonAttack", "EmbeddingAttack", "RandomAttack", "SegmentAttack"]
+__all__ = [
+    "AverageAttack",
+    "BandwagonAttack",
+    "EmbeddingAttack",
+    "GANAttack",
+    "RandomAttack",
+    "SegmentAttack",
+    "SurrogateAttack",
+]

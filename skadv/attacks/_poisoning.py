@@ -23,7 +23,7 @@ import numbers
 import numpy as np
 
 from skadv.base import BaseInteractionSampler
-from skadv.utils._params import NONE, RANDOM_STATE, SEQUENCE, Interval, Options, _TypeOf
+from skadv.utils._params import NONE, RANDOM_STATE, SEQUENCE, Interval, Options, TypeOf
 from skadv.utils._random import check_random_state
 from skadv.utils._validation import check_interactions, lookup_ids
 
@@ -33,7 +33,12 @@ __all__ = ["AverageAttack", "BandwagonAttack", "RandomAttack", "SegmentAttack"]
 #: by popularity (number of distinct users; ties broken at random), or every item.
 TARGET_BUCKETS = ("unpopular", "popular", "any")
 
-_ITEM_IDS = _TypeOf(tuple, list, np.ndarray, description="a list, tuple or ndarray of item ids")
+_ITEM_IDS = TypeOf(tuple, list, np.ndarray, description="a list, tuple or ndarray of item ids")
+
+#: The references of the classic attack models, cited by each attack's docstring.
+_LAM_RIEDL = 'S. K. Lam and J. Riedl, "Shilling recommender systems for fun and profit", WWW 2004.'
+_MOBASHER = """B. Mobasher, R. Burke, R. Bhaumik and C. Williams, "Toward trustworthy recommender
+       systems: an analysis of attack models and algorithm robustness", ACM TOIT 7(4), 2007."""
 
 _DOC_PARAMETERS = """
     target_items : array-like of item ids, default=None
@@ -125,18 +130,25 @@ class _ShillingAttack(BaseInteractionSampler):
                     f"finite numbers with r_min < r_max; got {rr!r}."
                 )
 
+    def _item_codes(self, ids, name):
+        """Sorted unique item codes of the ids of parameter ``name`` (every id an item of X)."""
+        ids = np.asarray(ids, dtype=object).ravel()
+        if ids.size == 0:
+            return np.empty(0, dtype=np.int64)
+        _, ids, _ = check_interactions(np.column_stack([ids, ids]))
+        codes = lookup_ids(self.item_ids_, ids)
+        if np.any(codes < 0):
+            missing = ids[codes < 0][:5].tolist()
+            raise ValueError(f"{name} holds ids that are not items of X: {missing}.")
+        return np.unique(codes.astype(np.int64))
+
     def _resolve_targets(self, popularity, rng):
         n_items = popularity.shape[0]
         if self.target_items is not None:
-            ids = np.asarray(self.target_items, dtype=object).ravel()
-            if ids.size == 0:
+            codes = self._item_codes(self.target_items, "target_items")
+            if codes.size == 0:
                 raise ValueError("target_items is empty: give at least one item id or None.")
-            _, ids, _ = check_interactions(np.column_stack([ids, ids]))
-            codes = lookup_ids(self.item_ids_, ids)
-            if np.any(codes < 0):
-                missing = ids[codes < 0][:5].tolist()
-                raise ValueError(f"target_items holds ids that are not items of X: {missing}.")
-            return np.unique(codes.astype(np.int64))
+            return codes
         if self.n_targets > n_items:
             raise ValueError(f"n_targets={self.n_targets} exceeds the {n_items} items of X.")
         order = np.lexsort((rng.permutation(n_items), popularity))  # ties at random
@@ -175,7 +187,8 @@ class _ShillingAttack(BaseInteractionSampler):
         self.selected_items_ = self.item_ids_[selected]
         self.n_fake_users_, self.n_filler_ = n_fake, n_filler
 
-        fillers = self._draw_fillers(candidates, n_fake, n_filler, popularity, rng)
+        fillers = self._draw_fillers(candidates, n_fake, n_filler, popularity, rng,
+                                     targets=targets, pairs=pairs)  # fmt: skip
         target_rating = stats.r_max if self.goal == "push" else stats.r_min
         users, items, ratings = [], [], []
         for k in range(n_fake):
@@ -206,7 +219,10 @@ class _ShillingAttack(BaseInteractionSampler):
     def _filler_weights(self, candidates, popularity):
         return None  # uniform
 
-    def _draw_fillers(self, candidates, n_fake, n_filler, popularity, rng):
+    def _draw_fillers(self, candidates, n_fake, n_filler, popularity, rng, *, targets, pairs):
+        """One sorted array of ``n_filler`` item codes per fake user, drawn from
+        ``candidates``; ``targets`` and the unique (user, item) ``pairs`` of the input
+        serve attacks that optimize the fillers."""
         p = self._filler_weights(candidates, popularity)
         if p is not None:
             p = p / p.sum()
@@ -238,6 +254,10 @@ class _RatingStats:
         # An item rated once has no spread of its own: the global one stands in.
         self.item_std = np.where(count > 1, np.sqrt(np.maximum(var, 0.0)), self.r_std)
 
+    def around_item_means(self, items, rng):
+        """Ratings of ``items`` drawn from each item's N(mean, std^2) (average attack)."""
+        return self.item_mean[items] + self.item_std[items] * rng.standard_normal(items.shape[0])
+
     def finish(self, ratings):
         ratings = np.clip(ratings, self.r_min, self.r_max)
         return np.round(ratings) if self.integral else ratings
@@ -264,9 +284,8 @@ class RandomAttack(_ShillingAttack):
 
     References
     ----------
-    .. [1] S. K. Lam and J. Riedl, "Shilling recommender systems for fun and profit", WWW 2004.
-    .. [2] B. Mobasher, R. Burke, R. Bhaumik and C. Williams, "Toward trustworthy recommender
-       systems: an analysis of attack models and algorithm robustness", ACM TOIT 7(4), 2007.
+    .. [1] {_LAM_RIEDL}
+    .. [2] {_MOBASHER}
 
     Examples
     --------
@@ -301,7 +320,7 @@ class AverageAttack(_ShillingAttack):
 
     References
     ----------
-    .. [1] S. K. Lam and J. Riedl, "Shilling recommender systems for fun and profit", WWW 2004.
+    .. [1] {_LAM_RIEDL}
 
     Examples
     --------
@@ -322,9 +341,7 @@ class AverageAttack(_ShillingAttack):
         return popularity[candidates].astype(np.float64)
 
     def _filler_ratings(self, fillers, stats, rng):
-        return stats.item_mean[fillers] + stats.item_std[fillers] * rng.standard_normal(
-            fillers.shape[0]
-        )
+        return stats.around_item_means(fillers, rng)
 
 
 _SELECTED_PARAMETERS = """
@@ -354,17 +371,7 @@ class _WithSelected(_ShillingAttack):
 
     def _selected(self, targets, popularity, pairs, rng):
         if self.selected_items is not None:
-            ids = np.asarray(self.selected_items, dtype=object).ravel()
-            if ids.size == 0:
-                return np.empty(0, dtype=np.int64)
-            _, ids, _ = check_interactions(np.column_stack([ids, ids]))
-            codes = lookup_ids(self.item_ids_, ids)
-            if np.any(codes < 0):
-                raise ValueError(
-                    f"selected_items holds ids that are not items of X: "
-                    f"{ids[codes < 0][:5].tolist()}."
-                )
-            return np.unique(codes.astype(np.int64))
+            return self._item_codes(self.selected_items, "selected_items")
         score = self._selection_score(targets, popularity, pairs).astype(np.float64)
         score[targets] = -np.inf
         n = min(self.n_selected, popularity.shape[0] - targets.shape[0])
@@ -394,8 +401,7 @@ class BandwagonAttack(_WithSelected):
 
     References
     ----------
-    .. [1] B. Mobasher, R. Burke, R. Bhaumik and C. Williams, "Toward trustworthy recommender
-       systems: an analysis of attack models and algorithm robustness", ACM TOIT 7(4), 2007.
+    .. [1] {_MOBASHER}
 
     Examples
     --------
@@ -434,8 +440,7 @@ class SegmentAttack(_WithSelected):
 
     References
     ----------
-    .. [1] B. Mobasher, R. Burke, R. Bhaumik and C. Williams, "Toward trustworthy recommender
-       systems: an analysis of attack models and algorithm robustness", ACM TOIT 7(4), 2007.
+    .. [1] {_MOBASHER}
 
     Examples
     --------

@@ -121,10 +121,6 @@ class TypeOf:
         return self.description
 
 
-#: The name attacks imported before TypeOf was public in the package; kept until they switch.
-_TypeOf = TypeOf
-
-
 class HasMethods:
     """An object with every one of ``methods`` (callable attributes), e.g. an estimator
     parameter that must be a classifier: ``HasMethods("fit", "predict_proba")``.
