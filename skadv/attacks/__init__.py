@@ -5,6 +5,7 @@ from skadv.attacks._embedding import EmbeddingAttack
 from skadv.attacks._gan_attack import GANAttack
 from skadv.attacks._poisoning import AverageAttack, BandwagonAttack, RandomAttack, SegmentAttack
 from skadv.attacks._surrogate import SurrogateAttack
+from skadv.attacks._text import TextAttack
 
 __all__ = [
     "AverageAttack",
@@ -14,4 +15,5 @@ __all__ = [
     "RandomAttack",
     "SegmentAttack",
     "SurrogateAttack",
+    "TextAttack",
 ]

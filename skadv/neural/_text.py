@@ -395,6 +395,22 @@ class AdversarialTextRecommender(TorchRecommender):
                 out.append(proj(pooled).numpy())
         return np.concatenate(out).astype(np.float32)
 
+    def input_embeddings(self):
+        """The fine-tuned encoder's input (token) embedding matrix, one row per token id.
+
+        The rows the adversaries perturb during ``fit`` (before position embeddings are
+        added); token ``k`` of the tokenizer in ``tokenizer_state_`` has row ``k``. Used by
+        :class:`~skadv.attacks.TextAttack` to find the nearest tokens of a word.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (vocab_size, hidden_size), float32
+            A copy: writing to it changes nothing in the model.
+        """
+        check_is_fitted(self)
+        encoder, _ = self._cached_towers()
+        return encoder.get_input_embeddings().weight.detach().cpu().numpy().copy()
+
     def _cached_towers(self):
         """Encoder and projection on CPU, rebuilt from ``encoder_state_`` after unpickling."""
         towers = getattr(self, "_cache_towers", None)
