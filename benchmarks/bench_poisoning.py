@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, clone
 
 from skadv import attacks as attack_module
 from skadv.baseline import PopularityRecommender
-from skadv.detection import FakeUserFilter, ShillingDetector
+from skadv.detection import FakeUserFilter, PCADetector
 from skadv.metrics import robustness_report
 from skadv.mf import AdversarialMFRecommender
 from skadv.model_selection import train_test_split_interactions
@@ -88,15 +88,16 @@ def make_attacks(names, sizes, targets, seed):
 
 def models(seed, names):
     mf = dict(n_jobs=1, random_state=seed)
-    # The detector learns from generated random-attack profiles of several filler sizes (it
-    # never sees the attack it will face).
-    detector = ShillingDetector(random_state=seed)
+    # The defender does not know the attack: the unsupervised PCADetector. (A supervised
+    # ShillingDetector trained on another attack model, even RandomAttack with another filler
+    # size, flags none of these fakes: ROC-AUC 0.49-0.57 measured on seed 0.)
+    detector = PCADetector(random_state=seed)
     out = {
         "popularity": PopularityRecommender(),
         "BPR (tuned)": AdversarialMFRecommender(**BPR, **mf),
         "APR": AdversarialMFRecommender(**APR, **mf),
         "APR per-user": AdversarialMFRecommender(**PER_USER_APR, **mf),
-        "BPR + FakeUserFilter": ImbPipeline(
+        "BPR + PCA filter": ImbPipeline(
             [
                 ("filter", FakeUserFilter(detector, random_state=seed)),
                 ("model", AdversarialMFRecommender(**BPR, **mf)),
