@@ -83,9 +83,10 @@ GRID = [
 ]  # fmt: skip
 # The picks of the recorded --tune run (benchmarks/README.md): best validation NDCG@10 per path.
 CHOSEN = {
-    "D": ("D + rec., DAE, D lr 1e-4", WITH_D),
-    "no D": ("no D, DAE (tanh, dropout 0.3, ratios 0.1)", dict(DAE, discriminator=False)),
-}
+    "D": ("D + rec., DAE, D lr 1e-4, 2 D steps", dict(WITH_D, discriminator_steps=2)),
+    "no D": ("no D, DAE, ZR only, ratio 1, alpha 0.05",
+             dict(DAE, discriminator=False, scheme="zr", zr_ratio=1.0, alpha=0.05)),
+}  # fmt: skip
 SPARSE = 20
 # Augmentation settings of the --tune grid: (label, GAN path, GANAugmenter parameters).
 AUG_GRID = [
@@ -101,7 +102,7 @@ AUG_GRID = [
     ("top-up to 21, no-D generator", "no D", dict(min_interactions=SPARSE + 1)),
     ("top-up to 25, no-D generator", "no D", dict(min_interactions=25)),
 ]  # fmt: skip
-AUG_CHOSEN = AUG_GRID[0]
+AUG_CHOSEN = AUG_GRID[1]  # the recorded --tune pick
 
 
 def _fit(model, X):
