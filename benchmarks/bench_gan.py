@@ -3,24 +3,30 @@
 Sections (each can be run alone with ``--section``):
 
 ``quality``
-    A small grid of CFGAN configurations (with the discriminator, and the no-discriminator
-    ablation) scored on a validation split carved from the training data (never on test);
-    the best of each path is then fitted on the full training data with each ``--seeds``
-    and scored on test (P@5, P@20, NDCG@10, NDCG@20), next to popularity.
+    CFGAN with the discriminator and the no-discriminator ablation fitted on the full
+    training data with each ``--seeds`` and scored on test (P@5, P@20, NDCG@10, NDCG@20),
+    next to popularity. With ``--tune`` the configurations are first chosen on a validation
+    split carved from the training data (never on test): the grid ``GRID``, best validation
+    NDCG@10 per path; without it the recorded picks ``CHOSEN`` are used.
 ``augmentation``
-    APR (the validation-tuned configuration of ``bench_apr.py``) plain, wrapped in
-    ``GANAugmenter`` (users with <= 20 training interactions topped up to 20 with generated
-    items), and the control: the same number of rows for the same users drawn from item
-    popularity. NDCG@10 on the sparse test users and on all of them.
+    APR (the validation-tuned configuration of ``bench_apr.py``) plain, after
+    ``GANAugmenter`` (``AUG_CHOSEN``, or with ``--tune`` the best of ``AUG_GRID`` on
+    validation), and the control: the same number of rows for the same users drawn from
+    item popularity. NDCG@10 on the users with <= 20 training interactions and on all.
 ``realism``
     Distances of generated to real profile lengths and item popularity for ZR, PM and
-    ZR+PM (the collapse diagnostics of ``CFGANRecommender``), and seconds per epoch.
+    ZR+PM, KS of sampled profile lengths, mean discriminator score of real and sampled
+    profiles.
+``cost``
+    Seconds per epoch on the full training data.
 
-CPU, 1 thread (``--n-jobs``).
+``--threads`` sets the torch threads (default 1), ``--device`` the device (default cpu;
+``--device cuda`` on a GPU).
 
 Usage::
 
-    python benchmarks/bench_gan.py [--section all] [--seeds 0 1 2]
+    python benchmarks/bench_gan.py [--section all] [--tune] [--seeds 0 1 2]
+                                   [--threads 1] [--device cpu]
 """
 
 import argparse
@@ -44,6 +50,7 @@ APR = dict(optimizer="adagrad", learning_rate=0.05, reg=0.0, item_bias=True, adv
 # dropout, few negatives (ZR and PM ratios 0.1).
 DAE = dict(activation="tanh", input_dropout=0.3, zr_ratio=0.1, pm_ratio=0.1, n_epochs=30)
 WITH_D = dict(DAE, reconstruction_weight=1.0, discriminator_learning_rate=1e-4)
+WIDE = dict(DAE, generator_layers=(512,), input_dropout=0.5, n_epochs=20)
 # (label, path, parameters) of the validation grid (--tune); model seed 0.
 GRID = [
     # the first search's settings (relu, no dropout, ratios 0.5)
@@ -80,12 +87,28 @@ GRID = [
     ("D + rec., DAE, minimax", "D", dict(WITH_D, generator_loss="minimax")),
     ("D + rec., DAE, ZR only, ratio 1, alpha 0.05", "D",
      dict(WITH_D, scheme="zr", zr_ratio=1.0, alpha=0.05)),
+    # second round (added after the first 23): wider / deeper generators, more dropout
+    ("no D, DAE, (256, 256), dropout 0.5", "no D",
+     dict(DAE, discriminator=False, generator_layers=(256, 256), input_dropout=0.5)),
+    ("no D, DAE, (1024,), dropout 0.7", "no D",
+     dict(DAE, discriminator=False, generator_layers=(1024,), input_dropout=0.7)),
+    ("no D, DAE, (1024,), dropout 0.5, 20 ep", "no D", dict(WIDE, discriminator=False,
+                                                             generator_layers=(1024,))),
+    ("no D, DAE, (512,), dropout 0.5, 15 ep", "no D",
+     dict(WIDE, discriminator=False, n_epochs=15)),
+    ("no D, DAE, (512,), dropout 0.5, 20 ep", "no D", dict(WIDE, discriminator=False)),
+    ("no D, DAE, (512,), dropout 0.5, 25 ep", "no D",
+     dict(WIDE, discriminator=False, n_epochs=25)),
+    ("D + rec., DAE, (512,), dropout 0.5, 20 ep, 2 D steps", "D",
+     dict(WIDE, reconstruction_weight=1.0, discriminator_learning_rate=1e-4,
+          discriminator_steps=2)),
 ]  # fmt: skip
 # The picks of the recorded --tune run (benchmarks/README.md): best validation NDCG@10 per path.
 CHOSEN = {
-    "D": ("D + rec., DAE, D lr 1e-4, 2 D steps", dict(WITH_D, discriminator_steps=2)),
-    "no D": ("no D, DAE, ZR only, ratio 1, alpha 0.05",
-             dict(DAE, discriminator=False, scheme="zr", zr_ratio=1.0, alpha=0.05)),
+    "D": ("D + rec., DAE, (512,), dropout 0.5, 20 ep, 2 D steps",
+          dict(WIDE, reconstruction_weight=1.0, discriminator_learning_rate=1e-4,
+               discriminator_steps=2)),
+    "no D": ("no D, DAE, (512,), dropout 0.5, 20 ep", dict(WIDE, discriminator=False)),
 }  # fmt: skip
 SPARSE = 20
 # Augmentation settings of the --tune grid: (label, GAN path, GANAugmenter parameters).
