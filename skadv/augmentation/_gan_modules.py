@@ -27,7 +27,8 @@ def make_mlp(n_in, hidden_layers, n_out, activation):
     return nn.Sequential(*layers)
 
 
-def generator_loss(g, c, mask, zr, d_fake, *, alpha, reconstruction_weight, loss):
+def generator_loss(g, c, mask, zr, d_fake, *, alpha, reconstruction_weight, loss,
+                   logits=None, reconstruction="squared"):  # fmt: skip
     """Generator objective of one batch, averaged over its users.
 
     Parameters
@@ -44,12 +45,19 @@ def generator_loss(g, c, mask, zr, d_fake, *, alpha, reconstruction_weight, loss
         Discriminator logits of ``[g ⊙ mask, c]``; None without discriminator.
     alpha, reconstruction_weight : float
     loss : {"non-saturating", "minimax"}
+    logits : Tensor (B, n_items) or None
+        The generator's logits (``g = sigmoid(logits)``); needed by the multinomial term.
+    reconstruction : {"squared", "multinomial"}
+        Reconstruction term: ``sum_j mask_j (g_j - c_j)^2`` or the multinomial
+        log-likelihood ``-sum_j c_j log softmax(logits)_j`` (Mult-DAE; every item competes,
+        the mask is not used).
 
     Returns
     -------
     Tensor (scalar)
-        ``adv + alpha * sum_j zr_j g_j^2 + reconstruction_weight * sum_j mask_j (g_j - c_j)^2``
-        with ``adv = -log D`` (non-saturating) or ``log(1 - D)`` (minimax), ``D = sigmoid``.
+        ``adv + alpha * sum_j zr_j g_j^2 + reconstruction_weight * rec`` with ``rec`` the
+        reconstruction term above, ``adv = -log D`` (non-saturating) or ``log(1 - D)``
+        (minimax), ``D = sigmoid``.
     """
     total = torch.zeros((), dtype=g.dtype, device=g.device)
     if d_fake is not None:
@@ -58,7 +66,11 @@ def generator_loss(g, c, mask, zr, d_fake, *, alpha, reconstruction_weight, loss
     if zr is not None and alpha:
         total = total + alpha * (zr * g * g).sum(dim=1).mean()
     if reconstruction_weight:
-        total = total + reconstruction_weight * (mask * (g - c) ** 2).sum(dim=1).mean()
+        if reconstruction == "multinomial":
+            rec = -(c * F.log_softmax(logits, dim=1)).sum(dim=1)
+        else:
+            rec = (mask * (g - c) ** 2).sum(dim=1)
+        total = total + reconstruction_weight * rec.mean()
     return total
 
 

@@ -110,10 +110,22 @@ def test_schemes_and_losses_train(X, scheme, loss):
 
 def test_parameters_have_an_effect(X):
     base = _quiet_fit(_gan(), X).generator_state_["0.weight"]
+    multinomial = {"reconstruction_loss": "multinomial", "reconstruction_weight": 1.0}
     for params in ({"alpha": 1.0}, {"discriminator_steps": 2}, {"zr_ratio": 0.9},
-                   {"generator_learning_rate": 1e-2}):  # fmt: skip
+                   {"generator_learning_rate": 1e-2}, {"input_dropout": 0.5},
+                   multinomial):  # fmt: skip
         other = _quiet_fit(_gan(**params), X).generator_state_["0.weight"]
         assert not np.array_equal(base, other), params
+
+
+def test_input_dropout_corrupts_training_only(X):
+    """Denoising changes training, not scoring: scores stay the clean-condition logits."""
+    model = _quiet_fit(_gan(discriminator=False, input_dropout=0.5, activation="tanh"), X)
+    c = (model.interactions_[:4].toarray() > 0).astype(np.float32)
+    np.testing.assert_array_equal(model._user_item_scores(np.arange(4)), model._logits(c))
+    again = _quiet_fit(_gan(discriminator=False, input_dropout=0.5, activation="tanh"), X)
+    np.testing.assert_array_equal(model.generator_state_["0.weight"],
+                                  again.generator_state_["0.weight"])  # fmt: skip
 
 
 # ------------------------------------------------------------------------ losses
@@ -148,6 +160,15 @@ def test_losses_match_numpy_reference():
     no_d = generator_loss(t["g"], t["c"], t["mask"], None, None, alpha=alpha,
                           reconstruction_weight=w, loss="minimax")  # fmt: skip
     np.testing.assert_allclose(no_d.item(), rec_term, rtol=1e-12)
+    # Multinomial reconstruction (Mult-DAE): -sum_j c_j log softmax(logits)_j, every item.
+    logits = np.log(g / (1 - g))
+    log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    multinomial = w * np.mean(-(c * log_softmax).sum(axis=1))
+    got = generator_loss(t["g"], t["c"], t["mask"], t["zr"], None, alpha=alpha,
+                         reconstruction_weight=w, loss="minimax",
+                         logits=torch.from_numpy(logits),
+                         reconstruction="multinomial")  # fmt: skip
+    np.testing.assert_allclose(got.item(), zr_term + multinomial, rtol=1e-12)
 
 
 # ------------------------------------------------------------------------ collapse diagnostic
@@ -170,6 +191,46 @@ def test_forced_profile_length_collapse_is_detected(tiny_interactions):
     with pytest.warns(ConvergenceWarning, match="profile lengths"):
         gan.fit(tiny_interactions.X)
     assert gan.collapse_ == "profile-length" and gan.profile_length_distance_ >= 0.5
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # short run: not judged
+        {"n_epochs": 30},
+        {"n_epochs": 30, "discriminator": False},
+        {"n_epochs": 30, "noise_dim": 0},
+        {"n_epochs": 30, "activation": "tanh", "input_dropout": 0.3, "zr_ratio": 0.1,
+         "pm_ratio": 0.1, "reconstruction_weight": 1.0},
+    ],
+)  # fmt: skip
+def test_healthy_fits_do_not_warn(X, params):
+    """The collapse test is calibrated so that ordinary fits on make_interactions-sized
+    data (and short runs, whose outputs are still near 0.5) raise no ConvergenceWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = _gan(**params).fit(X)
+    assert model.collapse_ is None
+
+
+def test_collapse_rule_thresholds():
+    """The rule of collapse_ on hand-set diagnostics (10 items, real profiles of 4)."""
+    from types import SimpleNamespace
+
+    from skadv.augmentation._gan import _collapse_kind
+
+    def kind(n_iter=20, overlap=0.7, off_mass=0.5, ratio=1.0):
+        model = SimpleNamespace(n_iter_=n_iter, condition_overlap_=overlap,
+                                off_condition_mass_=off_mass, profile_length_ratio_=ratio,
+                                n_items_=10)  # fmt: skip
+        return _collapse_kind(model, 4.0)
+
+    assert kind() is None
+    assert kind(overlap=1.0, off_mass=0.01) == "identity"
+    assert kind(ratio=0.1) == "profile-length"  # towards a few items
+    assert kind(ratio=2.5) == "profile-length"  # 10 of 10 items: every item generated
+    assert kind(ratio=1.2) is None  # 4.8 items: longer than real, not collapsed
+    assert kind(n_iter=5, ratio=0.1) is None  # too early to judge
 
 
 # ------------------------------------------------------------------------ sampler role
@@ -231,9 +292,31 @@ def test_sample_and_discriminator_score(fitted, X):
     profiles = fitted.sample(5, random_state=0)
     assert set(profiles[:, 0]) <= set(range(5)) and set(profiles[:, 1]) <= set(X[:, 1])
     np.testing.assert_array_equal(profiles, fitted.sample(5, random_state=0))
+    assert not pd.DataFrame(profiles).duplicated().any()
     users, scores = fitted.discriminator_score(X)
     assert users.shape == scores.shape == (fitted.n_users_,)
     assert ((scores > 0) & (scores < 1)).all()
+    # Sampled profiles are scored like real ones (the detection helpers' use).
+    fake_users, fake_scores = fitted.discriminator_score(profiles)
+    np.testing.assert_array_equal(fake_users, np.unique(profiles[:, 0]))
+    assert ((fake_scores > 0) & (fake_scores < 1)).all()
+
+
+def test_sample_with_condition_lengths(fitted):
+    """length="condition": each profile as long as the real profile it is conditioned on."""
+    profiles = fitted.sample(50, random_state=0, length="condition")
+    lengths = np.bincount(profiles[:, 0], minlength=50)
+    real = set(np.diff(fitted.interactions_.indptr).tolist())
+    assert set(lengths.tolist()) <= real and (lengths > 0).all()
+    with pytest.raises(ValueError, match="length"):
+        fitted.sample(5, length="real")
+
+
+def test_synthetic_users_have_real_lengths(X):
+    aug = GANAugmenter(_gan(), min_interactions=None, n_synthetic_users=30, random_state=0)
+    X_res, _ = _quiet_resample(aug, X)
+    lengths = pd.Series(X_res[aug.sample_mask_, 0]).value_counts()
+    assert set(lengths.tolist()) <= set(pd.Series(X[:, 0]).value_counts().tolist())
 
 
 def test_imblearn_pipeline_resamples_training_data_only(X):
@@ -363,6 +446,8 @@ def test_import_skadv_leaves_torch_unimported():
         ({"generator_layers": (0,)}, "generator_layers"),
         ({"discriminator": "yes"}, "discriminator"),
         ({"generator_loss": "wgan"}, "generator_loss"),
+        ({"input_dropout": 1.0}, "input_dropout"),
+        ({"reconstruction_loss": "l1"}, "reconstruction_loss"),
     ],
 )
 def test_bad_gan_parameters_name_the_argument(X, params, match):
