@@ -1,6 +1,6 @@
 """
 Detecting shilling attacks: ROC and precision-recall curves
-==========================================================
+===========================================================
 
 A random shilling attack adds fake users (5 % of the real ones) who all interact with the
 same five unpopular target items plus random fillers. Two detectors score every user of
