@@ -197,12 +197,14 @@ def _poisoning(models, X_train, X_test, args):
 
 def _gan(apr, X_train, X_test, args):
     """APR on the training data topped up by a CFGAN generator for its sparse users."""
-    try:
-        from skadv import GANAugmenter
-        from skadv.augmentation import CFGANRecommender
-    except ImportError as exc:
-        print(f"\n--gan: {exc}; skipped.")
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the GAN is trained with PyTorch
+        print("\n--gan: GANAugmenter needs PyTorch (pip install 'skadv[torch]'); skipped.")
         return
+    from skadv import GANAugmenter
+    from skadv.augmentation import CFGANRecommender
+
     gan = CFGANRecommender(n_epochs=args.epochs or 40, random_state=args.seed)
     start = time.perf_counter()
     augmented = GANAugmenter(gan, apr, min_interactions=10, random_state=args.seed)

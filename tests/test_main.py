@@ -21,6 +21,19 @@ def test_main_job_with_the_gan(capsys):
     assert "GANAugmenter(APR):" in capsys.readouterr().out
 
 
+def test_main_job_without_torch_skips_the_gan(capsys, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "torch" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    main(["--n-users", "80", "--n-items", "50", "--epochs", "2", "--gan"])
+    assert "--gan: GANAugmenter needs PyTorch" in capsys.readouterr().out
+
+
 def test_main_job_rejects_a_folder_without_movielens(tmp_path):
     with pytest.raises(SystemExit):
         main(["--movielens", str(tmp_path)])
