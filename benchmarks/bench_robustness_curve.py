@@ -35,6 +35,7 @@ from bench_apr import (
     collapsed,
     describe,
     fit,
+    pick_robust,
     row_norms,
     table,
 )
@@ -80,13 +81,7 @@ def tune(X_train, seeds, n_jobs):
         for lam in PER_USER_GRID["adv_reg"]
     ]
     rows = _search(grid, "per-user APR", X_fit, X_val, seeds, n_jobs)
-    eligible = [r for r in rows if r[1] >= 0.995 * bpr[1]]
-    if eligible:
-        chosen = min(eligible, key=lambda r: r[2])
-    else:
-        print("No configuration within 0.5 % of BPR: the best NDCG@10 is chosen.\n")
-        chosen = max(rows, key=lambda r: r[1])
-    _print_search("per-user APR", rows, chosen, seeds)
+    _print_search("per-user APR", rows, pick_robust(rows, bpr[1], "per-user APR"), seeds)
 
 
 def curves(X_train, X_test, seeds, n_jobs):
