@@ -49,6 +49,12 @@ APR = dict(optimizer="adagrad", learning_rate=0.05, reg=0.0, item_bias=True, adv
            epsilon=0.15, epsilon_mode="relative", adv_start=200, n_epochs=400)  # fmt: skip
 # The generator as a denoising autoencoder (found by the --tune grid below): tanh, 30% input
 # dropout, few negatives (ZR and PM ratios 0.1).
+# The constructor defaults before 2026-12-07 (the original CFGAN's setting): every
+# configuration below is written against them, so they are pinned here and the grid keeps
+# meaning what it measured when CFGANRecommender's defaults changed.
+PAPER = dict(generator_layers=(256,), activation="relu", zr_ratio=0.5, pm_ratio=0.5,
+             reconstruction_weight=None, input_dropout=0.0, n_epochs=70,
+             discriminator_learning_rate=1e-3, discriminator_steps=1)  # fmt: skip
 DAE = dict(activation="tanh", input_dropout=0.3, zr_ratio=0.1, pm_ratio=0.1, n_epochs=30)
 WITH_D = dict(DAE, reconstruction_weight=1.0, discriminator_learning_rate=1e-4)
 WIDE = dict(DAE, generator_layers=(512,), input_dropout=0.5, n_epochs=20)
@@ -182,6 +188,7 @@ def _scores(model, X_test):
 
 
 def _gan(opts, seed, **params):
+    params = {**PAPER, **params}
     return CFGANRecommender(random_state=seed, n_jobs=opts.threads, device=opts.device, **params)
 
 

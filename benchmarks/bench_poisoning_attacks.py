@@ -33,7 +33,10 @@ from skadv.metrics._target import target_item_ranks
 
 ATTACK_SIZE = 0.05
 FILLER_SIZE = 0.02
-GAN = dict(reconstruction_weight=1.0, discriminator_learning_rate=1e-4, n_epochs=30)
+# Written against CFGANRecommender's defaults before 2026-12-07 (pinned since they changed).
+GAN = dict(generator_layers=(256,), activation="relu", zr_ratio=0.5, pm_ratio=0.5,
+           input_dropout=0.0, discriminator_steps=1, reconstruction_weight=1.0,
+           discriminator_learning_rate=1e-4, n_epochs=30)  # fmt: skip
 ATTACKS = {
     "random": RandomAttack,
     "average": AverageAttack,

@@ -205,7 +205,8 @@ def _gan(apr, X_train, X_test, args):
     from skadv import GANAugmenter
     from skadv.augmentation import CFGANRecommender
 
-    gan = CFGANRecommender(n_epochs=args.epochs or 40, random_state=args.seed)
+    epochs = {} if args.epochs is None else {"n_epochs": args.epochs}
+    gan = CFGANRecommender(**epochs, random_state=args.seed)
     start = time.perf_counter()
     augmented = GANAugmenter(gan, apr, min_interactions=10, random_state=args.seed)
     augmented.fit(X_train)

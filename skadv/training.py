@@ -28,6 +28,7 @@ from skadv.utils._validation import check_id_types, encode_ids, lookup_ids
 
 __all__ = [
     "ADVERSARIES",
+    "BelowPopularityWarning",
     "EPOCH_TRAINING_CONSTRAINTS",
     "EPSILON_MODES",
     "MEAN_NORM_EPSILON_MODES",
@@ -43,9 +44,12 @@ __all__ = [
     "normalize_rows",
     "per_user_scale",
     "perturbation_radii",
+    "popularity_validation_score",
     "progress",
+    "resolve_adv_start",
     "run_epochs",
     "usable_samples",
+    "warn_if_below_popularity",
 ]
 
 #: Perturbation methods, by one name each everywhere in skadv. ``"none"``: clean training;
@@ -244,6 +248,84 @@ def check_warmup(warmup_epochs, n_epochs):
             f"warmup_epochs={warmup_epochs} must be less than n_epochs={n_epochs}: at least "
             "one epoch runs after the warm-up."
         )
+
+
+def resolve_adv_start(adv_start, n_epochs):
+    """Clean epochs before adversarial training: the one meaning of ``adv_start="auto"``.
+
+    Every adversarially trained family pre-trains without the adversarial term, because
+    the perturbation of a freshly initialized model can be as large as its embeddings:
+    ``"auto"`` is ``n_epochs // 2``; an int is taken as given.
+
+    Examples
+    --------
+    >>> resolve_adv_start("auto", 20), resolve_adv_start(3, 20)
+    (10, 3)
+    """
+    return n_epochs // 2 if adv_start == "auto" else int(adv_start)
+
+
+# ------------------------------------------------------------------------------ baseline check
+class _PopularityRanking:
+    """Ranks every item by its count in ``model.interactions_`` (scorer protocol only)."""
+
+    def __init__(self, model):
+        self._model = model
+        self.n_items_ = model.n_items_
+        counts = np.bincount(model.interactions_.tocsr().indices, minlength=model.n_items_)
+        self._counts = counts.astype(np.float64)
+
+    def _ranking_problem(self, X, y=None):
+        return self._model._ranking_problem(X, y)
+
+    def _score_users(self, user_codes):
+        return np.tile(self._counts, (np.asarray(user_codes).shape[0], 1))
+
+
+def popularity_validation_score(model, X_val):
+    """NDCG@10 on ``X_val`` of ranking items by their popularity in ``model.interactions_``.
+
+    Call it while ``model.interactions_`` holds the training part that ``X_val`` was held
+    out from (as during an early-stopped ``fit``): both rankings then exclude the same items.
+    """
+    from skadv.metrics import get_ranking_scorer  # metrics sits below; imported lazily
+
+    return get_ranking_scorer("ndcg@10")(_PopularityRanking(model), X_val)
+
+
+def warn_if_below_popularity(model, popularity_score, hint):
+    """Warn when ``model.best_validation_score_`` is below the popularity ranking's.
+
+    A recommender that ranks below "most popular first" on its own validation part cannot
+    serve as it is; the warning gives both numbers and ``hint`` (the parameters to change).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from types import SimpleNamespace
+    >>> model = SimpleNamespace(best_validation_score_=0.05)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_below_popularity(model, 0.2, "Raise n_epochs.")
+    >>> print(caught[0].message)
+    SimpleNamespace's validation NDCG@10 (0.0500) is below the popularity ranking's (0.2000)
+    on the same validation part: it ranks worse than recommending the most popular items.
+    Raise n_epochs.
+    """
+    score = model.best_validation_score_
+    if score is None or popularity_score is None or not score < popularity_score:
+        return
+    warnings.warn(
+        f"{type(model).__name__}'s validation NDCG@10 ({score:.4f}) is below the popularity "
+        f"ranking's ({popularity_score:.4f}) on the same validation part: it ranks worse than "
+        f"recommending the most popular items. {hint}",
+        BelowPopularityWarning,
+        stacklevel=3,
+    )
+
+
+class BelowPopularityWarning(UserWarning):
+    """A fitted recommender ranked below the popularity baseline on its validation part."""
 
 
 # ------------------------------------------------------------------------------ early stopping

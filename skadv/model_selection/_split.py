@@ -87,8 +87,9 @@ class UserHoldoutSplit(_InteractionSplitter):
         ``round(test_size * n_u)`` (round half to even, as :func:`numpy.round`) and at least 1.
         An int is the number of interactions held out per user. Either way at most
         ``n_u - 1``, so each test user keeps one training interaction.
-    min_interactions : int, default=2
-        Users with fewer interactions are never tested.
+    min_interactions : int, default=5
+        Users with fewer interactions are never tested: they keep all of theirs in
+        training (the same default as :func:`train_test_split_interactions`).
     random_state : int, RandomState instance or None, default=None
         Controls the draws. An int gives the same splits on every call of ``split``.
 
@@ -114,7 +115,7 @@ class UserHoldoutSplit(_InteractionSplitter):
         "random_state": [NONE, RANDOM_STATE],
     }
 
-    def __init__(self, n_splits=5, *, test_size=0.2, min_interactions=2, random_state=None):
+    def __init__(self, n_splits=5, *, test_size=0.2, min_interactions=5, random_state=None):
         self.n_splits = n_splits
         self.test_size = test_size
         self.min_interactions = min_interactions

@@ -24,7 +24,10 @@ from skadv.training import (
     TrainingSchedule,
     check_finite,
     check_warmup,
+    popularity_validation_score,
+    resolve_adv_start,
     run_epochs,
+    warn_if_below_popularity,
 )
 from skadv.utils._backend import resolve_backend
 from skadv.utils._params import NONE, Interval, Options
@@ -41,7 +44,7 @@ OPTIMIZERS = ("adamw", "adam", "sgd", "adagrad")
 TRAINING_CONSTRAINTS = {
     **EPOCH_TRAINING_CONSTRAINTS,
     "n_epochs": [Interval("int", 1, None)],
-    "batch_size": [Interval("int", 1, None)],
+    "batch_size": [Options("auto"), Interval("int", 1, None)],
     "learning_rate": [Interval("real", 0, None, closed="neither")],
     "optimizer": [Options(*OPTIMIZERS)],
     "weight_decay": [Interval("real", 0, None)],
@@ -62,8 +65,26 @@ TRAINING_CONSTRAINTS = {
     "pgd_steps": [Interval("int", 1, None)],
     "pgd_alpha": [NONE, Interval("real", 0, None, closed="neither")],
     "norm": [Options("per-example", "global", "per-token")],
-    "adv_start": [Interval("int", 0, None)],
+    "adv_start": [Options("auto"), Interval("int", 0, None)],
 }
+
+
+def resolve_batch_size(batch_size, n_pairs):
+    """Triples per step: ``"auto"`` is about 64 steps per epoch, between 64 and 1024 triples.
+
+    A fixed large batch leaves a small data set a handful of optimizer steps per epoch (a
+    default that silently does nothing there); a fixed small one makes large data slow.
+
+    Examples
+    --------
+    >>> resolve_batch_size("auto", 3_000), resolve_batch_size("auto", 80_000)
+    (64, 1024)
+    >>> resolve_batch_size("auto", 20_000), resolve_batch_size(256, 20_000)
+    (312, 256)
+    """
+    if batch_size != "auto":
+        return int(batch_size)
+    return int(min(1024, max(64, n_pairs // 64)))
 
 
 class TorchRecommender(BaseRecommender):
@@ -91,6 +112,11 @@ class TorchRecommender(BaseRecommender):
     """
 
     _parameter_constraints: dict = TRAINING_CONSTRAINTS
+    #: What the below-popularity warning of an early-stopped fit tells the user to change.
+    _below_popularity_hint = (
+        "Train longer (n_epochs) or faster (learning_rate), or weaken the adversary "
+        "(epsilon, adv_reg)."
+    )
 
     # ------------------------------------------------------------------------ fit
     def fit(self, X, y=None, **fit_params):
@@ -136,10 +162,14 @@ class TorchRecommender(BaseRecommender):
             self.interactions_ = sparse.csr_matrix(
                 (pair_weights, (pair_users, pair_items)), shape=full.shape
             )
+        baseline = None
         try:
             self._train(pair_users, pair_items, pair_weights, rng, X_val)
+            if X_val is not None:
+                baseline = popularity_validation_score(self, X_val)
         finally:
             self.interactions_ = full
+        warn_if_below_popularity(self, baseline, self._below_popularity_hint)
         return self
 
     def _prepare(self, fit_params):
@@ -159,7 +189,8 @@ class TorchRecommender(BaseRecommender):
         schedule = TrainingSchedule(
             n_epochs=self.n_epochs, learning_rate=self.learning_rate, adversary=self.adversary,
             adv_reg=float(self.adv_reg), epsilon=float(self.epsilon),
-            epsilon_mode=self.epsilon_mode, adv_start=self.adv_start,
+            epsilon_mode=self.epsilon_mode,
+            adv_start=resolve_adv_start(self.adv_start, self.n_epochs),
             lr_schedule=self.lr_schedule, warmup_epochs=self.warmup_epochs,
             divergence_hint="Lower learning_rate, or set clip_grad_norm.",
         )  # fmt: skip
@@ -175,7 +206,8 @@ class TorchRecommender(BaseRecommender):
             module = self._make_module().to(device)
             sampler = TripleSampler(self.interactions_, pair_users, pair_items, device,
                                     generator, pair_weights)  # fmt: skip
-            steps_per_epoch = -(-sampler.n_pairs // self.batch_size)
+            batch_size = resolve_batch_size(self.batch_size, sampler.n_pairs)
+            steps_per_epoch = -(-sampler.n_pairs // batch_size)
             optimizer = make_optimizer(
                 self.optimizer, self._param_groups(module), self.learning_rate,
                 self.weight_decay,
@@ -195,7 +227,7 @@ class TorchRecommender(BaseRecommender):
                 module.train()
                 self._start_epoch(module)
                 clean_sum = adv_sum = 0.0
-                for batch in sampler.epoch(self.batch_size):
+                for batch in sampler.epoch(batch_size):
                     batch = self._prepare_batch(module, batch)
                     optimizer.zero_grad(set_to_none=True)
 
@@ -255,7 +287,7 @@ class TorchRecommender(BaseRecommender):
 
         return EarlyStopping(
             score, snapshot, n_iter_no_change=self.n_iter_no_change, tol=self.tol,
-            patience_start=self.adv_start if schedule.trains_adversarially else 0,
+            patience_start=schedule.adv_start if schedule.trains_adversarially else 0,
         )  # fmt: skip
 
     def _masks(self, batch):

@@ -339,13 +339,14 @@ def test_pickle_keeps_recommendations_and_adam_state(X):
 
 
 def test_early_stopping_keeps_the_adam_state_of_the_best_epoch(X, monkeypatch):
-    scores = iter([0.1, 0.5, 0.2, 0.3, 0.25, 0.1, 0.1])
+    # The last value is the popularity baseline scored after training (no warning).
+    scores = iter([0.1, 0.5, 0.2, 0.3, 0.25, 0.1, 0.1, 0.0])
     monkeypatch.setattr(skadv.metrics, "get_ranking_scorer", lambda name: lambda *a: next(scores))
     params = dict(early_stopping=True, n_epochs=8, adv_start=0, n_iter_no_change=3, tol=0.0)
     model = _fit(X, **params)
     assert model.n_iter_ == 5 and model.best_validation_score_ == 0.5
     # The best epoch is the 2nd: the kept state equals a 2-epoch run's, step count included.
-    scores = iter([0.1, 0.5])
+    scores = iter([0.1, 0.5, 0.0])
     two_epochs = _fit(X, **{**params, "n_epochs": 2})
     assert model._optimizer_state["n_steps"] == two_epochs._optimizer_state["n_steps"]
     np.testing.assert_array_equal(model.item_factors_, two_epochs.item_factors_)

@@ -10,9 +10,10 @@ from skadv.datasets import make_interactions
 from skadv.metrics import robustness_curve
 from skadv.model_selection import train_test_split_interactions
 
-COMMON = dict(n_factors=16, n_epochs=60, learning_rate=0.05)
+# Pinned (not the defaults): BPR with its L2 against APR with none, neither with item biases.
+COMMON = dict(n_factors=16, n_epochs=60, learning_rate=0.05, item_bias=False)
 BPR = dict(adv_reg=0.0, reg=0.01)
-APR = dict(adv_reg=1.0, epsilon=0.3, epsilon_mode="relative")
+APR = dict(adv_reg=1.0, epsilon=0.3, epsilon_mode="relative", reg=0.0)
 
 
 @pytest.fixture(scope="module")

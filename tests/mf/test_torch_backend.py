@@ -303,7 +303,7 @@ def test_same_seed_same_factors(X, optimizer, adversary):
         ("batch_size", 8),
         ("adversary", "random"),
         ("epsilon_mode", "absolute"),
-        ("item_bias", True),
+        ("item_bias", False),
         ("optimizer", "adam"),
         ("lr_schedule", "linear"),
         ("warmup_epochs", 1),

@@ -97,7 +97,7 @@ def test_same_seed_same_model_and_other_seed_differs(split):
         {"warmup_epochs": 2},
         {"clip_grad_norm": 1e-3},
         {"norm": "global"},
-        {"adv_start": 2},
+        {"adv_start": 0},
         {"activation": "tanh"},
         {"pgd_alpha": 0.01, "adversary": "pgd"},
     ],
@@ -113,10 +113,12 @@ def test_every_training_parameter_has_an_effect(split, params):
 def test_relative_epsilon_and_random_adversary_change_the_model(split, architecture):
     train, _ = split
     clean = _model(architecture=architecture, adversary="none").fit(train)
-    absolute = _model(architecture=architecture, epsilon=0.5).fit(train)
+    absolute = _model(architecture=architecture, epsilon=0.5, epsilon_mode="absolute")
+    absolute.fit(train)
     relative = _model(architecture=architecture, epsilon=0.5, epsilon_mode="relative")
     relative.fit(train)
-    random = _model(architecture=architecture, adversary="random", epsilon=0.5).fit(train)
+    random = _model(architecture=architecture, adversary="random", epsilon=0.5,
+                    epsilon_mode="absolute").fit(train)  # fmt: skip
     for model in (relative, random):
         assert model.n_iter_ == FAST["n_epochs"] and np.isfinite(model.loss_curve_).all()
         assert model.loss_curve_[-1] < model.loss_curve_[0]
