@@ -409,8 +409,10 @@ class CFGANRecommender(BaseRecommender):
         finally:
             self.interactions_ = full
         warn_if_below_popularity(
-            self, baseline, "Keep a reconstruction term (reconstruction_weight=1) and "
-            "input_dropout, or tune n_epochs: see the Notes of CFGANRecommender."
+            self,
+            baseline,
+            "Keep a reconstruction term (reconstruction_weight=1) and "
+            "input_dropout, or tune n_epochs: see the Notes of CFGANRecommender.",
         )
         if self.collapse_ is not None:
             warnings.warn(_collapse_message(self), ConvergenceWarning, stacklevel=2)

@@ -14,12 +14,12 @@ from skadv.model_selection import train_test_split_interactions
 
 
 def _mf_cython():
-    return AdversarialMFRecommender(8, n_epochs=10, random_state=0)
+    return AdversarialMFRecommender(8, n_epochs=40, random_state=0)
 
 
 def _mf_torch():
     pytest.importorskip("torch")
-    return AdversarialMFRecommender(8, n_epochs=10, backend="torch", device="cpu", random_state=0)
+    return AdversarialMFRecommender(8, n_epochs=40, backend="torch", device="cpu", random_state=0)
 
 
 def _two_tower():
