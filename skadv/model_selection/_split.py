@@ -535,9 +535,12 @@ def validation_holdout(user_codes, item_codes, validation_fraction, rng):
     >>> len(train), len(val)
     (4, 1)
     """
+    # Early stopping validates on every user with at least 2 pairs (its documented rule),
+    # not on the splitters' evaluation default of 5.
     cv = UserHoldoutSplit(
         n_splits=1,
         test_size=validation_fraction,
+        min_interactions=2,
         random_state=int(rng.randint(np.iinfo(np.int32).max)),
     )
     train_idx, val_idx = next(cv.split(np.column_stack([user_codes, item_codes])))
