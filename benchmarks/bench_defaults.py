@@ -47,13 +47,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _protocol import ml100k_path  # noqa: E402
-from bench_apr import BPR  # noqa: E402
+from _protocol import ml100k_path
+from bench_apr import BPR
 
-from skadv import AdversarialMFRecommender, GANAugmenter, PopularityRecommender  # noqa: E402
-from skadv.datasets import load_movielens, make_interactions  # noqa: E402
-from skadv.metrics import get_ranking_scorer  # noqa: E402
-from skadv.model_selection import TemporalSplit, train_test_split_interactions  # noqa: E402
+from skadv import AdversarialMFRecommender, GANAugmenter, PopularityRecommender
+from skadv.datasets import load_movielens, make_interactions
+from skadv.metrics import get_ranking_scorer
+from skadv.model_selection import TemporalSplit, train_test_split_interactions
 
 SPLITS = (
     "ml100k-holdout",
@@ -199,11 +199,18 @@ def summarize(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS))
-    parser.add_argument("--models", nargs="+", default=None,
-                        help="names among: popularity mf bpr-tuned neural cfgan gan-augmenter")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="names among: popularity mf bpr-tuned neural cfgan gan-augmenter",
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--validate", action="store_true",
-                        help="score on the ml100k-holdout validation part (choosing defaults)")
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="score on the ml100k-holdout validation part (choosing defaults)",
+    )
     parser.add_argument("--csv", default=None, help="also write the raw rows to this file")
     args = parser.parse_args(argv)
     names = args.models or list(models())
