@@ -1,9 +1,9 @@
 """Ranking metrics and scikit-learn scorers for recommenders.
 
-Metric functions and model-selection scorers. The robustness evaluation that fits and attacks
-models (``robustness_report``, ``robustness_curve``, ``make_robustness_scorer``) lives in
-:mod:`skadv.evaluation`, a layer above :mod:`skadv.attacks`; it stays importable from here
-through a lazy re-export, so this package never imports the attacks.
+The robustness evaluation that fits and attacks models (``robustness_report``,
+``robustness_curve``, ``make_robustness_scorer``) lives in :mod:`skadv.evaluation`, a layer
+above :mod:`skadv.attacks`; it stays importable from here through a lazy re-export, so this
+package never imports the attacks.
 """
 
 from skadv.metrics._detection import detection_scores
