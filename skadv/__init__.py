@@ -5,11 +5,10 @@ Importing skadv never imports PyTorch; the torch backend is loaded inside ``fit`
 
 import importlib
 
+from skadv._version import __version__
 from skadv.base import BaseRecommender
 from skadv.baseline import PopularityRecommender
 from skadv.mf import AdversarialMFRecommender
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "AdversarialMFRecommender",

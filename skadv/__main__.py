@@ -109,7 +109,8 @@ def main(argv=None):
     from sklearn.model_selection import GridSearchCV
 
     from skadv import AdversarialMFRecommender, PopularityRecommender
-    from skadv.metrics import get_ranking_scorer, robustness_curve
+    from skadv.evaluation import robustness_curve
+    from skadv.metrics import get_ranking_scorer
     from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions
 
     args = _parse_args(argv)
@@ -174,7 +175,7 @@ def main(argv=None):
 def _poisoning(models, X_train, X_test, args):
     """Target-item metrics of each model refitted on data poisoned by a bandwagon attack."""
     from skadv.attacks import BandwagonAttack
-    from skadv.metrics import robustness_report
+    from skadv.evaluation import robustness_report
 
     attack = BandwagonAttack(attack_size=args.attack_size, random_state=args.seed)
     print(

@@ -7,7 +7,7 @@ filler items, into the training data. Here BPR, APR, a popularity baseline and B
 fake-user filter are trained on poisoned copies of the same data, for bandwagon attacks of
 growing size, and the targets' progress is plotted: their mean rank among the real users'
 unseen items (how many places they gained) and their hit rate in the top 20 (T-HR@20).
-:func:`skadv.metrics.robustness_report` does the work: it poisons the training data only,
+:func:`skadv.evaluation.robustness_report` does the work: it poisons the training data only,
 refits each model and compares it with the clean fit.
 """
 

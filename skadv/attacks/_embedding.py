@@ -4,7 +4,7 @@
 and item embedding matrices, within one L2 ball of radius ε per row (APR's threat model), one
 L2 ball per matrix, or an elementwise box: FGSM (one normalised gradient step, the attack of
 APR), PGD (projected gradient ascent, Madry et al.) and random noise of the same size (the
-control). It is the measuring stick of :func:`skadv.metrics.robustness_curve`.
+control). It is the measuring stick of :func:`skadv.evaluation.robustness_curve`.
 """
 
 import copy
@@ -88,8 +88,8 @@ class EmbeddingAttack(BaseEstimator):
 
     See Also
     --------
-    skadv.metrics.robustness_curve : Ranking quality of a model under attacks of growing ε.
-    skadv.metrics.make_robustness_scorer : Robustness as a scorer for model selection.
+    skadv.evaluation.robustness_curve : Ranking quality of a model under attacks of growing ε.
+    skadv.evaluation.make_robustness_scorer : Robustness as a scorer for model selection.
 
     Notes
     -----

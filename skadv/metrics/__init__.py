@@ -1,4 +1,10 @@
-"""Ranking metrics and scikit-learn scorers for recommenders."""
+"""Ranking metrics and scikit-learn scorers for recommenders.
+
+The robustness evaluation that fits and attacks models (``robustness_report``,
+``robustness_curve``, ``make_robustness_scorer``) lives in :mod:`skadv.evaluation`, a layer
+above :mod:`skadv.attacks`; it stays importable from here through a lazy re-export, so this
+package never imports the attacks.
+"""
 
 from skadv.metrics._detection import detection_scores
 from skadv.metrics._ranking import (
@@ -10,8 +16,6 @@ from skadv.metrics._ranking import (
     precision_at_k,
     recall_at_k,
 )
-from skadv.metrics._report import robustness_report
-from skadv.metrics._robustness import make_robustness_scorer, robustness_curve
 from skadv.metrics._scorer import (
     auc_scorer,
     get_ranking_scorer,
@@ -60,3 +64,20 @@ __all__ = [
     "target_scores",
     "make_robustness_scorer",
 ]
+
+# Moved to skadv.evaluation (it fits and attacks models, so it sits above skadv.attacks);
+# re-exported on first access (PEP 562) so that importing skadv.metrics never imports the
+# layers above it.
+_MOVED_TO_EVALUATION = ("make_robustness_scorer", "robustness_curve", "robustness_report")
+
+
+def __getattr__(name):
+    if name in _MOVED_TO_EVALUATION:
+        from skadv import evaluation  # upward, lazy: documented in tests/test_layering.py
+
+        return getattr(evaluation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from skadv.metrics import robustness_report
+from skadv.evaluation import robustness_report
 from skadv.plotting._base import check_matplotlib, get_axes
 
 _Y_LABELS = {
@@ -19,14 +19,14 @@ class PoisoningCurveDisplay:
     """A metric of the attacked model against the attack's strength, one line per model and
     attack.
 
-    The x axis is the ``strength`` column of :func:`skadv.metrics.robustness_report`: the
+    The x axis is the ``strength`` column of :func:`skadv.evaluation.robustness_report`: the
     fraction of fake users (``attack_size``) of a poisoning attack, or ε of an embedding attack.
     Build it with :meth:`from_estimators` (reports computed here) or :meth:`from_reports`.
 
     Parameters
     ----------
     reports : dict of str to pandas.DataFrame
-        Per model name, a table returned by :func:`~skadv.metrics.robustness_report`.
+        Per model name, a table returned by :func:`~skadv.evaluation.robustness_report`.
     metric : str, default="target_hr@50"
         The ``metric`` rows to draw.
 
@@ -39,7 +39,7 @@ class PoisoningCurveDisplay:
 
     See Also
     --------
-    skadv.metrics.robustness_report : The table behind each line.
+    skadv.evaluation.robustness_report : The table behind each line.
     RobustnessCurveDisplay : Embedding attacks of growing ε, from :func:`robustness_curve`.
 
     Examples
@@ -71,7 +71,7 @@ class PoisoningCurveDisplay:
     @classmethod
     def from_estimators(cls, estimators, X_train, X_test, attacks, *, metric="target_hr@50",
                         y="attacked", ax=None, **report_params):  # fmt: skip
-        """Run :func:`~skadv.metrics.robustness_report` for each model and plot the metric.
+        """Run :func:`~skadv.evaluation.robustness_report` for each model and plot the metric.
 
         Parameters
         ----------
@@ -89,7 +89,7 @@ class PoisoningCurveDisplay:
             The metric of the attacked model, or its change from the clean model.
         ax : matplotlib Axes, default=None
         **report_params
-            Passed to :func:`~skadv.metrics.robustness_report` (``y_train``, ``users``...).
+            Passed to :func:`~skadv.evaluation.robustness_report` (``y_train``, ``users``...).
 
         Returns
         -------
@@ -106,7 +106,7 @@ class PoisoningCurveDisplay:
 
     @classmethod
     def from_reports(cls, reports, *, metric="target_hr@50", y="attacked", ax=None):
-        """Plot tables already computed by :func:`~skadv.metrics.robustness_report`.
+        """Plot tables already computed by :func:`~skadv.evaluation.robustness_report`.
 
         Parameters
         ----------
@@ -144,7 +144,7 @@ class PoisoningCurveDisplay:
             if missing:
                 raise ValueError(
                     f"The report of {name!r} lacks the columns {sorted(missing)}: pass tables "
-                    "returned by skadv.metrics.robustness_report."
+                    "returned by skadv.evaluation.robustness_report."
                 )
             rows = report[report["metric"] == self.metric]
             if rows.empty:

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from skadv.metrics import robustness_curve
+from skadv.evaluation import robustness_curve
 from skadv.plotting._base import check_matplotlib, get_axes
 
 _Y_COLUMNS = {"attacked": "{metric}", "relative_drop": "relative drop of {metric}"}
@@ -18,13 +18,13 @@ class RobustnessCurveDisplay:
 
     Build it with :meth:`from_estimator` (one model, attacked here), :meth:`from_estimators`
     (a mapping of names to models, all attacked with the same settings) or
-    :meth:`from_curves` (tables returned by :func:`skadv.metrics.robustness_curve`).
+    :meth:`from_curves` (tables returned by :func:`skadv.evaluation.robustness_curve`).
 
     Parameters
     ----------
     curves : dict of str to pandas.DataFrame
         Per model name, a table with the columns of
-        :func:`~skadv.metrics.robustness_curve` (``epsilon``, ``epsilon_mode``, ``clean``,
+        :func:`~skadv.evaluation.robustness_curve` (``epsilon``, ``epsilon_mode``, ``clean``,
         ``attacked``, ``relative_drop``...). All tables must share one ``epsilon_mode``.
     metric_name : str, default="NDCG@10"
         Metric name for the axis label.
@@ -40,7 +40,7 @@ class RobustnessCurveDisplay:
 
     See Also
     --------
-    skadv.metrics.robustness_curve : The table behind each line.
+    skadv.evaluation.robustness_curve : The table behind each line.
 
     Examples
     --------
@@ -89,7 +89,7 @@ class RobustnessCurveDisplay:
             Axis label of the metric; None: ``curve_params["metric"]`` upper-cased
             (``"NDCG@10"`` by default).
         **curve_params
-            Passed to :func:`skadv.metrics.robustness_curve` (``adversary``, ``metric``,
+            Passed to :func:`skadv.evaluation.robustness_curve` (``adversary``, ``metric``,
             ``epsilon_mode``, ``random_state``...).
 
         Returns
@@ -129,7 +129,7 @@ class RobustnessCurveDisplay:
 
     @classmethod
     def from_curves(cls, curves, *, y="attacked", ax=None, metric_name="NDCG@10"):
-        """Plot tables already computed by :func:`skadv.metrics.robustness_curve`.
+        """Plot tables already computed by :func:`skadv.evaluation.robustness_curve`.
 
         Parameters
         ----------

@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 
+from skadv._version import __version__
+
 __all__ = ["fit_record"]
 
 _OPTIONAL = ("torch", "transformers")
@@ -50,11 +52,9 @@ def fit_record(estimator):
     import scipy
     import sklearn
 
-    import skadv
-
     versions = {
         "python": platform.python_version(),
-        "skadv": skadv.__version__,
+        "skadv": __version__,
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "scikit-learn": sklearn.__version__,

@@ -62,3 +62,15 @@ def test_torch_models_record_torch():
                                          batch_size=64, random_state=0).fit(X)  # fmt: skip
     version = model.fit_record_["versions"]["torch"]
     assert model.fit_record_["backend"] == "torch" and type(version) is str  # not TorchVersion
+
+
+def test_the_record_names_the_package_version():
+    import re
+    from pathlib import Path
+
+    import skadv
+
+    record = PopularityRecommender().fit(X).fit_record_
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    declared = re.search(r'^version = "([^"]+)"', pyproject, re.MULTILINE).group(1)
+    assert record["versions"]["skadv"] == skadv.__version__ == declared

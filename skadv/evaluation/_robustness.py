@@ -4,13 +4,14 @@
 :class:`skadv.attacks.EmbeddingAttack` for several ε; :func:`make_robustness_scorer` turns the
 attacked metric (or its relative drop) into a scorer for ``GridSearchCV`` / ``cross_validate``.
 Ranking metrics come from :func:`skadv.metrics.get_ranking_scorer`, so they are defined once.
+Both fit or attack estimators, so they live in :mod:`skadv.evaluation`, above the attacks.
 """
 
 import numpy as np
 import pandas as pd
 
 from skadv.attacks import EmbeddingAttack
-from skadv.metrics._report import (
+from skadv.evaluation._report import (
     _TARGET_METRIC,
     _check_attack,
     _is_poisoning,
@@ -271,7 +272,7 @@ def make_robustness_scorer(attack, metric="ndcg@10", kind="attacked"):
         ``(estimator, X, y=None) -> float`` (higher must be better): the quality of the
         attacked model on ``X``. With a poisoning attack also a target metric:
         ``"target_hr@K"``, ``"target_ndcg@K"``, ``"target_rank"`` or ``"target_score"`` (see
-        :func:`skadv.metrics.robustness_report`) of the attack's targets among the users of
+        :func:`skadv.evaluation.robustness_report`) of the attack's targets among the users of
         ``X``, oriented so that higher is more robust: minus the hit rate, NDCG or score, the
         mean rank itself.
     kind : {"attacked", "drop"}, default="attacked"

@@ -14,8 +14,8 @@ from skadv.attacks import EmbeddingAttack
 from skadv.base import BaseRecommender
 from skadv.baseline import PopularityRecommender
 from skadv.datasets import make_interactions
+from skadv.evaluation import make_robustness_scorer, robustness_curve
 from skadv.metrics import get_ranking_scorer, ndcg_at_k
-from skadv.metrics._robustness import make_robustness_scorer, robustness_curve
 from skadv.mf import AdversarialMFRecommender
 from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions
 

@@ -7,7 +7,7 @@ either perturbs the fitted model (attacks with a ``perturb`` method, such as
 attacked metrics in one tidy DataFrame. The test data is never poisoned.
 
 The poisoning helpers here (:func:`_poison_and_refit`, :func:`_target_metrics`) are shared with
-:func:`skadv.metrics.make_robustness_scorer`, so a report and a scorer measure the same thing.
+:func:`skadv.evaluation.make_robustness_scorer`, so a report and a scorer measure the same thing.
 """
 
 import inspect
@@ -198,10 +198,11 @@ def robustness_report(
     metrics : str or sequence of str, default=("ndcg@10", "target_hr@50", "target_ndcg@50", \
 "target_rank")
         Ranking scorer names of :func:`skadv.metrics.get_ranking_scorer` (clean quality on
-        ``X_test``) and target metrics: ``"target_hr@K"`` (:func:`target_hit_rate_at_k`),
-        ``"target_ndcg@K"`` (:func:`target_ndcg_at_k`), ``"target_rank"`` (mean rank of the
-        targets among each user's unseen items: its ``change`` is minus
-        :func:`average_rank_shift` when every pair is valid in both models) and
+        ``X_test``) and target metrics: ``"target_hr@K"``
+        (:func:`~skadv.metrics.target_hit_rate_at_k`), ``"target_ndcg@K"``
+        (:func:`~skadv.metrics.target_ndcg_at_k`), ``"target_rank"`` (mean rank of the targets
+        among each user's unseen items: its ``change`` is minus
+        :func:`~skadv.metrics.average_rank_shift` when every pair is valid in both models) and
         ``"target_score"`` (mean predicted score: its ``change`` is the prediction shift).
     users : array-like, default=None
         The real users for target metrics; None means every user of ``X_train``.
@@ -218,8 +219,8 @@ def robustness_report(
 
     See Also
     --------
-    skadv.metrics.robustness_curve : Model attacks of growing ε.
-    skadv.metrics.make_robustness_scorer : The same measurements as a scorer for model
+    skadv.evaluation.robustness_curve : Model attacks of growing ε.
+    skadv.evaluation.make_robustness_scorer : The same measurements as a scorer for model
         selection.
 
     Notes

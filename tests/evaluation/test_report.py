@@ -11,14 +11,9 @@ from skadv.attacks import AverageAttack, BandwagonAttack, EmbeddingAttack, Rando
 from skadv.baseline import PopularityRecommender
 from skadv.datasets import make_interactions
 from skadv.detection import FakeUserFilter, ShillingDetector
-from skadv.metrics import (
-    average_rank_shift,
-    get_ranking_scorer,
-    make_robustness_scorer,
-    robustness_report,
-    target_hit_rate_at_k,
-)
-from skadv.metrics._report import _training_data
+from skadv.evaluation import make_robustness_scorer, robustness_report
+from skadv.evaluation._report import _training_data
+from skadv.metrics import average_rank_shift, get_ranking_scorer, target_hit_rate_at_k
 from skadv.mf import AdversarialMFRecommender
 from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions
 

@@ -1,0 +1,16 @@
+"""Robustness evaluation: fit, attack and score recommenders.
+
+Everything here orchestrates the layers below it: it clones and fits estimators, runs the
+attacks of :mod:`skadv.attacks` and measures the result with the pure functions and scorers of
+:mod:`skadv.metrics`. The same names stay importable from :mod:`skadv.metrics`, which
+re-exports them lazily.
+"""
+
+from skadv.evaluation._report import robustness_report
+from skadv.evaluation._robustness import make_robustness_scorer, robustness_curve
+
+__all__ = [
+    "make_robustness_scorer",
+    "robustness_curve",
+    "robustness_report",
+]
