@@ -6,8 +6,10 @@ probability-like suspicion in [0, 1] (higher: more likely fake), then one rule t
 into decisions:
 
 ``contamination`` (a fraction), when set
-    flag that fraction of the users of ``X``, the most suspicious ones (ties at the cut are
-    all flagged or all kept, so the share can differ slightly);
+    flag that fraction of the users of ``X``, the most suspicious ones; ties at the cut
+    are flagged together when above the lowest score (and 0), users at the lowest score
+    never (see :func:`contamination_threshold`): never everyone, and when most scores tie
+    at 0, possibly fewer than the fraction;
 ``threshold`` (a probability)
     flag ``proba_ > threshold``;
 ``threshold="auto"``
@@ -140,14 +142,34 @@ class BaseShillingDetector(BaseEstimator):
 def _decision_threshold(proba, threshold, contamination, auto_threshold):
     if contamination is None:
         return auto_threshold if threshold == "auto" else threshold
+    return contamination_threshold(proba, contamination)
+
+
+def contamination_threshold(proba, contamination):
+    """The cut on ``proba`` that flags the ``contamination`` share of the most suspicious.
+
+    Tie rule: users tied at the cut are flagged together when their score is above the
+    floor (the lowest score, or 0 when that is lower), so at most the share asked plus
+    those ties; users at the floor are never flagged, so neither is everyone, and when
+    most scores tie at 0, fewer than the share asked may be flagged.
+
+    Examples
+    --------
+    >>> proba = np.r_[np.zeros(18), 0.4, 0.9]
+    >>> int((proba > contamination_threshold(proba, 0.25)).sum())  # 5 asked, 2 above 0
+    2
+    """
     n_flag = int(round(contamination * proba.shape[0]))
-    if n_flag == 0:
+    if n_flag == 0 or proba.shape[0] == 0:
         return 1.0
     ordered = np.sort(proba)[::-1]
+    floor = max(float(ordered[-1]), 0.0)  # no suspicion at all: never flagged
     last = ordered[n_flag - 1]  # the least suspicious flagged user
-    nxt = ordered[n_flag] if n_flag < ordered.shape[0] else -np.inf
+    if last <= floor:
+        return floor
+    nxt = ordered[n_flag] if n_flag < ordered.shape[0] else floor
     # Midway to the next score; on a tie, just below it: the tied users are all flagged.
-    return (last + nxt) / 2.0 if nxt < last and np.isfinite(nxt) else np.nextafter(last, -1.0)
+    return (last + nxt) / 2.0 if nxt < last else float(np.nextafter(last, -1.0))
 
 
 def f1_threshold(scores, labels):

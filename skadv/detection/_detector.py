@@ -333,6 +333,18 @@ class FakeUserFilter(BaseInteractionSampler):
         X_ids[:, 0], X_ids[:, 1] = self.user_ids_[user_codes], self.item_ids_[item_codes]
         self.detector_ = detector.fit(X_ids, weights if self.has_y_ else None)
         flagged = self.detector_.predict(self.user_ids_).astype(bool)
+        if flagged.all():
+            rule = (
+                f"contamination={self.detector_.contamination}"
+                if getattr(self.detector_, "contamination", None) is not None
+                else f"threshold={self.detector_.threshold!r}"
+            )
+            raise ValueError(
+                f"FakeUserFilter: its {type(self.detector_).__name__} flagged all "
+                f"{flagged.shape[0]} users ({rule}, threshold_={self.detector_.threshold_:.4g}), "
+                "which would leave an empty training set; raise the detector's threshold or "
+                "set its contamination to the expected share of fake users."
+            )
         self.removed_user_ids_ = self.user_ids_[flagged]
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0), ~flagged[user_codes]
