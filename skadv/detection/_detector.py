@@ -1,11 +1,15 @@
 r"""``ShillingDetector`` (supervised: which users are fake) and ``FakeUserFilter`` (drop them).
 
 Training and scoring (two-step positive-unlabelled learning)
-    ``fit(X, y)`` injects the profiles of ``attack`` (a shilling sampler of
-    :mod:`skadv.attacks`) into ``X``, in three batches of 0.5, 1 and 1.5 times its
-    ``attack_size``, each with its own seed and so its own targets (a batch inflates its
-    targets' popularity by its size, and from one batch a classifier learns that value
-    rather than what fake profiles look like), computes :class:`ProfileFeatures` on the result and
+    ``fit(X, y)`` injects training batches of fake profiles into ``X``: by default the
+    mixture of :func:`training_attacks` (random, average, bandwagon, segment and
+    camouflaged profiles of several batch, filler and target sizes and target popularity:
+    a detector trained on one attack learns that attack, not fakes); with one ``attack``
+    (a shilling sampler of :mod:`skadv.attacks`), three batches of 0.5, 1 and 1.5 times
+    its ``attack_size``; with a list, one batch per attack. Each batch has its own seed
+    and so its own targets (a batch inflates its targets' popularity by its size, and from
+    one batch a classifier learns that value rather than what fake profiles look like).
+    It then computes :class:`ProfileFeatures` on the result and
     trains ``classifier`` to tell the injected profiles (label 1) from the users of ``X``
     (label 0). The users of ``X`` are scored **out of fold**: they are split into ``cv``
     groups of users (and the injected profiles into ``cv`` groups as well), and each group
@@ -62,8 +66,17 @@ from skadv.detection._base import (
     BaseShillingDetector,
     f1_threshold,
 )
+from skadv.detection._combined import CombinedDetector
 from skadv.detection._features import ProfileFeatures
-from skadv.utils._params import NONE, RANDOM_STATE, HasMethods, Interval, validate_params
+from skadv.detection._mixture import training_attacks
+from skadv.utils._params import (
+    NONE,
+    RANDOM_STATE,
+    HasMethods,
+    Interval,
+    TypeOf,
+    validate_params,
+)
 from skadv.utils._random import check_random_state
 from skadv.utils._validation import check_interactions
 
@@ -75,12 +88,6 @@ __all__ = ["FakeUserFilter", "ShillingDetector"]
 BATCH_SHARES = (0.5, 1.0, 1.5)
 
 
-def _default_attack():
-    from skadv.attacks import RandomAttack
-
-    return RandomAttack(attack_size=0.1, filler_size=0.05)
-
-
 class ShillingDetector(BaseShillingDetector):
     __doc__ = f"""Tell fake (shilling) users from genuine ones: a classifier over profile features.
 
@@ -89,11 +96,14 @@ class ShillingDetector(BaseShillingDetector):
 
     Parameters
     ----------
-    attack : skadv shilling attack, default=None
-        Generator of the fake training profiles, e.g. ``AverageAttack(attack_size=0.1)``;
-        None: ``RandomAttack(attack_size=0.1, filler_size=0.05)``. Cloned into the three
-        training batches (:data:`BATCH_SHARES` times its ``attack_size``), seeded from its
-        ``random_state``, or from ``random_state`` when it has none.
+    attack : skadv shilling attack or list of them, default=None
+        Generator(s) of the fake training profiles. None: the mixture of
+        :func:`training_attacks` (ten batches of five families). One attack, e.g.
+        ``AverageAttack(attack_size=0.1)``: cloned into three batches
+        (:data:`BATCH_SHARES` times its ``attack_size``), seeded from its
+        ``random_state``, or from ``random_state`` when it has none. A list (e.g.
+        ``training_attacks(exclude=["bandwagon"])``): one batch per attack, as given,
+        each seeded from ``random_state``.
     classifier : sklearn classifier with ``predict_proba``, default=None
         Trained on :class:`ProfileFeatures`; None: ``RandomForestClassifier(n_estimators=100)``
         seeded from ``random_state``.
@@ -148,7 +158,8 @@ class ShillingDetector(BaseShillingDetector):
 
     _parameter_constraints = {
         "attack": [NONE, HasMethods("fit_resample", description="a shilling attack (a sampler "
-                                    "with fit_resample)")],
+                                    "with fit_resample)"),
+                   TypeOf(list, tuple, description="a list of shilling attacks")],
         "classifier": [NONE, HasMethods("fit", "predict_proba", description="a classifier "
                                         "with predict_proba")],
         "n_neighbors": [Interval("int", 1, None)],
@@ -218,17 +229,33 @@ class ShillingDetector(BaseShillingDetector):
         return self._decide(ids[real_rows], proba, auto)
 
     def _inject(self, X, y, rng):
-        """``X`` plus the training batches: ``attack`` at shares of its ``attack_size``."""
-        base = _default_attack() if self.attack is None else self.attack
-        seeded = "random_state" in base.get_params() and base.random_state is not None
-        seeds = check_random_state(base.random_state) if seeded else rng
+        """``X`` plus the training batches: the mixture, or ``attack`` at shares of its size."""
+        if self.attack is None or isinstance(self.attack, (list, tuple)):
+            batches = training_attacks() if self.attack is None else list(self.attack)
+            for k, batch in enumerate(batches):
+                if not hasattr(batch, "fit_resample"):
+                    raise TypeError(
+                        f"The 'attack' parameter of ShillingDetector must be a shilling attack "
+                        f"or a list of them; item {k} is a {type(batch).__name__}."
+                    )
+            if not batches:
+                raise ValueError("The 'attack' parameter of ShillingDetector is an empty list.")
+            shares = [(batch, None) for batch in batches]
+            seeds = rng
+        else:
+            base = self.attack
+            seeded = "random_state" in base.get_params() and base.random_state is not None
+            seeds = check_random_state(base.random_state) if seeded else rng
+            shares = [(base, share) for share in BATCH_SHARES]
         attacks = []
-        for share in BATCH_SHARES:
+        for base, share in shares:
             attack = clone(base)
             params = {"random_state": int(seeds.randint(2**31 - 1))}
-            if "attack_size" in attack.get_params():
+            if share is not None and "attack_size" in attack.get_params():
                 # Relative to the users present, which grow by the earlier batches (a few %).
                 params["attack_size"] = base.attack_size * share
+            if "random_state" not in attack.get_params():
+                params.pop("random_state")
             attack.set_params(**params)
             X, y = attack.fit_resample(X, y)
             attacks.append(attack)
@@ -277,19 +304,23 @@ class FakeUserFilter(BaseInteractionSampler):
     ``fit_resample(X, y)`` fits a clone of ``detector`` on ``(X, y)`` and returns ``X``
     without the flagged users' rows (imbalanced-learn's contract: in
     ``imblearn.pipeline.Pipeline([("attack", ...), ("filter", FakeUserFilter()),
-    ("model", ...)])`` it cleans the training folds only).
+    ("model", ...)])`` it cleans the training folds only). It never returns an empty
+    training set: when the detector flags every user, ``fit_resample`` raises a
+    ``ValueError`` naming the filter and the detector's threshold.
 
     Parameters
     ----------
-    detector : ShillingDetector, PCADetector or DiscriminatorDetector, default=None
-        Any skadv detector (a ``BaseShillingDetector``); None: ``ShillingDetector()``
-        seeded from ``random_state``.
+    detector : skadv detector, default=None
+        Any skadv detector (a ``BaseShillingDetector``: ``CombinedDetector``,
+        ``CoRatingDetector``, ``PCADetector``, ``ShillingDetector``,
+        ``DiscriminatorDetector``); None: ``CombinedDetector()`` (co-rating and PCA
+        detectors, unsupervised), seeded from ``random_state``.
     random_state : int, RandomState instance or None, default=None
         Seeds an unseeded detector.
 
     Attributes
     ----------
-    detector_ : ShillingDetector
+    detector_ : BaseShillingDetector
         Fitted on the input.
     removed_user_ids_ : ndarray
         The flagged users.
@@ -321,10 +352,11 @@ class FakeUserFilter(BaseInteractionSampler):
         if self.detector is not None and not isinstance(self.detector, BaseShillingDetector):
             raise TypeError(
                 "The 'detector' parameter of FakeUserFilter must be a skadv detector "
-                "(ShillingDetector, PCADetector, DiscriminatorDetector) or None; got "
+                "(CombinedDetector, CoRatingDetector, PCADetector, ShillingDetector, "
+                "DiscriminatorDetector) or None; got "
                 f"{type(self.detector).__name__}."
             )
-        detector = clone(ShillingDetector() if self.detector is None else self.detector)
+        detector = clone(CombinedDetector() if self.detector is None else self.detector)
         seedable = "random_state" in detector.get_params()
         if seedable and detector.random_state is None and self.random_state is not None:
             rng = check_random_state(self.random_state)
