@@ -8,8 +8,12 @@ counts :math:`c_{ij} = |U_i \cap U_j|` of the binary profile matrix (:math:`U_i`
 of item :math:`i`; :math:`A^T A` of the sparse user × item matrix, never a dense
 user × item one):
 
-1. the Jaccard similarity :math:`J_{ij} = c_{ij} / (|U_i| + |U_j| - c_{ij})` of each item
-   pair co-rated by at least ``min_support`` users;
+1. the excess Jaccard similarity of each item pair co-rated by at least ``min_support``
+   users, :math:`J_{ij} = (c_{ij} - e_{ij}) / (|U_i| + |U_j| - c_{ij})` with
+   :math:`e_{ij} = |U_i| |U_j| / n_{users}` the co-count of independent items: popular
+   items co-occur by chance (on ml-100k, the plain Jaccard similarity of genuine pairs of
+   popular items reached that of a 1 % attack's targets, which then went unflagged in 2 of
+   10 seeds);
 2. the suspicion of item :math:`i`, :math:`s_i`, its **second** highest :math:`J_{ij}`
    over :math:`j`: an attack item has a near-copy of its user set in every other target,
    a genuine item at most one (a sequel, a twin);
@@ -17,7 +21,11 @@ user × item one):
    over the items of its profile (0 with fewer items): a fake holds ``n_targets`` (+
    selected) suspicious items, a genuine user who rated one target holds one.
 
-``threshold="auto"`` is the robust outlier rule :func:`outlier_threshold` (median + 2.5
+Cost: the sparse product :math:`A^T A` takes time :math:`\sum_u n_u^2` and memory up to
+the number of co-rated item pairs (at most :math:`n_{items}^2`; on the full ml-100k, under
+a second and 80 MB at peak).
+
+``threshold="auto"`` is the robust outlier rule :func:`outlier_threshold` (median + 3
 robust standard deviations of ``proba_``), which does not depend on the share of fakes.
 
 What it cannot see (by construction; ``benchmarks/README.md`` has the figures): attacks
@@ -122,12 +130,13 @@ class CoRatingDetector(BaseShillingDetector):
 
 
 def _item_suspicion(A, min_support):
-    """Second highest Jaccard similarity of each item's user set to another item's."""
+    """Second highest excess Jaccard similarity of each item's user set to another item's."""
     popularity = np.asarray(A.sum(axis=0)).ravel()
     C = (A.T @ A).tocoo()
     keep = (C.row != C.col) & (C.data >= min_support)
     rows, cols, counts = C.row[keep], C.col[keep], C.data[keep]
-    jaccard = counts / (popularity[rows] + popularity[cols] - counts)
+    expected = popularity[rows] * popularity[cols] / A.shape[0]  # independent items
+    jaccard = (counts - expected) / (popularity[rows] + popularity[cols] - counts)
     return _kth_largest_per_group(rows, jaccard, A.shape[1], 2)
 
 

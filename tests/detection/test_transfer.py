@@ -50,18 +50,20 @@ def test_co_rating_auto_threshold_flags_a_1_percent_attack(planted, family):
     flagged = detector.predict(detector.user_ids_).astype(bool)
     is_fake = np.isin(detector.user_ids_, attack.fake_user_ids_)
     assert is_fake.sum() == 5
-    assert flagged[is_fake].all() and not flagged[~is_fake].any()
+    assert flagged[is_fake].all()
+    assert flagged[~is_fake].sum() <= 0.01 * 500
 
 
 def test_co_rating_scores_by_hand():
-    # Users 0-3 share items 0, 1, 2 (each co-rated by 4 users, Jaccard 1 with the other
+    # Users 0-3 share items 0, 1, 2 (each rated by the same 4 of the 10 users: Jaccard 1,
+    # less the 4 * 4 / 10 co-raters of independent items: (4 - 1.6) / 4 = 0.6 with the other
     # two); users 4-9 rate items 3-6 in overlapping pairs, co-rated by fewer than 4.
     X = np.array([[u, i] for u in range(4) for i in range(3)]
                  + [[4 + k, 3 + k % 4] for k in range(6)] + [[4 + k, 3 + (k + 1) % 4]
                                                                for k in range(6)])  # fmt: skip
     detector = CoRatingDetector(min_support=4, n_shared=3).fit(X)
-    np.testing.assert_array_equal(detector.item_suspicion_, [1, 1, 1, 0, 0, 0, 0])
-    np.testing.assert_array_equal(detector.proba_, [1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_allclose(detector.item_suspicion_, [0.6, 0.6, 0.6, 0, 0, 0, 0])
+    np.testing.assert_allclose(detector.proba_, [0.6, 0.6, 0.6, 0.6, 0, 0, 0, 0, 0, 0])
     # 4 of 10 users are no outliers for the automatic cut: a fixed one flags them.
     assert detector.predict([0, 4]).tolist() == [0, 0]
     fixed = CoRatingDetector(min_support=4, n_shared=3, threshold=0.5).fit(X)
