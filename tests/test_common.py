@@ -14,6 +14,9 @@ from skadv import AdversarialMFRecommender, PopularityRecommender
 from skadv.attacks import AverageAttack, BandwagonAttack, RandomAttack, SegmentAttack
 from skadv.detection import (
     BaseShillingDetector,
+    CamouflageAttack,
+    CombinedDetector,
+    CoRatingDetector,
     FakeUserFilter,
     PCADetector,
     ProfileFeatures,
@@ -95,9 +98,13 @@ ESTIMATORS = [
     SegmentAttack(random_state=0),
     FakeUserFilter(ShillingDetector(cv=2), random_state=0),
     FakeUserFilter(PCADetector(n_components=2, random_state=0)),
+    FakeUserFilter(random_state=0),
+    CamouflageAttack(random_state=0),
     ProfileFeatures(n_neighbors=2),
     ShillingDetector(cv=2, random_state=0),
     PCADetector(n_components=2, random_state=0),
+    CoRatingDetector(),
+    CombinedDetector([CoRatingDetector(), PCADetector(n_components=2)], random_state=0),
 ]
 # AdversarialTextRecommender is left out: it cannot fit without item texts and an encoder
 # folder, which the checks cannot supply (tests/neural/test_text.py covers its contract).
