@@ -53,10 +53,10 @@ class AdversarialTextRecommender(TorchRecommender):
     trainable_layers : int or None, default=0
         Fine-tune only the top ``trainable_layers`` transformer layers (parameter-efficient
         fine-tuning); ``0`` freezes the encoder (only the projection, the id embeddings and
-        the user tower learn), and then, unless ``adv_target="tokens"``, the text vectors
-        are computed once at the start of :meth:`fit` and cached (float32, one row per
-        item); None fine-tunes all of it (the encoder then runs in every step: slow without
-        a GPU).
+        the user tower learn), and then, unless ``adv_target="tokens"`` with an
+        adversary, the text vectors are computed once at the start of :meth:`fit` and
+        cached (one row per item): no training step runs the encoder. None fine-tunes all
+        of it (the encoder then runs in every step: slow without a GPU).
     item_id_embedding : bool, default=True
         Add a learned id embedding (``n_factors`` wide, initialized like the user
         embeddings) to the projected text vector of each training item, so that warm items
@@ -359,7 +359,8 @@ class AdversarialTextRecommender(TorchRecommender):
             "item_id_embedding": bool(self.item_id_embedding),
             # A frozen encoder gives every item one fixed text vector: compute it once,
             # unless the adversary perturbs the tokens (the encoder must then run).
-            "cache_text": self.trainable_layers == 0 and self.adv_target != "tokens",
+            "cache_text": self.trainable_layers == 0
+            and (self.adv_target != "tokens" or self.adversary == "none"),
         }
         binary = (self.interactions_ > 0).astype(np.float64)
         counts = np.asarray(binary.sum(axis=1)).ravel()

@@ -162,9 +162,20 @@ def test_pickle_round_trip_of_the_default(tiny_bert_path, planted):
     np.testing.assert_array_equal(model.item_id_factors_, loaded.item_id_factors_)
 
 
+def test_id_dropout_changes_the_fit_and_is_seeded(tiny_bert_path, planted):
+    X_train, _, texts = planted
+    params = dict(n_epochs=3, random_state=0)
+    plain = AdversarialTextRecommender(tiny_bert_path, **params).fit(X_train, item_texts=texts)
+    drop = [AdversarialTextRecommender(tiny_bert_path, id_dropout=0.5, **params)
+            .fit(X_train, item_texts=texts) for _ in range(2)]  # fmt: skip
+    np.testing.assert_array_equal(drop[0].item_factors_, drop[1].item_factors_)
+    assert not np.allclose(drop[0].item_factors_, plain.item_factors_)
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
+        ({"id_dropout": 1.0}, "id_dropout"),
         ({"adv_target": "embeddings"}, "adv_target"),
         ({"item_id_embedding": "yes"}, "item_id_embedding"),
         ({"epsilon_mode": "per-user"}, "epsilon_mode"),
