@@ -31,15 +31,15 @@ class AdversarialTextRecommender(TorchRecommender):
     (``pip install 'skadv[text]'``).
 
     By default the encoder is frozen: the text vector of every item is computed once per
-    fit, and training is matrix factorization with a text-initialized item side (the
-    encoder does not run in a training step), as fast as a small MF model after the
-    catalogue is encoded. Warm items learn like matrix factorization through their id
+    fit, and training is matrix factorization with a text-derived part in every item
+    vector (the encoder does not run in a training step), as fast as a small MF model once
+    the catalogue is encoded. Warm items learn like matrix factorization through their id
     embedding; a cold item (:meth:`add_items`) gets the text part only. To fine-tune the
-    encoder as before version 0.x (slow on a CPU: minutes per epoch on a few thousand
-    interactions), pass ``trainable_layers=None`` (or a number of top layers),
-    ``item_id_embedding=False`` and ``adv_target="tokens"``; the pre-change defaults were
-    also ``n_epochs=3, batch_size=64, learning_rate=1e-3, epsilon=1.0,
-    epsilon_mode="absolute", adv_start=0``.
+    encoder as the model did before these defaults (slow on a CPU: minutes per epoch on a
+    few thousand interactions), pass ``trainable_layers=None`` (or a number of top
+    layers), ``item_id_embedding=False`` and ``adv_target="tokens"``; the earlier defaults
+    were also ``n_epochs=3, batch_size=64, learning_rate=1e-3, epsilon=1.0,
+    epsilon_mode="absolute", adv_start=0`` (see the last example).
 
     Parameters
     ----------
@@ -200,10 +200,21 @@ class AdversarialTextRecommender(TorchRecommender):
     >>> from skadv.neural import AdversarialTextRecommender
     >>> texts = {0: "space war", 1: "space opera", 2: "love story", 3: "love comedy"}
     >>> X = np.array([[0, 0], [0, 1], [1, 2], [1, 3], [2, 0], [2, 2]])
-    >>> model = AdversarialTextRecommender(encoder="path/to/bert")
-    >>> model.set_params(adversary="pgd", pgd_steps=2).adversary
-    'pgd'
-    >>> model.fit(X, item_texts=texts).add_items([4], texts=["space battle"])  # doctest: +SKIP
+    >>> model = AdversarialTextRecommender("all-MiniLM-L6-v2", n_factors=8, random_state=0)
+    >>> model = model.fit(X, item_texts=texts).add_items([4], texts=["space battle"])
+    >>> model.item_factors_.shape, int(np.count_nonzero(model.item_id_factors_[4]))
+    ((5, 8), 0)
+    >>> model.recommend([1], n=2)[0].shape
+    (1, 2)
+
+    The earlier defaults (whole encoder fine-tuned, text-only items, FGSM on the token
+    embeddings; minutes per epoch on a CPU):
+
+    >>> old = AdversarialTextRecommender(
+    ...     trainable_layers=None, item_id_embedding=False, adv_target="tokens",
+    ...     n_epochs=3, batch_size=64, learning_rate=1e-3, epsilon=1.0,
+    ...     epsilon_mode="absolute", adv_start=0,
+    ... )
     """
 
     _parameter_constraints = {

@@ -40,7 +40,7 @@ def blocks():
     return np.array(pairs)
 
 
-# The pre-0.x defaults: the whole encoder fine-tuned, text-only item vectors, token-level
+# The earlier defaults: the whole encoder fine-tuned, text-only item vectors, token-level
 # adversarial training with an absolute epsilon from the first epoch (the defaults of
 # today are tested in test_text_defaults.py).
 FINE_TUNING = dict(trainable_layers=None, item_id_embedding=False, adv_target="tokens",
