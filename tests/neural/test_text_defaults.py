@@ -49,7 +49,7 @@ def planted():
 def test_init_stores_the_new_defaults_untouched():
     params = AdversarialTextRecommender().get_params()
     expected = dict(trainable_layers=0, item_id_embedding=True, adv_target="factors",
-                    epsilon=0.15, epsilon_mode="relative", adversary="fgsm")  # fmt: skip
+                    epsilon=0.3, epsilon_mode="relative", adversary="fgsm")  # fmt: skip
     assert {k: params[k] for k in expected} == expected
     assert isinstance(params["adv_start"], int) and params["adv_start"] < params["n_epochs"]
 
@@ -87,7 +87,7 @@ def test_default_beats_popularity_on_planted_tastes(tiny_bert_path, planted):
     model = AdversarialTextRecommender(tiny_bert_path, random_state=0)
     model.fit(X_train, item_texts=texts)
     popularity = PopularityRecommender().fit(X_train)
-    assert model.n_iter_ == 30 and np.all(np.isfinite(model.loss_curve_))
+    assert model.n_iter_ == 60 and np.all(np.isfinite(model.loss_curve_))
     assert ndcg(model, X_test) > ndcg(popularity, X_test) + 0.2
 
 
