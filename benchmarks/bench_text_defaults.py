@@ -90,7 +90,7 @@ def main():
     parser.add_argument("--validation", action="store_true")
     parser.add_argument("--params", nargs="*", default=[], help="text model key=value")
     parser.add_argument("--no-baselines", action="store_true")
-    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--n-jobs", type=int, default=None, help="default: the model's (1)")
     args = parser.parse_args()
     script_start = time.perf_counter()
 
@@ -103,7 +103,9 @@ def main():
           f"{part}: warm {len(warm_test)}, cold items {len(cold)} with {len(cold_test)} "
           "interactions")  # fmt: skip
     print(f"load before: {os.getloadavg()[0]:.2f}")
-    params = {"random_state": 0, "n_jobs": args.n_jobs, **parse_params(args.params)}
+    params = {"random_state": 0, **parse_params(args.params)}
+    if args.n_jobs is not None:
+        params["n_jobs"] = args.n_jobs
     models = {"AdversarialTextRecommender(" + ", ".join(f"{k}={v!r}" for k, v in params.items()
                                                         if k not in ("random_state", "n_jobs"))
               + ")": AdversarialTextRecommender(**params)}  # fmt: skip

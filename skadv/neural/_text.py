@@ -80,7 +80,7 @@ class AdversarialTextRecommender(TorchRecommender):
         Learning rate of the encoder's parameters; None: ``learning_rate``. Fine-tuning
         usually wants a small one (1e-5 to 1e-4) next to a larger ``learning_rate`` for the
         projection and the user embeddings.
-    n_epochs : int, default=60
+    n_epochs : int, default=100
     batch_size : int, default=256
         Triples per step (at most ``2 * batch_size`` distinct texts are encoded per pass
         when the encoder runs in the step).
@@ -127,7 +127,7 @@ class AdversarialTextRecommender(TorchRecommender):
         ``epsilon`` (Miyato et al.); ``"global"``: the perturbation of the whole batch has
         norm ``epsilon`` (the common PyTorch FGM snippet); ``"per-token"``: each token
         vector. Padding tokens are never perturbed.
-    adv_start : int, default=30
+    adv_start : int, default=50
         Epochs of clean BPR at the start of each fit before the adversarial term is
         switched on (APR's pre-training; :class:`~skadv.mf.AdversarialMFRecommender` uses
         ``"auto"``, half its epochs, and the text model's default is half of its
@@ -184,12 +184,12 @@ class AdversarialTextRecommender(TorchRecommender):
     only); user :math:`u` has :math:`p_u`, and the score is :math:`p_u^\top q_i`. The loss
     of a triple is :math:`-\log\sigma(p_u^\top (q_i - q_j))`, plus ``adv_reg`` times the
     same loss at the perturbed tensors of ``adv_target`` once ``adv_start`` epochs are done.
-    The defaults were chosen on a validation split of 200 MovieLens-100k users (see
-    ``benchmarks/README.md``, "Text recommender defaults"): there the default fit takes
-    under a minute on a shared CPU (loading and encoding the catalogue once, then epochs
-    that never run the encoder) instead of 24 minutes for one epoch, and matched
-    :class:`~skadv.mf.AdversarialMFRecommender` on warm items on the validation split, but
-    stayed 7 to 18 % below it on two test splits: for warm items alone, matrix
+    The defaults were chosen on validation splits of two subsets of 200 MovieLens-100k
+    users (see ``benchmarks/README.md``, "Text recommender defaults"): there the default fit
+    takes under a minute on a shared CPU (loading and encoding the catalogue once, then
+    epochs that never run the encoder) instead of 24 minutes for one epoch, and beat
+    :class:`~skadv.mf.AdversarialMFRecommender` on warm items on both validation splits,
+    but stayed 8 to 13 % below it on the two test splits: for warm items alone, matrix
     factorization is still the better choice.
     The negative item of a triple is drawn among the items of ``X``.
 
@@ -249,7 +249,7 @@ class AdversarialTextRecommender(TorchRecommender):
         n_factors=64,
         init_std=0.1,
         encoder_learning_rate=None,
-        n_epochs=60,
+        n_epochs=100,
         batch_size=256,
         learning_rate=1e-2,
         optimizer="adamw",
@@ -265,7 +265,7 @@ class AdversarialTextRecommender(TorchRecommender):
         pgd_steps=3,
         pgd_alpha=None,
         norm="per-example",
-        adv_start=30,
+        adv_start=50,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=2,
