@@ -62,6 +62,8 @@ def main():
         batch_size=args.batch_size, learning_rate=1e-2, encoder_learning_rate=3e-5,
         trainable_layers=args.trainable_layers, adversary=args.adversary,
         epsilon=args.epsilon, device="cpu", n_jobs=args.n_jobs, random_state=0,
+        # Text-only item vectors and token-level FGSM: the setting of the recorded numbers.
+        item_id_embedding=False, adv_target="tokens", epsilon_mode="absolute", adv_start=0,
     ).fit(X_train, item_texts=texts)  # fmt: skip
     fit_s = time.perf_counter() - start
 

@@ -77,6 +77,9 @@ def main():
             batch_size=args.batch_size, learning_rate=1e-3, encoder_learning_rate=3e-5,
             trainable_layers=args.trainable_layers, user_tower=args.user_tower,
             adversary=adversary,
+            # The fine-tuning setting this benchmark was written for (the model's defaults
+            # before they changed; bench_text_defaults.py measures today's defaults).
+            item_id_embedding=False, adv_target="tokens", epsilon_mode="absolute", adv_start=0,
             epsilon=args.epsilon, device=args.device, n_jobs=args.n_jobs, random_state=0,
         )  # fmt: skip
         start = time.perf_counter()

@@ -65,7 +65,9 @@ model = AdversarialTextRecommender(
     learning_rate=0.01,
     encoder_learning_rate=1e-4,
     adversary="fgsm",
+    adv_target="tokens",  # the default perturbs the user and item vectors instead
     epsilon=0.05,
+    adv_start=4,  # clean epochs first; the default (50) assumes the default n_epochs
     random_state=0,
 ).fit(X, item_texts=titles)
 print(

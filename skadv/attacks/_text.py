@@ -52,7 +52,8 @@ class TextAttack(BaseEstimator):
     attack edits the item's text, word by word, to raise (``goal="push"``) or lower
     (``goal="nuke"``) the item's mean rank among the given users, then re-encodes the text
     with the model's own fine-tuned encoder and projection, as a new or edited item would be
-    encoded at recommendation time. At most ``max_edits`` words of a text are changed. The
+    encoded at recommendation time (an item trained with an id embedding keeps it: only the
+    text part of its vector changes). At most ``max_edits`` words of a text are changed. The
     model and the texts are never modified: :meth:`perturb` returns a deep copy whose item
     vectors (and texts) are the attacked ones, which the target metrics of
     :mod:`skadv.metrics` (:func:`~skadv.metrics.target_item_ranks`,
@@ -240,8 +241,11 @@ class TextAttack(BaseEstimator):
         history = _history_weights(target)
         for code, text in zip(item_codes, clean_texts, strict=True):
             oracle = _RankOracle(target, user_codes, int(code), text)
+            # An edited text changes the text part of the vector; a trained item keeps its
+            # id embedding (item_id_factors_), as a refit item with the new text would.
+            offset = target.item_id_factors_[code]
             new_text, item_edits, vector, count = self._attack_one(
-                target, oracle, text, words, rng
+                target, oracle, text, words, rng, offset
             )
             n_encoded += count
             if item_edits:
@@ -296,8 +300,14 @@ class TextAttack(BaseEstimator):
         # The tolerance keeps 0.1 * 30 (= 3.0000000000000004) at 3.
         return min(n_words, math.ceil(self.max_edits * n_words - 1e-9))
 
-    def _attack_one(self, model, oracle, text, vocabulary, rng):
-        """Edits of one text: (new text, edits, new vector or None, texts encoded)."""
+    def _attack_one(self, model, oracle, text, vocabulary, rng, offset):
+        """Edits of one text: (new text, edits, new vector or None, texts encoded).
+
+        ``offset``: the item's id part, added to the vector of every encoded text."""
+
+        def encode(texts):
+            return model.encode_items(texts) + offset
+
         text_ = _EditableText(text)
         budget = self._budget(len(text_.words))
         edits = []
@@ -312,8 +322,8 @@ class TextAttack(BaseEstimator):
                 edits.append(text_.apply(candidates[rng.randint(len(candidates))]))
             if not edits:
                 return text, edits, None, 0
-            return text_.render(), edits, model.encode_items([text_.render()])[0], 1
-        vector = model.encode_items([text])[0]
+            return text_.render(), edits, encode([text_.render()])[0], 1
+        vector = encode([text])[0]
         best_key = oracle.keys(vector[None], sign)[0]
         n_encoded = 1
         for _ in range(budget):
@@ -323,7 +333,7 @@ class TextAttack(BaseEstimator):
                 candidates = [candidates[k] for k in picked]
             if not candidates:
                 break
-            vectors = model.encode_items([text_.render(c) for c in candidates])
+            vectors = encode([text_.render(c) for c in candidates])
             n_encoded += len(candidates)
             keys = oracle.keys(vectors, sign)
             # Lexicographic minimum: mean rank (signed) first, then the signed mean score.

@@ -1,8 +1,10 @@
 """Torch module of :class:`~skadv.neural.AdversarialTextRecommender` (imported by ``fit``).
 
-Item tower: a BERT-style encoder over the item's text, mean-pooled, then a linear projection
-to ``n_factors``. User tower: an id embedding, the mean of the (cached) item vectors of the
-user's training items, or their sum. Score: dot product.
+Item tower: a BERT-style encoder over the item's text, mean-pooled (the *text vector*), then a
+linear projection to ``n_factors``, plus an optional item id embedding. User tower: an id
+embedding, the mean of the (cached) item vectors of the user's training items, or their sum.
+Score: dot product. With a frozen encoder the text vectors are computed once and kept in a
+buffer (``text_cache``): a training step then never runs the encoder.
 """
 
 import numpy as np
@@ -19,13 +21,15 @@ _ENCODE_BATCH = 256
 
 
 class TextTwoTower(nn.Module):
-    """Encoder + projection for items, id embedding and/or history for users.
+    """Encoder + projection (+ id embedding) for items, id embedding and/or history for users.
 
     Parameters
     ----------
     encoder : transformers.PreTrainedModel
     config : dict
-        ``n_users``, ``n_items``, ``n_factors``, ``user_tower``, ``init_std``.
+        ``n_users``, ``n_items``, ``n_factors``, ``user_tower``, ``init_std``,
+        ``item_id_embedding`` (bool) and ``cache_text`` (bool: the encoder is frozen and
+        its text vectors are computed once, by :meth:`ensure_text_cache`).
     tokens : dict of str to Tensor
         ``input_ids``/``attention_mask`` (and ``token_type_ids``) of every catalogue item,
         padded to a common length: kept as buffers, so they follow ``.to(device)``.
@@ -43,9 +47,15 @@ class TextTwoTower(nn.Module):
         if self.user_tower in ("id", "both"):
             self.user_emb = nn.Embedding(config["n_users"], k)
             nn.init.normal_(self.user_emb.weight, std=config["init_std"])
+        self.item_emb = None
+        if config["item_id_embedding"]:
+            self.item_emb = nn.Embedding(config["n_items"], k)
+            nn.init.normal_(self.item_emb.weight, std=config["init_std"])
+        self.cache_text = config["cache_text"]
         for key, value in tokens.items():
             self.register_buffer(key, value, persistent=False)
         self._token_keys = tuple(tokens)
+        self.text_cache = None
         self.history = history
         # Mean of the users' history item vectors, refreshed once per epoch (no gradient).
         self.register_buffer(
@@ -62,11 +72,31 @@ class TextTwoTower(nn.Module):
     def token_embeddings(self, tokens):
         return embed_tokens(self.encoder, tokens["input_ids"])
 
-    def item_vectors_from(self, embeds, tokens):
-        pooled = encode_embeds(
+    def text_from_embeds(self, embeds, tokens):
+        """Mean-pooled encoder output of (possibly perturbed) token embeddings."""
+        return encode_embeds(
             self.encoder, embeds, tokens["attention_mask"], tokens.get("token_type_ids")
         )
-        return self.proj(pooled)
+
+    def text_vectors(self, items, tokens=None):
+        """Text vectors of ``items``: from the cache, else by running the encoder."""
+        if self.cache_text:
+            self.ensure_text_cache()
+            return self.text_cache.index_select(0, items)
+        if tokens is None:
+            tokens = self.batch_tokens(items)
+        return self.text_from_embeds(self.token_embeddings(tokens), tokens)
+
+    def item_vectors_from_text(self, text, items, keep_id=None):
+        """``proj(text)``, plus the id embedding of ``items`` when there is one.
+
+        ``keep_id``: a 0/1 float per item (id dropout: 0 scores the item from its text
+        alone, as a cold item), or None to keep every id embedding."""
+        vectors = self.proj(text)
+        if self.item_emb is None:
+            return vectors
+        ids = self.item_emb(items)
+        return vectors + (ids if keep_id is None else ids * keep_id.unsqueeze(1))
 
     def user_vectors(self, users):
         if self.user_tower == "id":
@@ -74,13 +104,32 @@ class TextTwoTower(nn.Module):
         hist = self.history_vectors.index_select(0, users)
         return hist if self.user_tower == "history" else self.user_emb(users) + hist
 
-    def bpr_loss(self, batch, embeds):
-        items = self.item_vectors_from(embeds, batch["tokens"])
-        zu = self.user_vectors(batch["users"])
-        x = (zu * (items[batch["inv_pos"]] - items[batch["inv_neg"]])).sum(dim=1)
+    @staticmethod
+    def bpr(user_vectors, item_vectors, batch):
+        """BPR loss of a batch given its users' vectors and its distinct items' vectors."""
+        x = (user_vectors * (item_vectors[batch["inv_pos"]]
+                             - item_vectors[batch["inv_neg"]])).sum(dim=1)  # fmt: skip
         return F.softplus(-x).mean()
 
     # ---------------------------------------------------------------- whole tables
+    @torch.no_grad()
+    def ensure_text_cache(self):
+        """Encode the whole catalogue once (frozen encoder only; dropout off)."""
+        if self.text_cache is not None:
+            return
+        was_training = self.encoder.training
+        self.encoder.eval()
+        n = self.input_ids.shape[0]
+        out = []
+        for start in range(0, n, _ENCODE_BATCH):
+            stop = min(n, start + _ENCODE_BATCH)
+            items = torch.arange(start, stop, device=self.input_ids.device)
+            tokens = self.batch_tokens(items)
+            out.append(self.text_from_embeds(self.token_embeddings(tokens), tokens))
+        self.encoder.train(was_training)
+        hidden = self.encoder.config.hidden_size
+        self.text_cache = torch.cat(out) if out else self.proj.weight.new_zeros((0, hidden))
+
     @torch.no_grad()
     def all_item_vectors(self):
         n = self.input_ids.shape[0]
@@ -88,9 +137,16 @@ class TextTwoTower(nn.Module):
         for start in range(0, n, _ENCODE_BATCH):
             stop = min(n, start + _ENCODE_BATCH)
             items = torch.arange(start, stop, device=self.input_ids.device)
-            tokens = self.batch_tokens(items)
-            out.append(self.item_vectors_from(self.token_embeddings(tokens), tokens))
+            out.append(self.item_vectors_from_text(self.text_vectors(items), items))
         return torch.cat(out) if out else self.proj.weight.new_zeros((0, self.proj.out_features))
+
+    @torch.no_grad()
+    def all_item_id_vectors(self):
+        """The id part of every item vector (zeros without an item id embedding)."""
+        if self.item_emb is None:
+            n = self.input_ids.shape[0]
+            return self.proj.weight.new_zeros((n, self.proj.out_features))
+        return self.item_emb.weight.detach().clone()
 
     @torch.no_grad()
     def refresh_history(self, item_vectors=None):

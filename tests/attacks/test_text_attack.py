@@ -100,7 +100,9 @@ def test_attacked_copy_holds_the_new_texts_and_their_encodings(model):
     assert isinstance(attacked, AdversarialTextRecommender) and attacked is not model
     changed = np.flatnonzero(attacked.item_texts_ != model.item_texts_)
     np.testing.assert_array_equal(changed, [4])
-    encoded = model.encode_items([attacked.item_texts_[4]])[0]
+    # The new text's vector plus the item's own id embedding (kept by the edit).
+    encoded = model.encode_items([attacked.item_texts_[4]])[0] + model.item_id_factors_[4]
+    assert np.abs(model.item_id_factors_[4]).sum() > 0
     np.testing.assert_allclose(attacked.item_factors_[4], encoded, atol=1e-6)
     others = np.arange(model.n_items_) != 4
     np.testing.assert_array_equal(attacked.item_factors_[others], model.item_factors_[others])

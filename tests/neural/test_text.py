@@ -40,9 +40,16 @@ def blocks():
     return np.array(pairs)
 
 
+# The earlier defaults: the whole encoder fine-tuned, text-only item vectors, token-level
+# adversarial training with an absolute epsilon from the first epoch (the defaults of
+# today are tested in test_text_defaults.py).
+FINE_TUNING = dict(trainable_layers=None, item_id_embedding=False, adv_target="tokens",
+                   epsilon_mode="absolute", adv_start=0)  # fmt: skip
+
+
 def _model(path, **params):
     base = dict(encoder=path, n_factors=8, n_epochs=3, batch_size=16, learning_rate=0.01,
-                epsilon=0.05, random_state=0)  # fmt: skip
+                epsilon=0.05, random_state=0, **FINE_TUNING)  # fmt: skip
     return AdversarialTextRecommender(**{**base, **params})
 
 
