@@ -13,6 +13,7 @@ from skadv.baseline import PopularityRecommender  # noqa: E402
 from skadv.metrics import get_ranking_scorer  # noqa: E402
 from skadv.model_selection import train_test_split_interactions  # noqa: E402
 from skadv.neural import AdversarialTextRecommender  # noqa: E402
+from skadv.training import resolve_adv_start  # noqa: E402
 
 TOPICS = [
     ["star", "space", "war", "empire", "trek"],
@@ -51,7 +52,8 @@ def test_init_stores_the_new_defaults_untouched():
     expected = dict(trainable_layers=0, item_id_embedding=True, adv_target="factors",
                     epsilon=0.3, epsilon_mode="relative", adversary="fgsm")  # fmt: skip
     assert {k: params[k] for k in expected} == expected
-    assert isinstance(params["adv_start"], int) and params["adv_start"] < params["n_epochs"]
+    # Half the epochs clean, then adversarial: the rule of every family.
+    assert params["adv_start"] == "auto" and resolve_adv_start("auto", params["n_epochs"]) > 0
 
 
 def test_default_encodes_the_catalogue_once(tiny_bert_path, planted, monkeypatch):
