@@ -44,7 +44,6 @@ __all__ = [
     "normalize_rows",
     "per_user_scale",
     "perturbation_radii",
-    "popularity_validation_score",
     "progress",
     "resolve_adv_start",
     "run_epochs",
@@ -282,42 +281,38 @@ class _PopularityRanking:
         return np.tile(self._counts, (np.asarray(user_codes).shape[0], 1))
 
 
-def popularity_validation_score(model, X_val):
-    """NDCG@10 on ``X_val`` of ranking items by their popularity in ``model.interactions_``.
-
-    Call it while ``model.interactions_`` holds the training part that ``X_val`` was held
-    out from (as during an early-stopped ``fit``): both rankings then exclude the same items.
-    """
-    from skadv.metrics import get_ranking_scorer  # metrics sits below; imported lazily
-
-    return get_ranking_scorer("ndcg@10")(_PopularityRanking(model), X_val)
-
-
-def warn_if_below_popularity(model, popularity_score, hint):
-    """Warn when ``model.best_validation_score_`` is below the popularity ranking's.
+def warn_if_below_popularity(model, score, X_val, hint):
+    """Warn when a validation ``score`` is below the popularity ranking's on ``X_val``.
 
     A recommender that ranks below "most popular first" on its own validation part cannot
-    serve as it is; the warning gives both numbers and ``hint`` (the parameters to change).
+    serve as it is; the warning gives both NDCG@10 values and ``hint`` (the parameters to
+    change). Call it inside ``fit`` while ``model.interactions_`` still holds the training
+    part that ``X_val`` was held out from, so that both rankings exclude the same items.
+    Nothing is computed when ``X_val`` or ``score`` is None (no early stopping).
 
     Examples
     --------
     >>> import warnings
-    >>> from types import SimpleNamespace
-    >>> model = SimpleNamespace(best_validation_score_=0.05)
+    >>> from skadv import AdversarialMFRecommender
+    >>> from skadv.datasets import make_interactions
+    >>> X = make_interactions(n_users=200, n_items=100, density=0.1, random_state=0)
+    >>> one_epoch = AdversarialMFRecommender(n_epochs=1, early_stopping=True, random_state=0)
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     warn_if_below_popularity(model, 0.2, "Raise n_epochs.")
-    >>> print(caught[0].message)
-    SimpleNamespace's validation NDCG@10 (0.0500) is below the popularity ranking's (0.2000)
-    on the same validation part: it ranks worse than recommending the most popular items.
-    Raise n_epochs.
+    ...     _ = one_epoch.fit(X)
+    >>> [w.category.__name__ for w in caught]
+    ['BelowPopularityWarning']
     """
-    score = model.best_validation_score_
-    if score is None or popularity_score is None or not score < popularity_score:
+    if X_val is None or score is None:
+        return
+    from skadv.metrics import get_ranking_scorer  # metrics sits below; imported lazily
+
+    popularity = get_ranking_scorer("ndcg@10")(_PopularityRanking(model), X_val)
+    if not score < popularity:
         return
     warnings.warn(
         f"{type(model).__name__}'s validation NDCG@10 ({score:.4f}) is below the popularity "
-        f"ranking's ({popularity_score:.4f}) on the same validation part: it ranks worse than "
+        f"ranking's ({popularity:.4f}) on the same validation part: it ranks worse than "
         f"recommending the most popular items. {hint}",
         BelowPopularityWarning,
         stacklevel=3,

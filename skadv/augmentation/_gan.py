@@ -26,7 +26,6 @@ from skadv.training import (
     EarlyStopping,
     TrainingSchedule,
     check_finite,
-    popularity_validation_score,
     run_epochs,
     warn_if_below_popularity,
 )
@@ -401,19 +400,15 @@ class CFGANRecommender(BaseRecommender):
             self.interactions_ = sparse.csr_matrix(
                 (coo.data[train_idx], (coo.row[train_idx], coo.col[train_idx])), shape=full.shape
             )
-        baseline = None
         try:
             self._train(rng, X_val)
-            if X_val is not None:
-                baseline = popularity_validation_score(self, X_val)
+            warn_if_below_popularity(
+                self, self.best_validation_score_, X_val,
+                "Keep a reconstruction term (reconstruction_weight=1) and input_dropout, or "
+                "tune n_epochs: see the Notes of CFGANRecommender.",
+            )  # fmt: skip
         finally:
             self.interactions_ = full
-        warn_if_below_popularity(
-            self,
-            baseline,
-            "Keep a reconstruction term (reconstruction_weight=1) and "
-            "input_dropout, or tune n_epochs: see the Notes of CFGANRecommender.",
-        )
         if self.collapse_ is not None:
             warnings.warn(_collapse_message(self), ConvergenceWarning, stacklevel=2)
         return self

@@ -13,7 +13,6 @@ from skadv.training import (
     TrainingSchedule,
     check_warmup,
     extend_ids,
-    popularity_validation_score,
     resolve_adv_start,
     warn_if_below_popularity,
 )
@@ -444,13 +443,14 @@ class AdversarialMFRecommender(BaseRecommender):
 
         self._set_state(state)
         stopper = self._early_stopping(state, X_val) if self.early_stopping else None
-        baseline = None
         try:
             log = self._train(
                 state, self.interactions_, pair_users, pair_items, rng, n_threads, 0, stopper
             )
-            if stopper is not None:
-                baseline = popularity_validation_score(self, X_val)
+            warn_if_below_popularity(
+                self, log.best_validation_score, X_val,
+                "Train longer (n_epochs), or weaken the adversary (epsilon, adv_reg).",
+            )  # fmt: skip
         finally:
             self.interactions_ = full
         # Again after training: the arrays were updated in place, but Adam's step count is
@@ -461,9 +461,6 @@ class AdversarialMFRecommender(BaseRecommender):
         self.validation_scores_ = log.validation_scores
         self.best_validation_score_ = log.best_validation_score
         self.n_iter_ = log.n_epochs
-        warn_if_below_popularity(
-            self, baseline, "Train longer (n_epochs), or weaken the adversary (epsilon, adv_reg)."
-        )
         return self
 
     def partial_fit(self, X, y=None):

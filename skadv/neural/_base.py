@@ -24,7 +24,6 @@ from skadv.training import (
     TrainingSchedule,
     check_finite,
     check_warmup,
-    popularity_validation_score,
     resolve_adv_start,
     run_epochs,
     warn_if_below_popularity,
@@ -162,14 +161,13 @@ class TorchRecommender(BaseRecommender):
             self.interactions_ = sparse.csr_matrix(
                 (pair_weights, (pair_users, pair_items)), shape=full.shape
             )
-        baseline = None
         try:
             self._train(pair_users, pair_items, pair_weights, rng, X_val)
-            if X_val is not None:
-                baseline = popularity_validation_score(self, X_val)
+            warn_if_below_popularity(
+                self, self.best_validation_score_, X_val, self._below_popularity_hint
+            )
         finally:
             self.interactions_ = full
-        warn_if_below_popularity(self, baseline, self._below_popularity_hint)
         return self
 
     def _prepare(self, fit_params):
