@@ -741,7 +741,8 @@ class GANAugmenter(BaseInteractionSampler):
         ``y`` of the added rows when ``y`` is given; None: the median of the weights the
         GAN trained on (at or above its ``positive_threshold``, so the rows stay positives).
     random_state : int, RandomState instance or None, default=None
-        Seeds the drawing of the added rows (and the default ``gan``).
+        Seeds the drawing of the added rows, the default ``gan`` and a given ``gan`` whose
+        own ``random_state`` is None.
 
     Attributes
     ----------
@@ -817,10 +818,15 @@ class GANAugmenter(BaseInteractionSampler):
         validate_params(self)
 
     def _fit_gan(self, X, y, rng):
+        seed = int(draw_seeds(rng, 1)[0] % (2**31))
         if self.gan is None:
-            gan = CFGANRecommender(random_state=int(draw_seeds(rng, 1)[0] % (2**31)))
+            gan = CFGANRecommender(random_state=seed)
         else:
             gan = clone(self.gan)
+            # As sklearn's ensembles do: a GAN left unseeded takes its seed from ours, so
+            # GANAugmenter(random_state=0) is deterministic whatever GAN it is given.
+            if gan.random_state is None:
+                gan.set_params(random_state=seed)
         return gan.fit(X, y)
 
     # ----------------------------------------------------------------- sampler

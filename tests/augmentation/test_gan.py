@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from skadv import AdversarialMFRecommender, GANAugmenter, PopularityRecommender
 from skadv.augmentation import CFGANRecommender
+from skadv.datasets import make_interactions
 from skadv.model_selection import UserHoldoutSplit
 from skadv.training import BelowPopularityWarning
 
@@ -494,3 +495,13 @@ def test_clone_keeps_parameters():
     aug = _meta(n_synthetic_users=3)
     params = clone(aug).get_params()
     assert params["n_synthetic_users"] == 3 and params["estimator__n_epochs"] == 2
+
+
+def test_augmenter_seeds_an_unseeded_gan():
+    """GANAugmenter(random_state=0) is deterministic even when its GAN has no seed."""
+    X = make_interactions(n_users=40, n_items=30, random_state=0)
+    runs = [
+        GANAugmenter(CFGANRecommender((8,), (8,), n_epochs=2), random_state=0).fit_resample(X)[0]
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(runs[0], runs[1])
