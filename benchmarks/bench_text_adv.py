@@ -2,7 +2,7 @@
 
 Times one training step (forward, backward, AdamW step) of skadv's text recommender path:
 token embeddings -> BERT encoder -> mean pooling -> projection -> BPR loss on (user,
-positive, negative) triples, taken by ``skadv.neural._adversary.adversarial_backward``
+positive, negative) triples, taken by ``skadv._torch.adversary.adversarial_backward``
 with ``adversary`` none / fgsm / pgd-K / freelb-K, all in the same process, and prints
 samples/s and the ratio of each step's time to the clean step's. Targets:
 FGSM <= 2.1x clean, PGD-K <= (K + 1.1)x clean.
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 import transformers
 
-from skadv.neural._adversary import adversarial_backward
+from skadv._torch.adversary import adversarial_backward
 from skadv.neural._encoders import embed_tokens, encode_embeds
 
 

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from scipy import sparse
 
+from skadv._torch.sampling import sample_negatives
 from skadv.mf import _cython_backend
 from skadv.mf import _torch_backend as tb
-from skadv.neural._torch_utils import sample_negatives
 from skadv.training import FactorState, TrainingSchedule
 
 PRESETS = {

@@ -35,7 +35,6 @@ and a held-out ``X`` (a repeated interaction) is therefore relevant and ranked, 
 relevant.
 """
 
-import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +43,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from skadv.utils._params import BOOL, Interval, check_params, validate_params
-from skadv.utils._ranking import row_blocks, top_k
+from skadv.utils._ranking import BYTES_PER_SCORE, row_blocks, top_k
 from skadv.utils._record import fit_record
 from skadv.utils._validation import check_id_types, check_interactions, encode_ids, lookup_ids
 
@@ -60,11 +59,6 @@ __all__ = [
 
 #: ``predict`` score of a pair whose item was not seen in ``fit``: below every finite score.
 UNKNOWN_ITEM_SCORE = float(np.finfo(np.float64).min)
-
-#: Bytes of working memory per item and user when ranking a block of users: a float64 score
-#: and the copy ``top_k`` may make of it. Blocks of users are sized so that this times
-#: ``n_items_`` times the block's users fits scikit-learn's ``working_memory``.
-BYTES_PER_SCORE = 16
 
 
 @dataclass
@@ -270,12 +264,7 @@ class BaseRecommender(BaseEstimator):
             allow_empty=True,
         )
         codes = self._encode_users(users, name="users")
-        device = self._scoring_device()
-        ranker = None
-        if device is not None:  # a dot-product model trained on a GPU ranks there
-            from skadv.neural._torch_utils import DotProductRanker
-
-            ranker = DotProductRanker(self, device)
+        ranker = self._device_ranker()  # e.g. a dot-product model trained on a GPU
         # In blocks of users whose score rows fit working_memory: never all users at once.
         idx = np.zeros((codes.shape[0], n), dtype=np.int64)
         vals = None
@@ -295,20 +284,11 @@ class BaseRecommender(BaseEstimator):
             vals = np.empty((0, n), dtype=np.float64)
         return self.item_ids_[idx], vals
 
-    def _scoring_device(self):
-        """The CUDA device ``recommend`` ranks on, or None for the NumPy path: a model that
-        scores by a dot product and was trained on CUDA ranks there when CUDA is available
-        (only the top-n come back); a model loaded on a machine without one ranks in NumPy."""
-        device = getattr(self, "device_", None)
-        if device is None or not str(device).startswith("cuda"):
-            return None
-        if getattr(self, "user_factors_", None) is None:
-            return None
-        if importlib.util.find_spec("torch") is None:
-            return None
-        import torch
-
-        return device if torch.cuda.is_available() else None
+    def _device_ranker(self):
+        """A ranker of blocks of users on another device (``top_k(codes, n, exclude)``), or
+        None to rank in NumPy: the hook of the torch-backed families
+        (``skadv._torch.dispatch.DeviceRankingMixin``)."""
+        return None
 
     def score(self, X, y=None):
         """NDCG@10 of the model on interactions ``X`` (higher is better).

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from skadv.utils._adversarial import ADVERSARIES
 from skadv.utils._params import BOOL, NONE, RANDOM_STATE, STRING, Interval, Options
+from skadv.utils._sampling import usable_samples
 from skadv.utils._schedule import learning_rate_factor
 from skadv.utils._validation import check_id_types, encode_ids, lookup_ids
 
@@ -51,12 +53,6 @@ __all__ = [
     "warn_if_below_popularity",
 ]
 
-#: Perturbation methods, by one name each everywhere in skadv. ``"none"``: clean training;
-#: ``"fgsm"``: one step of length ε along the normalized loss gradient (APR's adversary;
-#: FGM in the NLP literature); ``"pgd"``: projected gradient ascent; ``"freelb"``: FreeLB's
-#: accumulated ascent steps; ``"random"``: a random direction of the same norm (the control).
-#: Each estimator accepts the subset it implements.
-ADVERSARIES = ("none", "fgsm", "pgd", "freelb", "random")
 
 #: ``"absolute"``: ε is the radius; ``"relative"``: ε times the mean L2 norm of the rows
 #: being perturbed; ``"per-user"``: a radius per row that grows with that row's own norm
@@ -519,40 +515,6 @@ def run_epochs(schedule, run_epoch, *, n_draws, check, row_norms=None, early_sto
 
 
 # ------------------------------------------------------------------------------ sampling, ids
-def usable_samples(indptr, sample_users, sample_items, n_items):
-    """Positive pairs that have a negative item, grouped by user, as int32 arrays.
-
-    Drops the pairs of users who interacted with every item (no negative exists).
-
-    Raises
-    ------
-    ValueError
-        When no pair is left.
-
-    Examples
-    --------
-    >>> indptr = np.array([0, 2, 3])  # user 0 has both items, user 1 one of them
-    >>> [a.tolist() for a in usable_samples(indptr, np.array([0, 0, 1]), np.array([0, 1, 0]), 2)]
-    [[1], [0]]
-    """
-    keep = (np.diff(indptr) < n_items)[sample_users]
-    if not keep.all():
-        sample_users, sample_items = sample_users[keep], sample_items[keep]
-    if sample_users.shape[0] == 0:
-        raise ValueError(
-            "BPR needs, for every user, items that user did not interact with; here every "
-            "sampled user interacted with every item."
-        )
-    # Pairs taken from a CSR matrix are grouped by user already: skip the sort then.
-    if (np.diff(sample_users) < 0).any():
-        order = np.argsort(sample_users, kind="stable")
-        sample_users, sample_items = sample_users[order], sample_items[order]
-    return (
-        np.ascontiguousarray(sample_users, dtype=np.int32),
-        np.ascontiguousarray(sample_items, dtype=np.int32),
-    )
-
-
 def extend_ids(known, values, name="ids"):
     """Append the ids of ``values`` missing from ``known``; return ``(ids, codes of values)``.
 

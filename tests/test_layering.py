@@ -6,8 +6,7 @@ import its own layer and the layers below it::
     0  skadv.utils, skadv._ext, skadv._version
     1  skadv.datasets, skadv.metrics, skadv.model_selection
     2  skadv.base
-    3  the torch layer: skadv._torch, and until it moves there skadv.neural._torch_utils and
-       skadv.neural._adversary
+    3  the torch layer: skadv._torch
     4  skadv.training
     5  the families: skadv.baseline, skadv.mf, skadv.neural, skadv.augmentation
     6  skadv.attacks
@@ -32,12 +31,10 @@ rules:
 (c) private names: the private modules and names (a leading ``_`` after the package) of a
     family (baseline, mf, neural, augmentation) are imported only inside that family, by no
     other family nor any other package: what two packages share moves down a layer.
-    skadv.neural._torch_utils and skadv.neural._adversary are torch-layer code but still
-    neural's private modules until they move to skadv._torch.
 
-Violations that exist today are listed in ``KNOWN_VIOLATIONS`` with a one-line reason each.
-The contract tests fail on a violation not in the list and on a listed one that is gone: the
-list only shrinks. Plus the older checks: the training core is torch-free, the two MF backends
+``KNOWN_VIOLATIONS`` is empty since the torch layer moved to ``skadv._torch``; a violation that
+must stay for a while is listed there with a one-line reason, and the tests fail on a
+violation not in the list and on a listed one that is gone: the list only shrinks. Plus the older checks: the training core is torch-free, the two MF backends
 never import each other, and ``import skadv`` imports neither torch, transformers nor
 matplotlib.
 """
@@ -60,8 +57,6 @@ LAYERS = {
     "skadv.model_selection": 1,
     "skadv.base": 2,
     "skadv._torch": 3,
-    "skadv.neural._torch_utils": 3,
-    "skadv.neural._adversary": 3,
     "skadv.training": 4,
     "skadv.baseline": 5,
     "skadv.mf": 5,
@@ -87,44 +82,6 @@ LAZY_UPWARD = {
 
 #: Violations this step does not remove: ``"rule: importer -> imported" -> reason``.
 KNOWN_VIOLATIONS = {
-    # (a) layers
-    "upward lazy: skadv.base -> skadv.neural._torch_utils": (
-        "BaseRecommender's device top-k uses DotProductRanker from the torch layer above base"
-    ),
-    "upward: skadv.metrics._target -> skadv.base": (
-        "BYTES_PER_SCORE is defined in base.py; the constant belongs in skadv.utils"
-    ),
-    "upward: skadv.neural._adversary -> skadv.training": (
-        "ADVERSARIES is defined in training.py; it moves below with skadv._torch"
-    ),
-    "upward: skadv.neural._torch_utils -> skadv.neural._base": (
-        "OPTIMIZERS is defined in the neural family; it moves to skadv._torch"
-    ),
-    "upward: skadv.neural._torch_utils -> skadv.training": (
-        "usable_samples is defined in training.py; it moves below with skadv._torch"
-    ),
-    # (c) private names of a family
-    "private: skadv.attacks._surrogate -> skadv.neural._torch_utils": (
-        "torch_threads: shared torch helper still private to neural until skadv._torch"
-    ),
-    "private: skadv.augmentation._gan -> skadv.neural._torch_utils": (
-        "make_optimizer, module_state, torch_threads: shared torch helpers, until skadv._torch"
-    ),
-    "private: skadv.base -> skadv.neural._torch_utils": (
-        "DotProductRanker, the device ranker (same import as the upward lazy one above)"
-    ),
-    "private: skadv.mf._torch_backend -> skadv.neural._adversary": (
-        "normalize: the adversary step shared by the MF torch backend, until skadv._torch"
-    ),
-    "private: skadv.mf._torch_backend -> skadv.neural._torch_utils": (
-        "TripleSampler, mean_row_norm, torch_threads: shared torch helpers, until skadv._torch"
-    ),
-    # (b) cycles: one strongly connected component, made of the upward imports above
-    "cycle: skadv.base, skadv.metrics, skadv.metrics._target, skadv.neural._adversary, "
-    "skadv.neural._base, skadv.neural._torch_utils, skadv.training": (
-        "base -> metrics -> metrics._target -> base and base -> neural._torch_utils -> "
-        "neural._base -> base; goes with the upward entries above"
-    ),
 }
 
 

@@ -192,7 +192,7 @@ class SurrogateAttack(_ShillingAttack):
             raise ImportError(
                 "SurrogateAttack needs PyTorch for its gradient: pip install 'skadv[torch]'"
             ) from exc
-        from skadv.neural._torch_utils import torch_threads
+        from skadv._torch.utils import torch_threads
 
         n_users, n_items = self.user_ids_.shape[0], self.item_ids_.shape[0]
         R = sparse.csr_matrix(

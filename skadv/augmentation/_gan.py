@@ -20,6 +20,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
+from skadv._torch.numpy_twin import mlp_forward, sigmoid
 from skadv.base import BaseInteractionSampler, BaseRecommender
 from skadv.training import (
     EPOCH_TRAINING_CONSTRAINTS,
@@ -421,12 +422,9 @@ class CFGANRecommender(BaseRecommender):
     def _train(self, rng, X_val):
         import torch
 
-        from skadv.augmentation._gan_modules import (
-            discriminator_loss,
-            generator_loss,
-            make_mlp,
-        )
-        from skadv.neural._torch_utils import make_optimizer, module_state, torch_threads
+        from skadv._torch.mlp import mlp
+        from skadv._torch.utils import make_optimizer, module_state, torch_threads
+        from skadv.augmentation._gan_modules import discriminator_loss, generator_loss
 
         device = torch.device(self.device_)
         seed = int(draw_seeds(rng, 1)[0])
@@ -451,14 +449,14 @@ class CFGANRecommender(BaseRecommender):
             torch.manual_seed(seed)
             generator = torch.Generator(device=device)
             generator.manual_seed(seed + 1)
-            G = make_mlp(self.noise_dim + n_items, self.generator_layers, n_items,
+            G = mlp(self.noise_dim + n_items, self.generator_layers, n_items,
                          self.activation).to(device)  # fmt: skip
             opt_g = make_optimizer(self.generator_optimizer, [{"params": list(G.parameters())}],
                                    self.generator_learning_rate,
                                    self.generator_weight_decay)  # fmt: skip
             D = opt_d = None
             if self.discriminator:
-                D = make_mlp(2 * n_items, self.discriminator_layers, 1, self.activation)
+                D = mlp(2 * n_items, self.discriminator_layers, 1, self.activation)
                 D = D.to(device)
                 opt_d = make_optimizer(
                     self.discriminator_optimizer, [{"params": list(D.parameters())}],
@@ -557,7 +555,7 @@ class CFGANRecommender(BaseRecommender):
 
     def _record_diagnostics(self, conditions, noise):
         c = conditions.toarray()
-        g = _sigmoid(self._logits(c, noise))
+        g = sigmoid(self._logits(c, noise))
         for name, value in zip(_DIAGNOSTIC_NAMES, _diagnostics(g, c), strict=True):
             self.diagnostics_[name].append(value)
 
@@ -568,7 +566,7 @@ class CFGANRecommender(BaseRecommender):
         if noise is None:
             noise = np.zeros((conditions.shape[0], self.noise_dim), dtype=np.float32)
         x = np.concatenate([np.asarray(noise, dtype=np.float32), conditions], axis=1)
-        return _mlp_forward(self.generator_state_, x, self.activation)
+        return mlp_forward(self.generator_state_, x, self.activation)
 
     def _user_item_scores(self, user_codes):
         return self._logits(_binary(self.interactions_)[user_codes].toarray())
@@ -579,7 +577,7 @@ class CFGANRecommender(BaseRecommender):
         check_is_fitted(self)
         c = _binary(self.interactions_)[np.asarray(user_codes)].toarray()
         noise = rng.standard_normal((c.shape[0], self.noise_dim))
-        return _sigmoid(self._logits(c, noise))
+        return sigmoid(self._logits(c, noise))
 
     def sample(self, n_users, *, random_state=None, length="generated"):
         """Generated profiles of ``n_users`` new users, each conditioned on a real user.
@@ -686,9 +684,9 @@ class CFGANRecommender(BaseRecommender):
         scores = np.empty(uniq.shape[0], dtype=np.float64)
         for block in row_blocks(uniq.shape[0], self.n_items_ * _BYTES_PER_ITEM):
             p = (profiles[block].toarray() > 0).astype(np.float32)
-            logit = _mlp_forward(self.discriminator_state_, np.concatenate([p, p], axis=1),
+            logit = mlp_forward(self.discriminator_state_, np.concatenate([p, p], axis=1),
                                  self.activation)[:, 0]  # fmt: skip
-            scores[block] = _sigmoid(logit.astype(np.float64))
+            scores[block] = sigmoid(logit.astype(np.float64))
         return uniq, scores
 
     def __sklearn_tags__(self):
@@ -818,15 +816,14 @@ class GANAugmenter(BaseInteractionSampler):
         validate_params(self)
 
     def _fit_gan(self, X, y, rng):
-        seed = int(draw_seeds(rng, 1)[0] % (2**31))
         if self.gan is None:
-            gan = CFGANRecommender(random_state=seed)
+            gan = CFGANRecommender(random_state=int(draw_seeds(rng, 1)[0] % (2**31)))
         else:
             gan = clone(self.gan)
             # As sklearn's ensembles do: a GAN left unseeded takes its seed from ours, so
             # GANAugmenter(random_state=0) is deterministic whatever GAN it is given.
             if gan.random_state is None:
-                gan.set_params(random_state=seed)
+                gan.set_params(random_state=int(draw_seeds(rng, 1)[0] % (2**31)))
         return gan.fit(X, y)
 
     # ----------------------------------------------------------------- sampler
@@ -971,28 +968,6 @@ def _binary(matrix):
     out = matrix.tocsr().astype(np.float32, copy=True)
     out.data[:] = 1.0
     return out
-
-
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-_NP_ACTIVATIONS = {
-    "relu": lambda x: np.maximum(x, 0, out=x),
-    "tanh": np.tanh,
-    "sigmoid": lambda x: _sigmoid(x).astype(x.dtype, copy=False),
-}
-
-
-def _mlp_forward(state, x, activation):
-    """The ``make_mlp`` stack of ``_gan_modules`` in NumPy (float32, like torch)."""
-    positions = sorted(int(k.split(".")[0]) for k in state if k.endswith(".weight"))
-    act = _NP_ACTIVATIONS[activation]
-    for n, pos in enumerate(positions):
-        x = x @ state[f"{pos}.weight"].T + state[f"{pos}.bias"]
-        if n < len(positions) - 1:
-            x = act(x)
-    return x
 
 
 def _draw_items(g, lengths, rng, weights, exclude=None):

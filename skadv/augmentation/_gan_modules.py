@@ -3,28 +3,14 @@
 The generator maps ``[z, c_u]`` (noise, the user's binary interaction vector) to a vector of
 item scores in (0, 1); the discriminator maps ``[r ⊙ e_u, c_u]`` to a logit of "real". Only
 training runs these modules: the fitted estimator evaluates the same layers with NumPy
-(``_gan.py``, ``_mlp_forward``), reading the same ``state_dict`` names; a change of
+(``skadv._torch.numpy_twin.mlp_forward``), reading the same ``state_dict`` names; a change of
 architecture here needs the same change there (the tests compare both).
 """
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-__all__ = ["discriminator_loss", "generator_loss", "make_mlp"]
-
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
-
-
-def make_mlp(n_in, hidden_layers, n_out, activation):
-    """``Linear -> activation`` per hidden layer, then ``Linear(n_out)`` (no output activation:
-    the generator's sigmoid and the discriminator's logit are applied by the losses)."""
-    layers = []
-    for width in hidden_layers:
-        layers += [nn.Linear(n_in, width), _ACTIVATIONS[activation]()]
-        n_in = width
-    layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
+__all__ = ["discriminator_loss", "generator_loss"]
 
 
 def generator_loss(g, c, mask, zr, d_fake, *, alpha, reconstruction_weight, loss,

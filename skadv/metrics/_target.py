@@ -27,10 +27,9 @@ whose score rows fit scikit-learn's ``working_memory``: never a dense all-users 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from skadv.base import BYTES_PER_SCORE
 from skadv.metrics._scorer import _final_step
 from skadv.utils._params import Interval, check_params
-from skadv.utils._ranking import row_blocks
+from skadv.utils._ranking import BYTES_PER_SCORE, row_blocks
 from skadv.utils._validation import check_interactions
 
 __all__ = [

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from skadv._torch.dispatch import DeviceRankingMixin
 from skadv.base import BaseRecommender, dot_product_pair_scores, dot_product_scores
 from skadv.training import (
     EPOCH_TRAINING_CONSTRAINTS,
@@ -27,7 +28,7 @@ from skadv.utils._validation import check_interactions, lookup_ids
 __all__ = ["AdversarialMFRecommender"]
 
 
-class AdversarialMFRecommender(BaseRecommender):
+class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     r"""Matrix factorization trained with adversarial BPR (APR), or plain BPR.
 
     Scores a (user, item) pair by the dot product of their embeddings (plus an optional item

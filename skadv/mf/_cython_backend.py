@@ -10,8 +10,9 @@ the log. The kernel itself never validates anything and never raises.
 import numpy as np
 
 from skadv._ext import _mf_sgd
-from skadv.training import check_finite, mean_row_norm, run_epochs, usable_samples
+from skadv.training import check_finite, mean_row_norm, run_epochs
 from skadv.utils._random import draw_seeds
+from skadv.utils._sampling import usable_samples
 
 __all__ = ["KERNEL_ADVERSARY_CODES", "ItemStrata", "sampling_block", "thread_offsets", "train"]
 

@@ -49,8 +49,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from skadv.neural._adversary import normalize
-from skadv.neural._torch_utils import TripleSampler, mean_row_norm, torch_threads
+from skadv._torch.adversary import normalize
+from skadv._torch.sampling import TripleSampler
+from skadv._torch.utils import mean_row_norm, torch_threads
 from skadv.training import FactorState, check_finite, per_user_scale, run_epochs
 from skadv.utils._random import draw_seeds
 

@@ -2,7 +2,7 @@
 
 ``TorchRecommender`` is a :class:`~skadv.base.BaseRecommender` that trains a torch module on
 sampled (user, positive item, negative item) triples with BPR (plus optional extra task
-losses), taking every step through :func:`~skadv.neural._adversary.adversarial_backward`
+losses), taking every step through :func:`~skadv._torch.adversary.adversarial_backward`
 (FGSM, PGD, FreeLB, random or clean), under the epoch loop and early-stopping rule of
 :mod:`skadv.training`, with the optimizer, learning-rate schedule, gradient clipping,
 seeding, threads and device handling written once. A subclass says what the
@@ -15,6 +15,8 @@ This module does not import torch at import time: ``fit`` does.
 import numpy as np
 from scipy import sparse
 
+from skadv._torch import OPTIMIZERS
+from skadv._torch.dispatch import DeviceRankingMixin
 from skadv.base import BaseRecommender
 from skadv.training import (
     ADVERSARIES,
@@ -35,9 +37,6 @@ from skadv.utils._schedule import LR_SCHEDULES, learning_rate_factor
 from skadv.utils._threads import effective_n_threads
 
 __all__ = ["OPTIMIZERS", "TRAINING_CONSTRAINTS", "TorchRecommender"]
-
-#: Optimizers of :func:`skadv.neural._torch_utils.make_optimizer` (``"sgd"`` with momentum).
-OPTIMIZERS = ("adamw", "adam", "sgd", "adagrad")
 
 # Shared by every torch recommender; subclasses add their architecture's parameters.
 TRAINING_CONSTRAINTS = {
@@ -86,7 +85,7 @@ def resolve_batch_size(batch_size, n_pairs):
     return int(min(1024, max(64, n_pairs // 64)))
 
 
-class TorchRecommender(BaseRecommender):
+class TorchRecommender(DeviceRankingMixin, BaseRecommender):
     """Base class of the torch recommenders: BPR training with adversarial steps.
 
     Not used directly. Subclasses define ``__init__`` (with the parameters of
@@ -179,8 +178,9 @@ class TorchRecommender(BaseRecommender):
     def _train(self, pair_users, pair_items, pair_weights, rng, X_val):
         import torch
 
-        from skadv.neural._adversary import adversarial_backward
-        from skadv.neural._torch_utils import TripleSampler, make_optimizer, torch_threads
+        from skadv._torch.adversary import adversarial_backward
+        from skadv._torch.sampling import TripleSampler
+        from skadv._torch.utils import make_optimizer, torch_threads
 
         device = torch.device(self.device_)
         seed = int(draw_seeds(rng, 1)[0])

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from skadv._torch.numpy_twin import ACTIVATIONS, linear, linear_names
 from skadv.base import dot_product_pair_scores, dot_product_scores
 from skadv.neural._base import TRAINING_CONSTRAINTS, TorchRecommender
 from skadv.utils._params import NONE, Interval, Options, TupleOf
@@ -386,7 +387,7 @@ class AdversarialNeuralRecommender(TorchRecommender):
         return module.loss(batch, embeddings)
 
     def _export(self, module, final=True):
-        from skadv.neural._torch_utils import module_state
+        from skadv._torch.utils import module_state
 
         self.module_state_ = module_state(module)
         if self._module_config["architecture"] == "two-tower":
@@ -462,39 +463,6 @@ class AdversarialNeuralRecommender(TorchRecommender):
 _BLOCK_BYTES = 16 * 2**20
 
 
-def _relu(x):
-    return np.maximum(x, np.float32(0.0), out=x)
-
-
-def _tanh(x):
-    return np.tanh(x, out=x)
-
-
-def _gelu(x):
-    from scipy.special import erf
-
-    # torch's default GELU: the exact form x * Phi(x), not the tanh approximation.
-    return x * np.float32(0.5) * (np.float32(1.0) + erf(x * np.float32(np.sqrt(0.5))))
-
-
-_ACTIVATIONS = {"relu": _relu, "tanh": _tanh, "gelu": _gelu}
-
-
-def _linear(x, state, name):
-    """``torch.nn.Linear`` named ``name`` in ``state``, applied to the rows of ``x``."""
-    return x @ state[name + ".weight"].T + state[name + ".bias"]
-
-
-def _linear_names(state, prefix):
-    """Names of the ``nn.Linear`` layers of the ``nn.Sequential`` ``prefix``, in order."""
-    positions = sorted(
-        int(key[len(prefix) + 1 :].split(".")[0])
-        for key in state
-        if key.startswith(prefix + ".") and key.endswith(".weight")
-    )
-    return [f"{prefix}.{j}" for j in positions]
-
-
 def _block_rows(widths):
     """Rows per block so that a (rows, max(widths)) float32 array stays near _BLOCK_BYTES."""
     return max(1, _BLOCK_BYTES // (4 * max([1, *widths])))
@@ -505,7 +473,7 @@ class _Forward:
 
     def __init__(self, state, config):
         self.state = {k: np.asarray(v) for k, v in state.items()}
-        self.activation = _ACTIVATIONS[config["activation"]]
+        self.activation = ACTIVATIONS[config["activation"]]
         self.n_items = self.state["item_features"].shape[0]
 
     def pairs(self, head, users, items):
@@ -545,17 +513,17 @@ class _TwoTowerForward(_Forward):
     def _tower(self, side, codes):
         state = self.state
         emb = state[f"{side}_emb.weight"][codes]
-        names = _linear_names(state, f"{side}_tower")
+        names = linear_names(state, f"{side}_tower")
         if not names:  # no hidden layer and no feature: the tower is the identity
             return emb
         x = np.concatenate([emb, state[f"{side}_features"][codes]], axis=1)
         for name in names[:-1]:
-            x = self.activation(_linear(x, state, name))
-        return _linear(x, state, names[-1])
+            x = self.activation(linear(x, state, name))
+        return linear(x, state, names[-1])
 
     def _vectors(self, side):
         n = self.state[f"{side}_emb.weight"].shape[0]
-        names = _linear_names(self.state, f"{side}_tower")
+        names = linear_names(self.state, f"{side}_tower")
         widths = [self.state[name + ".weight"].shape[0] for name in names]
         step = _block_rows([*widths, self.state[f"{side}_emb.weight"].shape[1]])
         blocks = [self._tower(side, np.arange(s, min(s + step, n))) for s in range(0, n, step)]
@@ -576,7 +544,7 @@ class _TwoTowerForward(_Forward):
         product = user_factors[users] * item_factors[items]
         if head == "click":
             return product.sum(axis=1) + self.state["item_bias"][items]
-        return _linear(product, self.state, "rating_head")[:, 0]
+        return linear(product, self.state, "rating_head")[:, 0]
 
 
 class _NeuMFForward(_Forward):
@@ -599,7 +567,7 @@ class _NeuMFForward(_Forward):
         user_in = np.concatenate([st["mlp_user.weight"], st["user_features"]], axis=1)
         item_in = np.concatenate([st["mlp_item.weight"], st["item_features"]], axis=1)
         self.k = k
-        self.layers = _linear_names(st, "mlp")
+        self.layers = linear_names(st, "mlp")
         self.heads = {}
         for head in ("click", "rating"):
             if f"{head}_head.weight" not in st:
@@ -626,7 +594,7 @@ class _NeuMFForward(_Forward):
             return out + h["user"][users] + h["item"][items] + h["bias"]
         x = self.activation(self.user_part[users] + self.item_part[items])
         for name in self.layers[1:]:
-            x = self.activation(_linear(x, st, name))
+            x = self.activation(linear(x, st, name))
         return out + x @ h["rest"] + h["bias"]
 
 

@@ -20,20 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from skadv._torch.mlp import mlp
+
 __all__ = ["NeuMF", "TwoTower", "build_module"]
-
-_ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
-
-
-def mlp(n_in, hidden_layers, n_out, dropout, activation):
-    """``Linear -> activation -> Dropout`` per hidden layer, then ``Linear(n_out)`` if given."""
-    layers = []
-    for width in hidden_layers:
-        layers += [nn.Linear(n_in, width), _ACTIVATIONS[activation](), nn.Dropout(dropout)]
-        n_in = width
-    if n_out is not None:
-        layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
 
 
 class _Base(nn.Module):
@@ -78,8 +67,8 @@ class TwoTower(_Base):
         self.item_bias = nn.Parameter(torch.zeros(config["n_items"]))
         layers, drop, act = config["hidden_layers"], config["dropout"], config["activation"]
         n_uf, n_if = self.user_features.shape[1], self.item_features.shape[1]
-        self.user_tower = mlp(k + n_uf, layers, k, drop, act) if layers or n_uf else None
-        self.item_tower = mlp(k + n_if, layers, k, drop, act) if layers or n_if else None
+        self.user_tower = mlp(k + n_uf, layers, k, act, drop) if layers or n_uf else None
+        self.item_tower = mlp(k + n_if, layers, k, act, drop) if layers or n_if else None
         if "rating" in self.tasks:
             self.rating_head = nn.Linear(k, 1)
             nn.init.zeros_(self.rating_head.weight)
@@ -134,7 +123,7 @@ class NeuMF(_Base):
         self.mlp_user, self.mlp_item = self._embedding(n, k), self._embedding(m, k)
         layers = config["hidden_layers"]
         n_in = 2 * k + self.user_features.shape[1] + self.item_features.shape[1]
-        self.mlp = mlp(n_in, layers, None, config["dropout"], config["activation"])
+        self.mlp = mlp(n_in, layers, None, config["activation"], config["dropout"])
         n_head = k + (layers[-1] if layers else n_in)
         self.click_head = nn.Linear(n_head, 1)
         if "rating" in self.tasks:

@@ -448,8 +448,8 @@ class AdversarialTextRecommender(TorchRecommender):
         return module.bpr(module.user_vectors(batch["users"]), items, batch)
 
     def _export(self, module, final=True):
+        from skadv._torch.utils import module_state
         from skadv.neural._encoders import encoder_state
-        from skadv.neural._torch_utils import module_state
 
         was_training = module.training
         module.eval()
@@ -488,9 +488,9 @@ class AdversarialTextRecommender(TorchRecommender):
         """
         import torch
 
+        from skadv._torch.utils import torch_threads
         from skadv.neural._encoders import embed_tokens, encode_embeds
         from skadv.neural._text_modules import _ENCODE_BATCH
-        from skadv.neural._torch_utils import torch_threads
         from skadv.utils._threads import effective_n_threads
 
         check_is_fitted(self)

@@ -169,8 +169,8 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "embedding_dim_")
         texts = _check_texts(X)
         model, tokenizer = self._loaded()
+        from skadv._torch.utils import torch_threads
         from skadv.neural import _encoders
-        from skadv.neural._torch_utils import torch_threads
 
         with torch_threads(effective_n_threads(self.n_jobs)):
             return _encoders.encode_texts(

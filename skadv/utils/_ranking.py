@@ -18,7 +18,12 @@ from scipy import sparse
 from skadv.utils._params import Interval, check_params
 from skadv.utils._threads import effective_n_threads
 
-__all__ = ["check_exclude", "check_scores", "row_blocks", "top_k"]
+__all__ = ["BYTES_PER_SCORE", "check_exclude", "check_scores", "row_blocks", "top_k"]
+
+#: Bytes of working memory per item and user when ranking a block of users: a float64 score
+#: and the copy ``top_k`` may make of it. Blocks of users are sized so that this times
+#: ``n_items_`` times the block's users fits scikit-learn's ``working_memory``.
+BYTES_PER_SCORE = 16
 
 
 def row_blocks(n_rows, row_bytes, working_memory=None):

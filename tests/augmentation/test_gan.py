@@ -21,11 +21,8 @@ from skadv.training import BelowPopularityWarning
 
 torch = pytest.importorskip("torch")
 
-from skadv.augmentation._gan_modules import (  # noqa: E402
-    discriminator_loss,
-    generator_loss,
-    make_mlp,
-)
+from skadv._torch.mlp import mlp  # noqa: E402
+from skadv.augmentation._gan_modules import discriminator_loss, generator_loss  # noqa: E402
 
 
 def _gan(**params):
@@ -64,7 +61,7 @@ def test_recommender_role(fitted, X):
 
 def test_scores_are_generator_logits_with_zero_noise(fitted):
     """The NumPy forward pass equals the torch generator's (the modules of _gan_modules)."""
-    G = make_mlp(fitted.noise_dim + fitted.n_items_, fitted.generator_layers,
+    G = mlp(fitted.noise_dim + fitted.n_items_, fitted.generator_layers,
                  fitted.n_items_, fitted.activation)  # fmt: skip
     G.load_state_dict({k: torch.from_numpy(v) for k, v in fitted.generator_state_.items()})
     c = torch.from_numpy((fitted.interactions_[:5].toarray() > 0).astype(np.float32))

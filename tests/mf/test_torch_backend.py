@@ -23,9 +23,9 @@ from skadv.utils._backend import resolve_backend
 
 torch = pytest.importorskip("torch")
 
+from skadv._torch.adversary import normalize  # noqa: E402
+from skadv._torch.sampling import sample_negatives  # noqa: E402
 from skadv.mf import _torch_backend as tb  # noqa: E402  (imports torch)
-from skadv.neural._adversary import normalize  # noqa: E402
-from skadv.neural._torch_utils import sample_negatives  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

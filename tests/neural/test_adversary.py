@@ -1,4 +1,4 @@
-"""FGM / PGD / FreeLB steps of skadv.neural._adversary against hand computations."""
+"""FGM / PGD / FreeLB steps of skadv._torch.adversary against hand computations."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import arrays
 
 torch = pytest.importorskip("torch")
 
-from skadv.neural._adversary import (  # noqa: E402
+from skadv._torch.adversary import (  # noqa: E402
     adversarial_backward,
     normalize,
     project,

@@ -7,8 +7,8 @@ import sklearn
 torch = pytest.importorskip("torch")
 
 from skadv import AdversarialMFRecommender  # noqa: E402
+from skadv._torch.ranker import DotProductRanker  # noqa: E402
 from skadv.datasets import make_interactions  # noqa: E402
-from skadv.neural._torch_utils import DotProductRanker  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

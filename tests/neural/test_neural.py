@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 torch = pytest.importorskip("torch")
 
+from skadv._torch.utils import load_module_state  # noqa: E402
 from skadv.attacks import EmbeddingAttack  # noqa: E402
 from skadv.base import UNKNOWN_ITEM_SCORE  # noqa: E402
 from skadv.baseline import PopularityRecommender  # noqa: E402
@@ -22,7 +23,6 @@ from skadv.datasets import make_interactions  # noqa: E402
 from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions  # noqa: E402
 from skadv.neural import AdversarialNeuralRecommender, _neural  # noqa: E402
 from skadv.neural._neural_modules import build_module  # noqa: E402
-from skadv.neural._torch_utils import load_module_state  # noqa: E402
 
 FAST = dict(n_factors=8, hidden_layers=(16,), n_epochs=4, batch_size=64)
 

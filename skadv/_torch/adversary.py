@@ -47,9 +47,9 @@ Padding positions (``mask`` zero) are never perturbed.
 
 import torch
 
-__all__ = ["ADVERSARIES", "NORMS", "adversarial_backward", "normalize", "project"]
+__all__ = ["NORMS", "adversarial_backward", "normalize", "project"]
 
-from skadv.training import ADVERSARIES  # all of them are implemented here
+from skadv.utils._adversarial import ADVERSARIES  # all of them are implemented here
 
 NORMS = ("per-example", "global", "per-token")
 
