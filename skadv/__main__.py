@@ -149,7 +149,7 @@ def main(argv=None):
             model.fit(X_train)
         ndcg = model.score(X_test)
         rec = recall(model, X_test)
-        if hasattr(model, "user_factors_"):
+        if model.factors() is not None:
             curve = robustness_curve(model, X_test, [eps], adversary="fgsm", random_state=0)
             attacked, drop = curve["attacked"].iloc[0], curve["relative_drop"].iloc[0]
             extra = f"{attacked:>13.4f}{drop:>8.1%}"
@@ -232,7 +232,7 @@ def _plot(folder, models, X_test, eps, seed):
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    factor_models = {name: m for name, m in models.items() if hasattr(m, "user_factors_")}
+    factor_models = {name: m for name, m in models.items() if m.factors() is not None}
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for name, model in factor_models.items():
         TrainingCurveDisplay.from_estimator(model, name=name, ax=ax)

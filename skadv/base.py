@@ -36,6 +36,7 @@ relevant.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -51,6 +52,7 @@ __all__ = [
     "UNKNOWN_ITEM_SCORE",
     "BaseInteractionSampler",
     "BaseRecommender",
+    "DotProductFactors",
     "RankingProblem",
     "dot_product_pair_scores",
     "dot_product_scores",
@@ -82,6 +84,21 @@ class RankingProblem:
     y_true: sparse.csr_matrix
     exclude: sparse.csr_matrix
     n_unknown_items: int
+
+
+class DotProductFactors(NamedTuple):
+    """The arrays of a dot-product model: ``score(u, i) = user[u] @ item[i] + item_bias[i]``.
+
+    Attributes
+    ----------
+    user : ndarray of shape (n_users_, n_factors)
+    item : ndarray of shape (n_items_, n_factors)
+    item_bias : ndarray of shape (n_items_,) or None
+    """
+
+    user: np.ndarray
+    item: np.ndarray
+    item_bias: np.ndarray | None
 
 
 class BaseRecommender(BaseEstimator):
@@ -176,9 +193,33 @@ class BaseRecommender(BaseEstimator):
             )
         return codes
 
-    def _score_users(self, user_codes):
-        """Scores of every item for users given by code, in the model's dtype; -1 rows get
-        the popularity fallback. Callers pass one block of users at a time."""
+    # ----------------------------------------------------------------- scoring protocol
+    # What metrics, scorers, attacks and meta-estimators read: public, so that a new family
+    # (or a wrapper such as GANAugmenter) implements or delegates these and nothing private.
+    def score_users(self, user_codes):
+        """Scores of every item for a block of users given by code (the scoring protocol).
+
+        Parameters
+        ----------
+        user_codes : array-like of int of shape (n_block,)
+            Positions in ``user_ids_``; -1 for a user not seen in ``fit``, whose row is the
+            training popularity of each item (``handle_unknown="popularity"``).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_block, n_items_)
+            In the model's dtype (float32 factors give float32 scores). Callers pass one
+            block of users at a time (see ``recommend``): the array is dense.
+
+        Examples
+        --------
+        >>> from skadv import PopularityRecommender
+        >>> from skadv.datasets import make_interactions
+        >>> X = make_interactions(30, 20, density=0.3, random_state=0)
+        >>> model = PopularityRecommender().fit(X)
+        >>> model.score_users([0, -1]).shape
+        (2, 20)
+        """
         user_codes = np.asarray(user_codes, dtype=np.int32)
         known = user_codes >= 0
         if known.all():
@@ -269,12 +310,12 @@ class BaseRecommender(BaseEstimator):
         idx = np.zeros((codes.shape[0], n), dtype=np.int64)
         vals = None
         for block in row_blocks(codes.shape[0], self.n_items_ * BYTES_PER_SCORE):
-            exclude = self._seen_rows(codes[block]) if exclude_seen else None
+            exclude = self.seen_items(codes[block]) if exclude_seen else None
             if ranker is not None:
                 block_idx, block_vals = ranker.top_k(codes[block], n, exclude)
             else:
                 block_idx, block_vals = top_k(
-                    self._score_users(codes[block]), n, exclude=exclude,
+                    self.score_users(codes[block]), n, exclude=exclude,
                     n_jobs=getattr(self, "n_jobs", None),
                 )  # fmt: skip
             if vals is None:
@@ -315,8 +356,9 @@ class BaseRecommender(BaseEstimator):
         return get_ranking_scorer("ndcg@10")(self, X, y)
 
     # ----------------------------------------------------------------- evaluation support
-    def _seen_rows(self, user_codes):
-        """Training interactions of the given users as CSR rows (empty rows for code -1)."""
+    def seen_items(self, user_codes):
+        """Training interactions of users given by code, as CSR rows of shape
+        (len(user_codes), n_items_); empty rows for code -1 (the scoring protocol)."""
         known = np.where(user_codes >= 0, user_codes, 0)
         rows = self.interactions_[known]
         if np.any(user_codes < 0):
@@ -325,8 +367,10 @@ class BaseRecommender(BaseEstimator):
             rows.eliminate_zeros()
         return rows
 
-    def _ranking_problem(self, X, y=None):
-        """Arrange held-out interactions for ranking metrics (used by scorers and ``score``)."""
+    def ranking_problem(self, X, y=None):
+        """Held-out interactions ``(X, y)`` arranged for ranking metrics: a
+        :class:`RankingProblem` (the scoring protocol, read by ``score`` and every scorer of
+        :mod:`skadv.metrics`; see the module docstring for which items are ranked)."""
         check_is_fitted(self)
         # Without y there is nothing to threshold: every pair of X is relevant.
         threshold = self.positive_threshold if y is not None else None
@@ -351,11 +395,40 @@ class BaseRecommender(BaseEstimator):
         y_true.eliminate_zeros()
         # Training items stay candidates when they are in X: scoring the training data then
         # measures the fit instead of excluding every relevant item.
-        seen = (self._seen_rows(user_codes) != 0).astype(np.float64)
+        seen = (self.seen_items(user_codes) != 0).astype(np.float64)
         seen.resize((seen.shape[0], n_cols))
         exclude = (seen - seen.multiply(y_true != 0)).tocsr()
         exclude.eliminate_zeros()
         return RankingProblem(user_codes, y_true, exclude, n_unknown)
+
+    def factors(self):
+        """The factor protocol: the arrays a dot-product model scores with, or None.
+
+        A model scores by a dot product when ``score(u, i) = user[u] @ item[i] +
+        item_bias[i]``; embedding attacks, robustness curves and device ranking need those
+        arrays. The default reads the fitted ``user_factors_``, ``item_factors_`` and
+        ``item_bias_`` (optional); a model that does not score this way returns None.
+
+        Returns
+        -------
+        DotProductFactors or None
+
+        Examples
+        --------
+        >>> from skadv import AdversarialMFRecommender, PopularityRecommender
+        >>> from skadv.datasets import make_interactions
+        >>> X = make_interactions(30, 20, density=0.3, random_state=0)
+        >>> AdversarialMFRecommender(4, n_epochs=1, random_state=0).fit(X).factors().item.shape
+        (20, 4)
+        >>> PopularityRecommender().fit(X).factors() is None
+        True
+        """
+        check_is_fitted(self)
+        user = getattr(self, "user_factors_", None)
+        item = getattr(self, "item_factors_", None)
+        if user is None or item is None:
+            return None
+        return DotProductFactors(user, item, getattr(self, "item_bias_", None))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -374,10 +447,10 @@ def _first_index(inverse, n):
 
 # ------------------------------------------------------------------------ dot-product models
 def dot_product_scores(model, user_codes):
-    """``user_factors_[users] @ item_factors_.T (+ item_bias_)`` in the factors' dtype: the
-    ``_user_item_scores`` of every model that scores by a dot product."""
-    scores = model.user_factors_[user_codes] @ model.item_factors_.T
-    bias = getattr(model, "item_bias_", None)
+    """``user[users] @ item.T (+ item_bias)`` of ``model.factors()`` in the factors' dtype:
+    the ``_user_item_scores`` of every model that scores by a dot product."""
+    user, item, bias = model.factors()
+    scores = user[user_codes] @ item.T
     if bias is not None:
         scores += bias.astype(scores.dtype, copy=False)
     return scores
@@ -386,12 +459,12 @@ def dot_product_scores(model, user_codes):
 def dot_product_pair_scores(model, user_codes, item_codes):
     """Float64 ``user_factors_[u] . item_factors_[i] (+ item_bias_[i])`` of each pair, in
     blocks of pairs whose gathered rows fit ``working_memory``."""
+    user, item, bias = model.factors()
     out = np.empty(user_codes.shape[0], dtype=np.float64)
-    row_bytes = 2 * 8 * model.user_factors_.shape[1]  # two float64 rows per pair
+    row_bytes = 2 * 8 * user.shape[1]  # two float64 rows per pair
     for block in row_blocks(user_codes.shape[0], row_bytes):
-        u = model.user_factors_[user_codes[block]].astype(np.float64)
-        out[block] = np.einsum("ij,ij->i", u, model.item_factors_[item_codes[block]])
-    bias = getattr(model, "item_bias_", None)
+        u = user[user_codes[block]].astype(np.float64)
+        out[block] = np.einsum("ij,ij->i", u, item[item_codes[block]])
     if bias is not None:
         out += bias[item_codes]
     return out

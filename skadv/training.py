@@ -270,10 +270,10 @@ class _PopularityRanking:
         counts = np.bincount(model.interactions_.tocsr().indices, minlength=model.n_items_)
         self._counts = counts.astype(np.float64)
 
-    def _ranking_problem(self, X, y=None):
-        return self._model._ranking_problem(X, y)
+    def ranking_problem(self, X, y=None):
+        return self._model.ranking_problem(X, y)
 
-    def _score_users(self, user_codes):
+    def score_users(self, user_codes):
         return np.tile(self._counts, (np.asarray(user_codes).shape[0], 1))
 
 

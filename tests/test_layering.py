@@ -34,9 +34,9 @@ rules:
 
 ``KNOWN_VIOLATIONS`` is empty since the torch layer moved to ``skadv._torch``; a violation that
 must stay for a while is listed there with a one-line reason, and the tests fail on a
-violation not in the list and on a listed one that is gone: the list only shrinks. Plus the older checks: the training core is torch-free, the two MF backends
-never import each other, and ``import skadv`` imports neither torch, transformers nor
-matplotlib.
+violation not in the list and on a listed one that is gone: the list only shrinks.
+Plus the older checks: the training core is torch-free, the two MF backends never import each
+other, and ``import skadv`` imports neither torch, transformers nor matplotlib.
 """
 
 import ast
@@ -81,8 +81,7 @@ LAZY_UPWARD = {
 }
 
 #: Violations this step does not remove: ``"rule: importer -> imported" -> reason``.
-KNOWN_VIOLATIONS = {
-}
+KNOWN_VIOLATIONS = {}
 
 
 def _module_name(path):

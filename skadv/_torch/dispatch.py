@@ -22,7 +22,7 @@ class DeviceRankingMixin:
         device = getattr(self, "device_", None)
         if device is None or not str(device).startswith("cuda"):
             return None
-        if getattr(self, "user_factors_", None) is None:
+        if self.factors() is None:  # ranks on the device only what a dot product scores
             return None
         if importlib.util.find_spec("torch") is None:
             return None

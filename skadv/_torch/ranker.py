@@ -9,7 +9,7 @@ __all__ = ["DotProductRanker"]
 class DotProductRanker:
     """Top-k of a fitted dot-product model's users, scored on a torch device.
 
-    The factors (and item biases) are copied to ``device`` once; each call scores a block of
+    The arrays of ``model.factors()`` are copied to ``device`` once; each call scores a block of
     users there, excludes their seen items, and moves only the top-``n`` indices and scores
     back: what ``recommend`` uses for a model trained on a GPU. Results follow the compiled
     kernel's order (score descending, ties by the lower item index; excluded items last, at
@@ -18,13 +18,13 @@ class DotProductRanker:
 
     def __init__(self, model, device):
         self.device = torch.device(device)
-        self.P = torch.from_numpy(np.ascontiguousarray(model.user_factors_)).to(self.device)
-        self.Q = torch.from_numpy(np.ascontiguousarray(model.item_factors_)).to(self.device)
-        bias = getattr(model, "item_bias_", None)
+        user, item, bias = model.factors()
+        self.P = torch.from_numpy(np.ascontiguousarray(user)).to(self.device)
+        self.Q = torch.from_numpy(np.ascontiguousarray(item)).to(self.device)
         self.bias = None if bias is None else torch.from_numpy(
-            np.asarray(bias, dtype=model.item_factors_.dtype)).to(self.device)  # fmt: skip
+            np.asarray(bias, dtype=item.dtype)).to(self.device)  # fmt: skip
         self.popularity = torch.from_numpy(
-            model.item_popularity_.astype(model.item_factors_.dtype)).to(self.device)  # fmt: skip
+            model.item_popularity_.astype(item.dtype)).to(self.device)  # fmt: skip
 
     def top_k(self, user_codes, n, exclude=None):
         """``(indices, scores)`` as NumPy arrays of shape (len(user_codes), n); code -1 rows

@@ -392,19 +392,15 @@ def _check_dot_product_model(estimator):
             f"got a {type(final).__name__} (not an estimator)."
         )
     check_is_fitted(final)
-    missing = [
-        name
-        for name in ("user_factors_", "item_factors_", "interactions_")
-        if getattr(final, name, None) is None
-    ]
-    if missing:
+    factors = final.factors() if hasattr(final, "factors") else None
+    if factors is None or getattr(final, "interactions_", None) is None:
         raise TypeError(
             f"estimator must be a fitted recommender that scores by the dot product of "
-            f"user_factors_ and item_factors_ rows; {type(final).__name__} has no "
-            f"{', '.join(missing)}."
+            f"user_factors_ and item_factors_ rows (its factors() gives them); "
+            f"{type(final).__name__} does not."
         )
-    P = np.asarray(final.user_factors_, dtype=np.float64)
-    Q = np.asarray(final.item_factors_, dtype=np.float64)
+    P = np.asarray(factors.user, dtype=np.float64)
+    Q = np.asarray(factors.item, dtype=np.float64)
     if P.ndim != 2 or Q.ndim != 2 or P.shape[1] != Q.shape[1]:
         raise ValueError(
             f"estimator has user_factors_ of shape {P.shape} and item_factors_ of shape "
@@ -416,7 +412,7 @@ def _check_dot_product_model(estimator):
             f"estimator.interactions_ must be a sparse matrix of shape "
             f"{(P.shape[0], Q.shape[0])} (n_users_, n_items_)."
         )
-    b = getattr(final, "item_bias_", None)
+    b = factors.item_bias
     if b is not None:
         b = np.asarray(b, dtype=np.float64)
         if b.shape != (Q.shape[0],):

@@ -410,7 +410,7 @@ class _RankOracle:
     """
 
     def __init__(self, model, user_codes, item_code, text):
-        seen = model._seen_rows(user_codes)[:, [item_code]].toarray().ravel() != 0
+        seen = model.seen_items(user_codes)[:, [item_code]].toarray().ravel() != 0
         self.users = user_codes[~seen]
         if self.users.size == 0:
             raise ValueError(
@@ -427,8 +427,8 @@ class _RankOracle:
 
     def _sorted(self, block):
         codes = self.users[block]
-        scores = np.array(self.model._score_users(codes))
-        seen = self.model._seen_rows(codes).tocoo()
+        scores = np.array(self.model.score_users(codes))
+        seen = self.model.seen_items(codes).tocoo()
         scores[seen.row, seen.col] = -np.inf  # not candidates
         scores[:, self.item] = -np.inf  # the item itself, counted as the 1 of the rank
         return np.sort(scores, axis=1)

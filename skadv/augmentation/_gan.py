@@ -805,7 +805,7 @@ class GANAugmenter(BaseInteractionSampler):
                 f"got {type(self.gan).__name__}."
             )
         est = self.estimator
-        if est is not None and not (hasattr(est, "fit") and hasattr(est, "_ranking_problem")):
+        if est is not None and not (hasattr(est, "fit") and hasattr(est, "ranking_problem")):
             raise TypeError(
                 "The 'estimator' parameter of GANAugmenter must be a skadv recommender (a "
                 f"BaseRecommender subclass) or None; got {type(est).__name__}."
@@ -938,12 +938,12 @@ class GANAugmenter(BaseInteractionSampler):
         return self.gan_.sample(n_users, random_state=random_state)
 
     # What the ranking scorers of skadv.metrics read, delegated to the fitted estimator.
-    def _ranking_problem(self, X, y=None):
+    def ranking_problem(self, X, y=None):
         check_is_fitted(self)
-        return self.estimator_._ranking_problem(X, y)
+        return self.estimator_.ranking_problem(X, y)
 
-    def _score_users(self, user_codes):
-        return self.estimator_._score_users(user_codes)
+    def score_users(self, user_codes):
+        return self.estimator_.score_users(user_codes)
 
     @property
     def n_items_(self):

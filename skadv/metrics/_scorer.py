@@ -98,7 +98,7 @@ class _RankingScorer:
         score : float
         """
         final, X = _final_step(estimator, X)
-        problem = final._ranking_problem(X, y)
+        problem = final.ranking_problem(X, y)
         n_users = problem.user_codes.shape[0]
         total, count = 0.0, 0
         if self._batch_size is None:  # blocks of users whose working arrays fit working_memory
@@ -107,7 +107,7 @@ class _RankingScorer:
         else:
             blocks = [slice(s, s + self._batch_size) for s in range(0, n_users, self._batch_size)]
         for batch in blocks:
-            scores = final._score_users(problem.user_codes[batch])
+            scores = final.score_users(problem.user_codes[batch])
             if problem.n_unknown_items:
                 # Held-out items unknown to the model: relevant, never retrievable.
                 pad = np.full((scores.shape[0], problem.n_unknown_items), -np.inf, scores.dtype)
@@ -145,7 +145,7 @@ def _final_step(estimator, X):
                 continue
             X = step.transform(X)
         estimator = estimator.steps[-1][1]
-    if not (hasattr(estimator, "_ranking_problem") and hasattr(estimator, "_score_users")):
+    if not (hasattr(estimator, "ranking_problem") and hasattr(estimator, "score_users")):
         raise TypeError(
             "ranking scorers need a skadv recommender (a BaseRecommender subclass) or a "
             f"Pipeline ending with one; got {type(estimator).__name__}."

@@ -68,7 +68,7 @@ def _model_and_codes(estimator, users, target_items):
 
 def _unseen(model, user_codes, target_codes):
     """(n_users, n_targets) bool: the user did not interact with the target in training."""
-    seen = model._seen_rows(user_codes)[:, target_codes].toarray() != 0
+    seen = model.seen_items(user_codes)[:, target_codes].toarray() != 0
     return ~seen
 
 
@@ -104,8 +104,8 @@ def target_item_ranks(estimator, users, target_items):
         # The block is read, never copied or written: seen items are subtracted from the
         # counts instead of being masked in the scores (a copy of the block cost most of the
         # time at a million users).
-        scores = np.asarray(model._score_users(codes))
-        seen = model._seen_rows(codes).tocoo()
+        scores = np.asarray(model.score_users(codes))
+        seen = model.seen_items(codes).tocoo()
         seen_scores = scores[seen.row, seen.col]
         n_rows = scores.shape[0]
         for j, t in enumerate(target_codes):

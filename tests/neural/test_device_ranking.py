@@ -43,11 +43,12 @@ def test_ties_and_exhausted_candidates_follow_the_kernel(model):
     # those two, then excluded items at -inf, lowest index first (as skadv.utils._ranking).
     from scipy import sparse
 
+    from skadv.base import DotProductFactors
     from skadv.utils._ranking import top_k
 
     tied = type("M", (), {})()
-    tied.user_factors_ = np.zeros((2, 3), np.float32)
-    tied.item_factors_ = np.zeros((6, 3), np.float32)
+    factors = DotProductFactors(np.zeros((2, 3), np.float32), np.zeros((6, 3), np.float32), None)
+    tied.factors = lambda: factors
     tied.item_popularity_ = np.zeros(6)
     exclude = sparse.csr_matrix(np.array([[0, 0, 0, 0, 0, 0], [1, 1, 0, 1, 0, 1]], bool))
     idx, vals = DotProductRanker(tied, "cpu").top_k(np.array([0, 1]), 4, exclude)
