@@ -15,6 +15,7 @@ supplies one callable that trains one epoch; everything around it is written onc
   (:func:`mean_row_norm`, :func:`normalize_rows`, :func:`perturbation_radii`).
 """
 
+import copy
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ __all__ = [
     "resolve_adv_start",
     "run_epochs",
     "usable_samples",
+    "validation_view",
     "warn_if_below_popularity",
 ]
 
@@ -282,8 +284,9 @@ def warn_if_below_popularity(model, score, X_val, hint):
 
     A recommender that ranks below "most popular first" on its own validation part cannot
     serve as it is; the warning gives both NDCG@10 values and ``hint`` (the parameters to
-    change). Call it inside ``fit`` while ``model.interactions_`` still holds the training
-    part that ``X_val`` was held out from, so that both rankings exclude the same items.
+    change). Pass the model as validation sees it (:func:`validation_view`, whose
+    ``interactions_`` is the training part ``X_val`` was held out from), so that both
+    rankings exclude the same items and popularity counts only the training part.
     Nothing is computed when ``X_val`` or ``score`` is None (no early stopping).
 
     Examples
@@ -313,6 +316,47 @@ def warn_if_below_popularity(model, score, X_val, hint):
         BelowPopularityWarning,
         stacklevel=3,
     )
+
+
+def validation_view(model, train_interactions):
+    """``model`` as validation scores it during ``fit``: a shallow copy seeing the training part.
+
+    Early stopping scores the model on a validation part held out of the interactions; the
+    ranking must then exclude only the *training* part of each user's items, and a model
+    whose scores read the interactions (CFGAN's conditions, a history user tower) must read
+    the training part only. The view shares every fitted array with ``model`` (so it sees
+    each epoch's parameters) except ``interactions_``; ``model`` itself is never rebound.
+
+    Parameters
+    ----------
+    model : fitted recommender
+    train_interactions : scipy.sparse matrix of shape (n_users_, n_items_)
+        The training part of ``model.interactions_``.
+
+    Returns
+    -------
+    view : same type as ``model``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> from skadv import PopularityRecommender
+    >>> from skadv.datasets import make_interactions
+    >>> model = PopularityRecommender().fit(make_interactions(20, 10, random_state=0))
+    >>> empty = sparse.csr_matrix(model.interactions_.shape)
+    >>> first = np.array([0])
+    >>> validation_view(model, empty).seen_items(first).nnz, model.seen_items(first).nnz > 0
+    (0, True)
+    """
+    if train_interactions.shape != model.interactions_.shape:
+        raise ValueError(
+            f"train_interactions has shape {train_interactions.shape}; the model's "
+            f"interactions_ have shape {model.interactions_.shape}."
+        )
+    view = copy.copy(model)
+    view.interactions_ = train_interactions
+    return view
 
 
 class BelowPopularityWarning(UserWarning):

@@ -13,7 +13,7 @@ __all__ = ["CFGANRecommender", "GANAugmenter"]
 
 _MODULES = {
     "CFGANRecommender": "skadv.augmentation._gan",
-    "GANAugmenter": "skadv.augmentation._gan",
+    "GANAugmenter": "skadv.augmentation._augmenter",
 }
 
 

@@ -1,11 +1,9 @@
-"""CFGAN (Chae et al., CIKM 2018): ``CFGANRecommender`` and the ``GANAugmenter`` built on it.
+"""CFGAN (Chae et al., CIKM 2018): ``CFGANRecommender``, the model and the recommender.
 
-``CFGANRecommender`` is the model and the recommender: a generator G(z, c_u) and a
-discriminator D(r ⊙ e_u, c_u) trained against each other on users' interaction vectors,
-ranking items by the generator's output. ``GANAugmenter`` is a sampler
-(:class:`~skadv.base.BaseInteractionSampler`: adds generated interactions for sparse users and
-generated new users) and a meta-estimator (augments its training data, then fits a clone of
-a wrapped recommender and delegates to it).
+A generator G(z, c_u) and a discriminator D(r ⊙ e_u, c_u) trained against each other on
+users' interaction vectors, ranking items by the generator's output. ``GANAugmenter``
+(``_augmenter.py``) builds on it; the collapse diagnostics live in ``_diagnostics.py`` and the
+torch training step in ``_cfgan_trainer.py``.
 
 Training needs PyTorch (imported by ``fit``); fitted state is NumPy, and so are scoring,
 sampling and the discriminator score: a pickled model recommends without torch.
@@ -15,19 +13,28 @@ import warnings
 
 import numpy as np
 from scipy import sparse
-from scipy.stats import wasserstein_distance
-from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from skadv._torch.numpy_twin import mlp_forward, sigmoid
-from skadv.base import BaseInteractionSampler, BaseRecommender
+from skadv.augmentation._diagnostics import (
+    BYTES_PER_ITEM,
+    DIAGNOSTIC_NAMES,
+    DIAGNOSTIC_USERS,
+    binary_pattern,
+    collapse_diagnostics,
+    collapse_kind,
+    collapse_message,
+    draw_items,
+)
+from skadv.base import BaseRecommender
 from skadv.training import (
     EPOCH_TRAINING_CONSTRAINTS,
     EarlyStopping,
     TrainingSchedule,
     check_finite,
     run_epochs,
+    validation_view,
     warn_if_below_popularity,
 )
 from skadv.utils._backend import resolve_backend
@@ -39,37 +46,16 @@ from skadv.utils._params import (
     Options,
     TupleOf,
     check_params,
-    validate_params,
 )
 from skadv.utils._random import check_random_state, draw_seeds
 from skadv.utils._ranking import row_blocks
-from skadv.utils._record import fit_record
 from skadv.utils._threads import effective_n_threads
-from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
+from skadv.utils._validation import check_interactions, encode_ids
 
-__all__ = ["CFGANRecommender", "GANAugmenter"]
+__all__ = ["CFGANRecommender"]
 
 SCHEMES = ("zr", "pm", "zr+pm")
 OPTIMIZERS = ("adamw", "adam", "sgd", "adagrad")
-
-#: Users the collapse diagnostic follows during training (a fixed random subset).
-_DIAGNOSTIC_USERS = 256
-#: Identity collapse: the generator's top items are the condition's (overlap at least this)
-#: and it puts almost no mass outside the condition (at most this, per condition item).
-IDENTITY_OVERLAP, IDENTITY_OFF_MASS = 0.99, 0.05
-#: Profile-length collapse, judged on the mean generated profile length over the mean real
-#: one (``profile_length_ratio_``): profiles shrunk towards a few items (at most this ratio,
-#: e.g. 1 item against 68) ...
-SHORT_PROFILES = 0.2
-#: ... or swollen to at least half the catalogue and at least twice the real length (every
-#: item generated as an interaction). A healthy generator can be several times too long
-#: (few negatives) without either: the Wasserstein distance alone is no collapse test.
-LONG_PROFILES_CATALOGUE, LONG_PROFILES_RATIO = 0.5, 2.0
-#: The collapse test is only run after this many epochs: before, the generator's outputs are
-#: still near their initial 0.5 and every profile looks half the catalogue long.
-COLLAPSE_MIN_EPOCHS = 10
-#: Bytes per item and user of the dense blocks of scoring and sampling.
-_BYTES_PER_ITEM = 16
 
 
 class CFGANRecommender(BaseRecommender):
@@ -388,30 +374,26 @@ class CFGANRecommender(BaseRecommender):
         self.backend_ = "torch"
         rng = check_random_state(self.random_state)
         self._fit_interactions(X, y)
-        full = self.interactions_
-        X_val = None
+        train, X_val = self.interactions_, None
         if self.early_stopping:
             from skadv.model_selection._split import validation_holdout
 
-            coo = full.tocoo()
+            coo = train.tocoo()
             train_idx, val_idx = validation_holdout(coo.row, coo.col,
                                                     self.validation_fraction, rng)  # fmt: skip
             X_val = np.column_stack([self.user_ids_[coo.row[val_idx]],
                                      self.item_ids_[coo.col[val_idx]]])  # fmt: skip
-            self.interactions_ = sparse.csr_matrix(
-                (coo.data[train_idx], (coo.row[train_idx], coo.col[train_idx])), shape=full.shape
+            train = sparse.csr_matrix(
+                (coo.data[train_idx], (coo.row[train_idx], coo.col[train_idx])), shape=train.shape
             )
-        try:
-            self._train(rng, X_val)
-            warn_if_below_popularity(
-                self, self.best_validation_score_, X_val,
-                "Keep a reconstruction term (reconstruction_weight=1) and input_dropout, or "
-                "tune n_epochs: see the Notes of CFGANRecommender.",
-            )  # fmt: skip
-        finally:
-            self.interactions_ = full
+        self._train(rng, train, X_val)
+        warn_if_below_popularity(
+            validation_view(self, train), self.best_validation_score_, X_val,
+            "Keep a reconstruction term (reconstruction_weight=1) and input_dropout, or "
+            "tune n_epochs: see the Notes of CFGANRecommender.",
+        )  # fmt: skip
         if self.collapse_ is not None:
-            warnings.warn(_collapse_message(self), ConvergenceWarning, stacklevel=2)
+            warnings.warn(collapse_message(self), ConvergenceWarning, stacklevel=2)
         return self
 
     def _reconstruction_weight(self):
@@ -419,22 +401,19 @@ class CFGANRecommender(BaseRecommender):
             return float(self.reconstruction_weight)
         return 0.0 if self.discriminator else 1.0
 
-    def _train(self, rng, X_val):
+    def _train(self, rng, train, X_val):
         import torch
 
-        from skadv._torch.mlp import mlp
-        from skadv._torch.utils import make_optimizer, module_state, torch_threads
-        from skadv.augmentation._gan_modules import discriminator_loss, generator_loss
+        from skadv._torch.utils import module_state, torch_threads
+        from skadv.augmentation._cfgan_trainer import CFGANTrainer
 
         device = torch.device(self.device_)
         seed = int(draw_seeds(rng, 1)[0])
-        conditions = _binary(self.interactions_)
-        n_users, n_items = conditions.shape
-        use_zr, use_pm = "zr" in self.scheme, "pm" in self.scheme
-        rec_weight = self._reconstruction_weight()
-        diag_users = np.sort(rng.permutation(n_users)[:_DIAGNOSTIC_USERS])
+        conditions = binary_pattern(train)
+        diag_users = np.sort(rng.permutation(conditions.shape[0])[:DIAGNOSTIC_USERS])
+        diag_conditions = conditions[diag_users]
         diag_noise = rng.standard_normal((diag_users.shape[0], self.noise_dim))
-        self.diagnostics_ = {k: [] for k in _DIAGNOSTIC_NAMES}
+        self.diagnostics_ = {k: [] for k in DIAGNOSTIC_NAMES}
         schedule = TrainingSchedule(
             n_epochs=self.n_epochs, learning_rate=self.generator_learning_rate,
             divergence_hint="Lower generator_learning_rate / discriminator_learning_rate.",
@@ -449,100 +428,43 @@ class CFGANRecommender(BaseRecommender):
             torch.manual_seed(seed)
             generator = torch.Generator(device=device)
             generator.manual_seed(seed + 1)
-            G = mlp(self.noise_dim + n_items, self.generator_layers, n_items,
-                         self.activation).to(device)  # fmt: skip
-            opt_g = make_optimizer(self.generator_optimizer, [{"params": list(G.parameters())}],
-                                   self.generator_learning_rate,
-                                   self.generator_weight_decay)  # fmt: skip
-            D = opt_d = None
-            if self.discriminator:
-                D = mlp(2 * n_items, self.discriminator_layers, 1, self.activation)
-                D = D.to(device)
-                opt_d = make_optimizer(
-                    self.discriminator_optimizer, [{"params": list(D.parameters())}],
-                    self.discriminator_learning_rate, self.discriminator_weight_decay,
-                )  # fmt: skip
-
-            keep = 1.0 - float(self.input_dropout)
-
-            def generate(c):
-                z = torch.randn((c.shape[0], self.noise_dim), generator=generator,
-                                device=device)  # fmt: skip
-                if keep < 1.0:  # denoising: G reads a corrupted condition
-                    kept = torch.rand(c.shape, generator=generator, device=device) < keep
-                    c = c * kept.to(c.dtype) / keep
-                logits = G(torch.cat([z, c], dim=1))
-                return torch.sigmoid(logits), logits
-
-            def negatives(c, ratio):
-                draw = torch.rand(c.shape, generator=generator, device=device)
-                return ((draw < ratio) & (c == 0)).to(c.dtype)
+            trainer = CFGANTrainer(self, conditions, device, generator,
+                                   self._reconstruction_weight())  # fmt: skip
 
             def run_epoch(plan):
-                order = torch.randperm(n_users, generator=generator, device=device).cpu()
-                g_sum = d_sum = 0.0
-                G.train()
-                for start in range(0, n_users, self.batch_size):
-                    rows = order[start : start + self.batch_size].numpy()
-                    c = torch.from_numpy(conditions[rows].toarray()).to(device)
-                    for _ in range(self.discriminator_steps if D is not None else 0):
-                        with torch.no_grad():
-                            g = generate(c)[0]
-                        mask = c + negatives(c, self.pm_ratio) if use_pm else c
-                        d_real = D(torch.cat([c, c], dim=1))[:, 0]
-                        d_fake = D(torch.cat([g * mask, c], dim=1))[:, 0]
-                        loss_d = discriminator_loss(d_real, d_fake)
-                        opt_d.zero_grad(set_to_none=True)
-                        loss_d.backward()
-                        opt_d.step()
-                    for _ in range(self.generator_steps):
-                        g, logits = generate(c)
-                        mask = c + negatives(c, self.pm_ratio) if use_pm else c
-                        zr = negatives(c, self.zr_ratio) if use_zr else None
-                        d_fake = None
-                        if D is not None:
-                            d_fake = D(torch.cat([g * mask, c], dim=1))[:, 0]
-                        loss_g = generator_loss(
-                            g, c, mask, zr, d_fake, alpha=self.alpha,
-                            reconstruction_weight=rec_weight, loss=self.generator_loss,
-                            logits=logits, reconstruction=self.reconstruction_loss,
-                        )  # fmt: skip
-                        opt_g.zero_grad(set_to_none=True)
-                        loss_g.backward()
-                        opt_g.step()
-                    g_sum += loss_g.item() * rows.shape[0]
-                    if D is not None:
-                        d_sum += loss_d.item() * rows.shape[0]
-                G.eval()
-                self.generator_state_ = module_state(G)
-                self._record_diagnostics(conditions[diag_users], diag_noise)
-                return g_sum, d_sum
+                sums = trainer.run_epoch()
+                self.generator_state_ = module_state(trainer.G)
+                self._record_diagnostics(diag_conditions, diag_noise)
+                return sums
 
             def check(loss, epoch):  # loss: the generator's and the discriminator's
                 check_finite(loss, list(self.generator_state_.values()), epoch,
                              schedule.divergence_hint)  # fmt: skip
 
-            stopper = None
-            if X_val is not None:
-                stopper = self._stopper(X_val, G, D, module_state)
-            log = run_epochs(schedule, run_epoch, n_draws=n_users, check=check,
+            D = trainer.D
+            stopper = None if X_val is None else self._stopper(X_val, train, D, module_state)
+            log = run_epochs(schedule, run_epoch, n_draws=conditions.shape[0], check=check,
                              early_stopping=stopper, verbose=self.verbose)  # fmt: skip
             self.discriminator_state_ = module_state(D) if D is not None else None
             if stopper is not None:
                 self.generator_state_, self.discriminator_state_ = stopper.best_state
-                self._record_diagnostics(conditions[diag_users], diag_noise)
-                for name in _DIAGNOSTIC_NAMES:  # the kept epoch's values come last
+                self._record_diagnostics(diag_conditions, diag_noise)
+                for name in DIAGNOSTIC_NAMES:  # the kept epoch's values come last
                     self.diagnostics_[name].pop(-2)
+        self._store_log(log, np.diff(diag_conditions.indptr).mean())
+
+    def _store_log(self, log, mean_length):
+        """Fitted attributes from the training log and the last diagnostics."""
         self.loss_curve_ = log.loss_curve
         self.discriminator_loss_curve_ = log.adv_loss_curve if self.discriminator else None
         self.validation_scores_ = log.validation_scores
         self.best_validation_score_ = log.best_validation_score
         self.n_iter_ = log.n_epochs
-        for name in _DIAGNOSTIC_NAMES:
+        for name in DIAGNOSTIC_NAMES:
             setattr(self, name + "_", self.diagnostics_[name][-1])
-        self.collapse_ = _collapse_kind(self, np.diff(conditions[diag_users].indptr).mean())
+        self.collapse_ = collapse_kind(self, mean_length)
 
-    def _stopper(self, X_val, G, D, module_state):
+    def _stopper(self, X_val, train, D, module_state):
         from skadv.metrics import get_ranking_scorer
 
         scorer = get_ranking_scorer("ndcg@10")
@@ -550,13 +472,13 @@ class CFGANRecommender(BaseRecommender):
         def snapshot():
             return (self.generator_state_, module_state(D) if D is not None else None)
 
-        return EarlyStopping(lambda: scorer(self, X_val), snapshot,
+        return EarlyStopping(lambda: scorer(validation_view(self, train), X_val), snapshot,
                              n_iter_no_change=self.n_iter_no_change, tol=self.tol)  # fmt: skip
 
     def _record_diagnostics(self, conditions, noise):
         c = conditions.toarray()
         g = sigmoid(self._logits(c, noise))
-        for name, value in zip(_DIAGNOSTIC_NAMES, _diagnostics(g, c), strict=True):
+        for name, value in zip(DIAGNOSTIC_NAMES, collapse_diagnostics(g, c), strict=True):
             self.diagnostics_[name].append(value)
 
     # ----------------------------------------------------------------- generation
@@ -569,13 +491,13 @@ class CFGANRecommender(BaseRecommender):
         return mlp_forward(self.generator_state_, x, self.activation)
 
     def _user_item_scores(self, user_codes):
-        return self._logits(_binary(self.interactions_)[user_codes].toarray())
+        return self._logits(binary_pattern(self.interactions_)[user_codes].toarray())
 
     def generate(self, user_codes, rng):
         """Generated vectors :math:`\\hat r_u` (float32, in (0, 1)) of users given by code,
         with noise drawn from ``rng``: ndarray of shape ``(len(user_codes), n_items_)``."""
         check_is_fitted(self)
-        c = _binary(self.interactions_)[np.asarray(user_codes)].toarray()
+        c = binary_pattern(self.interactions_)[np.asarray(user_codes)].toarray()
         noise = rng.standard_normal((c.shape[0], self.noise_dim))
         return sigmoid(self._logits(c, noise))
 
@@ -634,14 +556,14 @@ class CFGANRecommender(BaseRecommender):
         conditions = rng.randint(self.n_users_, size=n_users)
         real_lengths = np.diff(self.interactions_.indptr)
         users, items = [], []
-        for block in row_blocks(n_users, self.n_items_ * _BYTES_PER_ITEM):
+        for block in row_blocks(n_users, self.n_items_ * BYTES_PER_ITEM):
             g = self.generate(conditions[block], rng)
             if length == "condition":
                 lengths = real_lengths[conditions[block]]
             else:
                 lengths = np.rint(g.sum(axis=1))
             lengths = np.clip(lengths, 1, self.n_items_).astype(np.int64)
-            chosen = _draw_items(g, lengths, rng, self._flatten_weights(flatten))
+            chosen = draw_items(g, lengths, rng, self._flatten_weights(flatten))
             users.append(np.repeat(np.arange(block.start, block.stop), lengths))
             items.append(chosen)
         return np.concatenate(users), np.concatenate(items)
@@ -682,7 +604,7 @@ class CFGANRecommender(BaseRecommender):
             shape=(uniq.shape[0], self.n_items_),
         )
         scores = np.empty(uniq.shape[0], dtype=np.float64)
-        for block in row_blocks(uniq.shape[0], self.n_items_ * _BYTES_PER_ITEM):
+        for block in row_blocks(uniq.shape[0], self.n_items_ * BYTES_PER_ITEM):
             p = (profiles[block].toarray() > 0).astype(np.float32)
             logit = mlp_forward(self.discriminator_state_, np.concatenate([p, p], axis=1),
                                  self.activation)[:, 0]  # fmt: skip
@@ -693,351 +615,3 @@ class CFGANRecommender(BaseRecommender):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
-
-
-# ------------------------------------------------------------------------------- GANAugmenter
-class GANAugmenter(BaseInteractionSampler):
-    """Data augmentation with CFGAN: a sampler and a meta-estimator.
-
-    As a **sampler** (``fit_resample``, imbalanced-learn's contract: it runs inside
-    ``imblearn.pipeline.Pipeline`` and leaves test folds untouched), it fits a clone of
-    ``gan`` on the data and returns the data with generated rows added:
-
-    - users with fewer than ``min_interactions`` interactions get items up to that number,
-      drawn among their unseen items with probabilities proportional to the generator's
-      output for them;
-    - ``n_synthetic_users`` new users (fresh ids: see
-      :class:`~skadv.base.BaseInteractionSampler`) get generated profiles
-      (:meth:`CFGANRecommender.sample` with ``length="condition"``: each as long as the
-      real profile it is conditioned on);
-    - ``flatten_popularity`` = β > 0 flattens the popularity skew of the added rows: their
-      items are drawn with probabilities proportional to the generator's output times
-      ``(popularity + 1) ** -β``.
-
-    As a **meta-estimator** (``fit``), it augments its training data that way, fits a
-    clone of ``estimator`` on the result and delegates ``predict``, ``recommend``,
-    ``score`` and the ranking scorers to it: it is the last step of a plain sklearn
-    ``Pipeline`` and searchable with ``GridSearchCV`` over ``estimator__epsilon``,
-    ``gan__n_epochs``, ``n_synthetic_users`` ... Only the data given to ``fit`` (a training
-    fold) is augmented. With ``estimator=None`` it is the CFGAN recommender itself: ``fit``
-    trains the GAN and recommends from the generator, without augmenting.
-
-    Parameters
-    ----------
-    gan : CFGANRecommender, default=None
-        The GAN (cloned in ``fit``); None: ``CFGANRecommender()`` with this object's
-        ``random_state``.
-    estimator : skadv recommender, default=None
-        Fitted (a clone) on the augmented data; None: recommend with the GAN.
-    min_interactions : int or None, default=20
-        Users with fewer interactions are topped up to this number; None: no top-up.
-    n_synthetic_users : int, default=0
-        Generated new users to add.
-    flatten_popularity : float, default=0.0
-        Exponent β of the popularity flattening of the added rows (0: none).
-    synthetic_weight : float, default=None
-        ``y`` of the added rows when ``y`` is given; None: the median of the weights the
-        GAN trained on (at or above its ``positive_threshold``, so the rows stay positives).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the drawing of the added rows, the default ``gan`` and a given ``gan`` whose
-        own ``random_state`` is None.
-
-    Attributes
-    ----------
-    gan_ : CFGANRecommender
-        The fitted GAN.
-    estimator_ : recommender
-        The fitted clone of ``estimator`` (or ``gan_`` when ``estimator`` is None).
-    user_ids_, item_ids_ : ndarray
-        Ids of the data given to ``fit`` / ``fit_resample``.
-    sample_mask_ : ndarray of bool
-        True for the added rows of the last resampled data.
-    synthetic_user_ids_ : ndarray
-        Ids of the generated new users.
-    n_features_in_ : int
-        Always 2.
-
-    See Also
-    --------
-    CFGANRecommender : The GAN, also a recommender on its own.
-    skadv.base.BaseInteractionSampler : The ``fit_resample`` contract.
-
-    Examples
-    --------
-    >>> from skadv import AdversarialMFRecommender, GANAugmenter
-    >>> from skadv.augmentation import CFGANRecommender
-    >>> from skadv.datasets import make_interactions
-    >>> X = make_interactions(n_users=40, n_items=30, random_state=0)
-    >>> gan = CFGANRecommender((16,), (16,), n_epochs=2, random_state=0)
-    >>> aug = GANAugmenter(gan, min_interactions=10, n_synthetic_users=5, random_state=0)
-    >>> X_res, _ = aug.fit_resample(X)
-    >>> X_res.shape[0] > X.shape[0], len(aug.synthetic_user_ids_)
-    (True, 5)
-    >>> model = GANAugmenter(gan, AdversarialMFRecommender(8, n_epochs=2, random_state=0),
-    ...                      random_state=0).fit(X)
-    >>> model.recommend([0, 1], n=3)[0].shape
-    (2, 3)
-    """
-
-    _parameter_constraints = {
-        "min_interactions": [NONE, Interval("int", 1, None)],
-        "n_synthetic_users": [Interval("int", 0, None)],
-        "flatten_popularity": [Interval("real", 0, None)],
-        "synthetic_weight": [NONE, Interval("real", 0, None)],
-        "random_state": [NONE, RANDOM_STATE],
-    }
-
-    def __init__(self, gan=None, estimator=None, *, min_interactions=20, n_synthetic_users=0,
-                 flatten_popularity=0.0, synthetic_weight=None, random_state=None):  # fmt: skip
-        self.gan = gan
-        self.estimator = estimator
-        self.min_interactions = min_interactions
-        self.n_synthetic_users = n_synthetic_users
-        self.flatten_popularity = flatten_popularity
-        self.synthetic_weight = synthetic_weight
-        self.random_state = random_state
-
-    # gan and estimator are checked by type here; the other parameters by the constraints.
-    def _check_estimators(self):
-        if self.gan is not None and not isinstance(self.gan, CFGANRecommender):
-            raise TypeError(
-                f"The 'gan' parameter of GANAugmenter must be a CFGANRecommender or None; "
-                f"got {type(self.gan).__name__}."
-            )
-        est = self.estimator
-        if est is not None and not (hasattr(est, "fit") and hasattr(est, "ranking_problem")):
-            raise TypeError(
-                "The 'estimator' parameter of GANAugmenter must be a skadv recommender (a "
-                f"BaseRecommender subclass) or None; got {type(est).__name__}."
-            )
-
-    def _validate(self):
-        self._check_estimators()
-        validate_params(self)
-
-    def _fit_gan(self, X, y, rng):
-        if self.gan is None:
-            gan = CFGANRecommender(random_state=int(draw_seeds(rng, 1)[0] % (2**31)))
-        else:
-            gan = clone(self.gan)
-            # As sklearn's ensembles do: a GAN left unseeded takes its seed from ours, so
-            # GANAugmenter(random_state=0) is deterministic whatever GAN it is given.
-            if gan.random_state is None:
-                gan.set_params(random_state=int(draw_seeds(rng, 1)[0] % (2**31)))
-        return gan.fit(X, y)
-
-    # ----------------------------------------------------------------- sampler
-    def fit_resample(self, X, y=None):
-        """Fit the GAN on ``X`` and return ``X`` with the generated rows added.
-
-        See :class:`~skadv.base.BaseInteractionSampler` for the returned containers.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_interactions, 2) or DataFrame
-        y : array-like of shape (n_interactions,), default=None
-
-        Returns
-        -------
-        X_resampled : ndarray of shape (n_resampled, 2) or DataFrame
-        y_resampled : ndarray of shape (n_resampled,) or None
-        """
-        self._check_estimators()
-        return super().fit_resample(X, y)
-
-    def _fit_resample(self, user_codes, item_codes, weights):
-        rng = check_random_state(self.random_state)
-        X_ids = np.empty((user_codes.shape[0], 2), dtype=object)
-        X_ids[:, 0], X_ids[:, 1] = self.user_ids_[user_codes], self.item_ids_[item_codes]
-        self.gan_ = gan = self._fit_gan(X_ids, weights, rng)
-        # The GAN's codes are ours unless its positive_threshold dropped users or items.
-        user_of = lookup_ids(self.user_ids_, gan.user_ids_).astype(np.int64)
-        item_of = lookup_ids(self.item_ids_, gan.item_ids_).astype(np.int64)
-        flatten = gan._flatten_weights(self.flatten_popularity)
-        new_users, new_items = [], []
-        if self.min_interactions is not None:
-            counts = np.diff(gan.interactions_.indptr)
-            sparse_users = np.flatnonzero(counts < self.min_interactions)
-            conditions = _binary(gan.interactions_)
-            for block in row_blocks(sparse_users.shape[0], gan.n_items_ * _BYTES_PER_ITEM):
-                codes = sparse_users[block]
-                seen = conditions[codes].toarray() > 0
-                n_add = np.minimum(self.min_interactions, gan.n_items_) - counts[codes]
-                chosen = _draw_items(gan.generate(codes, rng), n_add, rng, flatten, exclude=seen)
-                new_users.append(user_of[np.repeat(codes, n_add)])
-                new_items.append(item_of[chosen])
-        if self.n_synthetic_users:
-            # Real lengths (the condition user's): generated ones can be several times
-            # too long for a generator that ranks well (few negatives).
-            profile, items = gan._sample_profiles(self.n_synthetic_users, rng,
-                                                  self.flatten_popularity,
-                                                  length="condition")  # fmt: skip
-            new_users.append(self.user_ids_.shape[0] + profile)
-            new_items.append(item_of[items])
-        users = np.concatenate(new_users) if new_users else np.empty(0, np.int64)
-        items = np.concatenate(new_items) if new_items else np.empty(0, np.int64)
-        weight = self.synthetic_weight
-        if weight is None:
-            kept = gan.interactions_.data
-            weight = float(np.median(kept)) if kept.size else 1.0
-        return users, items, np.full(users.shape[0], weight)
-
-    # ----------------------------------------------------------------- meta-estimator
-    def fit(self, X, y=None):
-        """Fit the GAN, augment ``X`` and fit a clone of ``estimator`` on the result.
-
-        With ``estimator=None`` only the GAN is fitted (it is then the recommender).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_interactions, 2) or DataFrame
-        y : array-like of shape (n_interactions,), default=None
-
-        Returns
-        -------
-        self : GANAugmenter
-        """
-        self._validate()
-        if self.estimator is None:
-            rng = check_random_state(self.random_state)
-            self.gan_ = self._fit_gan(X, y, rng)
-            self.estimator_ = self.gan_
-            self.user_ids_, self.item_ids_ = self.gan_.user_ids_, self.gan_.item_ids_
-            self.n_features_in_ = 2
-            self.fit_record_ = fit_record(self)
-            return self
-        X_res, y_res = self.fit_resample(X, y)
-        self.estimator_ = clone(self.estimator).fit(X_res, y_res)
-        self.fit_record_ = fit_record(self)
-        return self
-
-    def predict(self, X):
-        """``estimator_.predict(X)``: scores of (user, item) pairs."""
-        check_is_fitted(self)
-        return self.estimator_.predict(X)
-
-    def recommend(self, users, n=10, *, exclude_seen=True):
-        """``estimator_.recommend``: top-``n`` items per user (see
-        :meth:`skadv.base.BaseRecommender.recommend`)."""
-        check_is_fitted(self)
-        return self.estimator_.recommend(users, n, exclude_seen=exclude_seen)
-
-    def score(self, X, y=None):
-        """``estimator_.score(X, y)``: NDCG@10 on held-out interactions."""
-        check_is_fitted(self)
-        return self.estimator_.score(X, y)
-
-    def discriminator_score(self, X):
-        """``gan_.discriminator_score(X)``: how real each profile of ``X`` looks."""
-        check_is_fitted(self)
-        return self.gan_.discriminator_score(X)
-
-    def sample(self, n_users, *, random_state=None):
-        """``gan_.sample``: generated profiles of ``n_users`` new users."""
-        check_is_fitted(self)
-        return self.gan_.sample(n_users, random_state=random_state)
-
-    # What the ranking scorers of skadv.metrics read, delegated to the fitted estimator.
-    def ranking_problem(self, X, y=None):
-        check_is_fitted(self)
-        return self.estimator_.ranking_problem(X, y)
-
-    def score_users(self, user_codes):
-        return self.estimator_.score_users(user_codes)
-
-    @property
-    def n_items_(self):
-        return self.estimator_.n_items_
-
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "estimator_") or hasattr(self, "gan_")
-
-
-# ------------------------------------------------------------------------------- helpers
-_DIAGNOSTIC_NAMES = (
-    "condition_overlap",
-    "off_condition_mass",
-    "profile_length_distance",
-    "profile_length_ratio",
-    "popularity_distance",
-)
-
-
-def _binary(matrix):
-    """The 0/1 float32 pattern of a CSR matrix (the conditions c_u)."""
-    out = matrix.tocsr().astype(np.float32, copy=True)
-    out.data[:] = 1.0
-    return out
-
-
-def _draw_items(g, lengths, rng, weights, exclude=None):
-    """Item codes drawn without replacement per row: ``lengths[r]`` items of row ``r`` with
-    probabilities proportional to ``g[r] * weights`` (Gumbel top-k), never ``exclude``."""
-    with np.errstate(divide="ignore"):
-        keys = np.log(np.maximum(g.astype(np.float64), 1e-30)) + np.log(weights)
-    keys = keys + rng.gumbel(size=g.shape)
-    if exclude is not None:
-        keys[exclude] = -np.inf
-    order = np.argsort(-keys, axis=1, kind="stable")
-    take = np.arange(g.shape[1])[None, :] < np.asarray(lengths)[:, None]
-    return order[take]
-
-
-def _diagnostics(g, c):
-    """The five collapse diagnostics of generated vectors ``g`` against conditions ``c``."""
-    lengths = c.sum(axis=1)
-    has = lengths > 0
-    g, c, lengths = g[has], c[has], lengths[has]
-    if g.shape[0] == 0:
-        return (float("nan"),) * 5
-    order = np.argsort(-g, axis=1, kind="stable")
-    top = np.arange(g.shape[1])[None, :] < lengths[:, None]
-    in_condition = np.take_along_axis(c, order, axis=1) > 0
-    overlap = float(np.mean((in_condition & top).sum(axis=1) / lengths))
-    off_mass = float(np.mean((g * (c == 0)).sum(axis=1) / lengths))
-    gen_lengths = g.sum(axis=1)
-    length_dist = float(wasserstein_distance(gen_lengths, lengths) / lengths.mean())
-    length_ratio = float(gen_lengths.mean() / lengths.mean())
-    p, q = g.sum(axis=0), c.sum(axis=0)
-    pop_dist = float(0.5 * np.abs(p / max(p.sum(), 1e-30) - q / q.sum()).sum())
-    return overlap, off_mass, length_dist, length_ratio, pop_dist
-
-
-def _collapse_kind(model, mean_length):
-    """The collapse test of ``collapse_`` (``mean_length``: of the real diagnostic profiles)."""
-    if model.n_iter_ < COLLAPSE_MIN_EPOCHS:
-        return None
-    if model.condition_overlap_ >= IDENTITY_OVERLAP and (
-        model.off_condition_mass_ <= IDENTITY_OFF_MASS
-    ):
-        return "identity"
-    ratio = model.profile_length_ratio_
-    if ratio <= SHORT_PROFILES or (
-        ratio >= LONG_PROFILES_RATIO
-        and ratio * mean_length >= LONG_PROFILES_CATALOGUE * model.n_items_
-    ):
-        return "profile-length"
-    return None
-
-
-def _collapse_message(model):
-    if model.collapse_ == "identity":
-        return (
-            f"The CFGAN generator collapsed into a copy of its condition: "
-            f"{model.condition_overlap_:.1%} of its top items are the user's own and it puts "
-            f"{model.off_condition_mass_:.3f} of mass per item outside them, so it cannot rank "
-            "unseen items. Turn the noise on (noise_dim > 0), use partial masking "
-            "(scheme='zr+pm') or a smaller generator."
-        )
-    return (
-        f"The CFGAN generator's profiles collapsed in length: they are "
-        f"{model.profile_length_ratio_:.2f} times as long as real ones on average (distance of "
-        f"generated to real profile lengths {model.profile_length_distance_:.2f} of the mean "
-        f"real length, popularity distance {model.popularity_distance_:.2f}). Train longer, "
-        + (
-            "use generator_loss='non-saturating' (minimax often collapses this way), "
-            if model.generator_loss == "minimax"
-            else ""
-        )
-        + "lower discriminator_learning_rate or set reconstruction_weight > 0."
-    )

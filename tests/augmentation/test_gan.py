@@ -217,7 +217,7 @@ def test_collapse_rule_thresholds():
     """The rule of collapse_ on hand-set diagnostics (10 items, real profiles of 4)."""
     from types import SimpleNamespace
 
-    from skadv.augmentation._gan import _collapse_kind
+    from skadv.augmentation._diagnostics import collapse_kind as _collapse_kind
 
     def kind(n_iter=20, overlap=0.7, off_mass=0.5, ratio=1.0):
         model = SimpleNamespace(n_iter_=n_iter, condition_overlap_=overlap,
