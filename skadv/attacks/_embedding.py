@@ -12,9 +12,9 @@ import copy
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
-from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from skadv.attacks._base import BaseModelAttack
 from skadv.training import EPSILON_MODES, normalize_rows, perturbation_radii
 from skadv.utils._estimators import final_estimator
 from skadv.utils._params import NONE, RANDOM_STATE, Interval, Options, validate_params
@@ -32,7 +32,7 @@ _DENSE_RATIO = 64
 NORMS = ("row-l2", "global-l2", "linf")
 
 
-class EmbeddingAttack(BaseEstimator):
+class EmbeddingAttack(BaseModelAttack):
     """Worst-case (or random) perturbation of the user and item embeddings of a fitted model.
 
     The adversary maximises the model's training BPR loss by adding to every embedding row a

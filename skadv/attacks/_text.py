@@ -12,11 +12,12 @@ import re
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
+from skadv.attacks._base import BaseModelAttack
+from skadv.metrics import target_item_ranks
 from skadv.utils._params import NONE, RANDOM_STATE, Interval, Options, validate_params
 from skadv.utils._random import check_random_state
 from skadv.utils._ranking import row_blocks
@@ -45,7 +46,7 @@ def _key_neighbours(rows=("qwertyuiop", "asdfghjkl", "zxcvbnm")):
 _KEY_NEIGHBOURS = _key_neighbours()
 
 
-class TextAttack(BaseEstimator):
+class TextAttack(BaseModelAttack):
     """Greedy word- and character-level edits of item texts that move the items' rank.
 
     For each attacked item of a fitted :class:`~skadv.neural.AdversarialTextRecommender`, the
@@ -84,6 +85,14 @@ class TextAttack(BaseEstimator):
         candidates of the not-yet-edited words; None encodes them all.
     n_neighbors : int, default=10
         Replacement words considered per word (``perturbation="word"`` or ``"both"``).
+    items : array-like of shape (n_items,), default=None
+        Item ids attacked by :meth:`perturb` and :meth:`attack` when they are called without
+        ``items``: the attack's targets, so that it runs where only ``perturb(estimator)``
+        is called (:func:`skadv.evaluation.robustness_report` measures its target metrics
+        on them). None: ``items`` must be passed to those methods.
+    users : array-like of shape (n_users,), default=None
+        User ids whose ranking the attack targets when the methods get no ``users``; None
+        means every user of the model.
     random_state : int, RandomState instance or None, default=None
         Draws the candidates of each step (and the edits of ``search="random"``).
 
@@ -166,6 +175,8 @@ class TextAttack(BaseEstimator):
         search="greedy",
         n_candidates=64,
         n_neighbors=10,
+        items=None,
+        users=None,
         random_state=None,
     ):
         self.perturbation = perturbation
@@ -174,19 +185,23 @@ class TextAttack(BaseEstimator):
         self.search = search
         self.n_candidates = n_candidates
         self.n_neighbors = n_neighbors
+        self.items = items
+        self.users = users
         self.random_state = random_state
 
-    def attack(self, model, items, users):
+    def attack(self, model, items=None, users=None):
         """Edit the texts of ``items`` against ``model`` for ``users``.
 
         Parameters
         ----------
         model : fitted AdversarialTextRecommender or Pipeline ending with one
             Not modified.
-        items : array-like of shape (n_items,)
-            Distinct item ids of the model (``item_ids_``), attacked in this order.
-        users : array-like of shape (n_users,)
-            User ids of the model whose ranking the attack targets.
+        items : array-like of shape (n_items,), default=None
+            Distinct item ids of the model (``item_ids_``), attacked in this order; None
+            takes the ``items`` parameter.
+        users : array-like of shape (n_users,), default=None
+            User ids of the model whose ranking the attack targets; None takes the ``users``
+            parameter, and when that is None too, every user of the model.
 
         Returns
         -------
@@ -210,11 +225,17 @@ class TextAttack(BaseEstimator):
             A parameter is invalid (the message names it), an item or user is unknown to
             the model, ``items`` has duplicates, or every user interacted with an item.
         """
-        # Here, not at the top: skadv.metrics imports skadv.attacks (robustness curves).
-        from skadv.metrics import target_item_ranks
-
         validate_params(self)
         final = _check_text_model(model)
+        items = self.items if items is None else items
+        if items is None:
+            raise ValueError(
+                "TextAttack needs the items to attack: pass items to attack / perturb, or "
+                "give them as the items parameter (TextAttack(items=[...]))."
+            )
+        users = self.users if users is None else users
+        if users is None:
+            users = final.user_ids_
         item_ids = _check_ids(items, "items")
         user_ids = _check_ids(users, "users")
         item_codes = lookup_ids(final.item_ids_, item_ids)
@@ -276,8 +297,11 @@ class TextAttack(BaseEstimator):
             model_=attacked,
         )
 
-    def perturb(self, model, items, users):
+    def perturb(self, model, items=None, users=None):
         """Return a deep copy of ``model`` whose ``items`` hold the attacked texts and vectors.
+
+        ``perturb(model)`` (the :class:`~skadv.attacks.BaseModelAttack` contract) attacks
+        the ``items`` parameter for the ``users`` parameter.
 
         Parameters
         ----------
@@ -292,6 +316,12 @@ class TextAttack(BaseEstimator):
             interacted with them); everything else is a copy of ``model``'s.
         """
         return self.attack(model, items, users).model_
+
+    def attack_targets(self, estimator):
+        """The ``items`` parameter: the items ``perturb(estimator)`` attacks (or None)."""
+        if self.items is None:
+            return None
+        return _check_ids(self.items, "items")
 
     # ----------------------------------------------------------------- search
     def _budget(self, n_words):

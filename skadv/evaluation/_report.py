@@ -177,12 +177,16 @@ def robustness_report(
       ``estimator`` is fitted on the poisoned data — so a defence that is part of the estimator,
       such as ``imblearn.pipeline.Pipeline([("filter", FakeUserFilter()), ("model", ...)])``,
       sees the fake users as it would in production;
-    * a **model** attack (an object with ``perturb(estimator)``, e.g.
-      :class:`skadv.attacks.EmbeddingAttack`) perturbs a copy of the clean model.
+    * a **model** attack (:class:`skadv.attacks.BaseModelAttack`, or any object with
+      ``perturb(estimator)``, e.g. :class:`skadv.attacks.EmbeddingAttack` or
+      :class:`skadv.attacks.TextAttack`) perturbs a copy of the clean model.
 
     Ranking metrics are measured on ``X_test``, which is never poisoned. Target metrics are
-    measured on the attack's ``target_items_`` among the real users (fake users are not an
-    attack's audience); model attacks have no targets and get ranking metrics only.
+    measured on the attack's targets among the real users (fake users are not an attack's
+    audience): a poisoning attack's ``target_items_``, a model attack's
+    ``attack_targets(estimator)`` (:class:`skadv.attacks.BaseModelAttack`; e.g.
+    ``TextAttack(items=...)``); an untargeted model attack (``EmbeddingAttack``) gets ranking
+    metrics only.
 
     Parameters
     ----------
@@ -279,6 +283,11 @@ def robustness_report(
         else:
             attacked = attack.perturb(clean)
             threat, names, before, after = "model", ranking, clean_scores, {}
+            targets = attack.attack_targets(clean) if hasattr(attack, "attack_targets") else None
+            if targets is not None:  # a targeted model attack, e.g. TextAttack(items=...)
+                names = ranking + target
+                before = {**clean_scores, **_target_metrics(target, clean, users, targets)}
+                after = _target_metrics(target, attacked, users, targets)
         after.update({m: float(scorers[m](attacked, X_test, y_test)) for m in ranking})
         for metric in names:
             change = after[metric] - before[metric]

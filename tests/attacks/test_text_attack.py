@@ -258,3 +258,43 @@ def test_word_push_on_minilm(minilm_path):
     )
     assert result.mean_rank_after_ < result.mean_rank_before_
     assert all(new.isalpha() for e in result.edits_ for _, _, new, _ in e)
+
+
+def test_perturb_estimator_contract_takes_targets_from_the_parameters(model):
+    """perturb(estimator) alone (BaseModelAttack): the items / users parameters."""
+    from skadv.attacks import BaseModelAttack
+
+    explicit = TextAttack("word", max_edits=1, random_state=0).perturb(model, [4], USERS)
+    attack = TextAttack("word", max_edits=1, items=[4], users=USERS, random_state=0)
+    assert isinstance(attack, BaseModelAttack)
+    implicit = attack.perturb(model)
+    np.testing.assert_array_equal(implicit.item_factors_, explicit.item_factors_)
+    assert attack.attack_targets(model).tolist() == [4]
+    # users=None: every user of the model.
+    every = TextAttack("word", max_edits=1, items=[4], random_state=0).attack(model)
+    assert every.rank_before_.shape == (model.n_users_, 1)
+    with pytest.raises(ValueError, match="needs the items to attack"):
+        TextAttack().perturb(model)
+    assert TextAttack().attack_targets(model) is None
+
+
+def test_robustness_report_measures_a_text_attack_on_its_targets(tiny_bert_path):
+    from skadv.evaluation import robustness_report
+
+    base = dict(encoder=tiny_bert_path, n_factors=8, n_epochs=3, batch_size=16,
+                adversary="none", n_jobs=1, random_state=0)  # fmt: skip
+    X = _blocks()
+    texts = dict(enumerate(TITLES))
+
+    class WithTexts(AdversarialTextRecommender):
+        def fit(self, X, y=None):
+            return super().fit(X, y, item_texts=texts)
+
+    model = WithTexts(**base)
+    attack = TextAttack("word", max_edits=1, items=[4, 10], random_state=0)
+    report = robustness_report(model, X[::2], X[1::2], [attack],
+                               metrics=("ndcg@10", "target_rank"))  # fmt: skip
+    assert report["threat"].tolist() == ["model", "model"]
+    assert report["metric"].tolist() == ["ndcg@10", "target_rank"]
+    row = report.set_index("metric").loc["target_rank"]
+    assert np.isfinite(row["clean"]) and row["attacked"] <= row["clean"]
