@@ -33,7 +33,7 @@ _N_JOBS = [NONE, Interval("int", 1, None), Interval("int", None, -1)]
 
 def compare(
     estimators, X_train, X_test, *, y_train=None, y_test=None,
-    metrics=("ndcg@10", "recall@10"), n_seeds=1, per_user=False, n_jobs=None,
+    metrics=("ndcg@10", "recall@10"), n_seeds=1, seeds=None, per_user=False, n_jobs=None,
 ):  # fmt: skip
     """Fit recommenders on the same split and score them, over several seeds.
 
@@ -56,6 +56,8 @@ def compare(
         Names :func:`skadv.metrics.get_ranking_scorer` accepts.
     n_seeds : int, default=1
         Seeds ``0, 1, ..., n_seeds - 1``.
+    seeds : list of int, default=None
+        The seeds themselves, instead of ``range(n_seeds)``.
     per_user : bool, default=False
         Return one row per test user (column ``user``) instead of the mean over users: the
         input of :func:`paired_test`. Users whose metric is undefined are left out.
@@ -95,19 +97,20 @@ def compare(
             "estimators": (estimators, _ESTIMATORS),
             "metrics": (metrics, [TupleOf(STRING, min_length=1)]),
             "n_seeds": (n_seeds, [Interval("int", 1, None)]),
+            "seeds": (seeds, [NONE, TupleOf(Interval("int", 0, None), min_length=1)]),
             "per_user": (per_user, [BOOL]),
             "n_jobs": (n_jobs, _N_JOBS),
         },
         caller="compare",
     )
     named = _named_estimators(estimators)
+    seed_list = list(range(n_seeds)) if seeds is None else [int(s) for s in seeds]
     for m in metrics:
         get_ranking_scorer(m)  # an unknown name fails before any fit
     tasks = []
     for name, est in named:
         keys = [k for k in est.get_params(deep=True) if k.split("__")[-1] == "random_state"]
-        seeds = list(range(n_seeds)) if keys else [None]
-        tasks += [(name, est, keys, seed) for seed in seeds]
+        tasks += [(name, est, keys, seed) for seed in (seed_list if keys else [None])]
     outputs = Parallel(n_jobs=n_jobs)(
         delayed(_fit_and_score)(est, keys, seed, X_train, y_train, X_test, y_test, metrics,
                                 per_user)
@@ -115,7 +118,7 @@ def compare(
     )  # fmt: skip
     frames = []
     for (name, _, _, seed), (values, fit_time) in zip(tasks, outputs, strict=True):
-        for s in range(n_seeds) if seed is None else [seed]:
+        for s in seed_list if seed is None else [seed]:
             frame = values.copy()
             frame.insert(0, "seed", s)
             frame.insert(0, "estimator", name)

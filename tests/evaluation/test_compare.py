@@ -56,6 +56,9 @@ def test_compare_names_and_nested_random_state(split):
     ]  # fmt: skip
     mf = results.query("estimator == 'mf'")["value"]
     assert mf.nunique() == 2  # mf__random_state was set per seed
+    again = compare({"mf": pipe}, X_train, X_test, metrics=("ndcg@10",), seeds=[1, 5])
+    assert again["seed"].tolist() == [1, 5]
+    assert again["value"].iloc[0] == mf.iloc[1]
 
 
 def test_compare_parallel_equals_serial(split):
