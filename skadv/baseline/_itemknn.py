@@ -9,7 +9,7 @@ from skadv.utils._ranking import row_blocks
 
 # Working bytes per (item, block column) while building the similarity: the dense block of
 # co-occurrence counts, the similarities, and the comparison masks of the top-k selection.
-_BYTES_PER_PAIR = 40
+_BYTES_PER_PAIR = 56
 
 
 class ItemKNNRecommender(BaseRecommender):
@@ -23,7 +23,7 @@ class ItemKNNRecommender(BaseRecommender):
 
     Parameters
     ----------
-    n_neighbors : int, default=100
+    n_neighbors : int, default=200
         Number of most similar items kept for each item (its neighbourhood); the rest of the
         similarity matrix is dropped, which keeps it sparse (``n_items_ * n_neighbors``
         entries at most). Items with fewer co-occurring items keep fewer.
@@ -98,7 +98,7 @@ class ItemKNNRecommender(BaseRecommender):
     }
 
     def __init__(
-        self, n_neighbors=100, *, shrink=10.0, handle_unknown="popularity", positive_threshold=None
+        self, n_neighbors=200, *, shrink=10.0, handle_unknown="popularity", positive_threshold=None
     ):
         self.n_neighbors = n_neighbors
         self.shrink = shrink
