@@ -79,9 +79,19 @@ GRIDS = {
         dict(l2_reg=[50.0, 100.0, 200.0, 300.0, 500.0, 1000.0]),
         dict(l2_reg=[1000.0, 1500.0, 2000.0, 3000.0, 5000.0]),
     ],
-    "ials": [
-        dict(alpha=[0.5, 1.0, 2.0, 5.0, 10.0, 20.0], reg=[0.1, 1.0, 10.0, 50.0, 100.0]),
-        dict(n_factors=[32, 64, 128], alpha=[3.0, 5.0, 7.0], reg=[30.0, 50.0, 70.0]),
+    "ials": [  # rounds 1-2 with the plain penalty, round 3 frequency-scaled (the default)
+        dict(
+            reg_scaling=["none"],
+            alpha=[0.5, 1.0, 2.0, 5.0, 10.0, 20.0],
+            reg=[0.1, 1.0, 10.0, 50.0, 100.0],
+        ),
+        dict(
+            reg_scaling=["none"],
+            n_factors=[32, 64, 128],
+            alpha=[3.0, 5.0, 7.0],
+            reg=[30.0, 50.0, 70.0],
+        ),
+        dict(alpha=[1.0, 2.0, 5.0, 10.0, 20.0], reg=[0.003, 0.01, 0.02, 0.03, 0.05, 0.1]),
     ],
 }
 FAMILIES = {
@@ -226,7 +236,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--models", nargs="*", default=[],
                         help="restrict to these among itemknn ease ials bpr mf")  # fmt: skip
-    parser.add_argument("--rounds", type=int, nargs="+", default=[1, 2],
+    parser.add_argument("--rounds", type=int, nargs="+", default=[1, 2, 3],
                         help="validation rounds to run (--section validate)")  # fmt: skip
     args = parser.parse_args(argv)
     {"test": run_test, "validate": run_validate, "confirm": run_confirm}[args.section](

@@ -34,10 +34,15 @@ class ImplicitALSRecommender(BaseRecommender):
         Alternating iterations (each solves every user, then every item).
     alpha : float, default=5.0
         Confidence scale: an observed cell of weight ``r`` has confidence ``1 + alpha * r``.
-    reg : float, default=50.0
-        L2 penalty :math:`\lambda` on every factor row. Tune it together with ``alpha``:
-        on a MovieLens 100k validation split the best ``reg`` was about ``10 * alpha``, and
-        NDCG@10 fell by 5-10 % at a third more or less (``benchmarks/bench_baselines.py``).
+    reg : float, default=0.02
+        L2 penalty :math:`\lambda` on every factor row, scaled per row by ``reg_scaling``.
+    reg_scaling : {"frequency", "none"}, default="frequency"
+        ``"frequency"``: row :math:`u` is penalized by :math:`\lambda \sum_i c_{ui}` (its
+        total confidence: the number of cells of the other side plus ``alpha`` times its
+        weights), which makes ``reg`` independent of the size of the data (Rendle et al.,
+        2022, in spirit); ``"none"``: by :math:`\lambda` itself (Hu et al., and the ``implicit``
+        library), whose good values grow with the data and which shrinks the factors
+        of a small data set towards 0.
     solver : {"cg", "cholesky"}, default="cg"
         ``"cg"``: ``cg_steps`` conjugate-gradient steps per row, warm-started from the
         previous factors (vectorized over blocks of rows; the fast choice). ``"cholesky"``:
@@ -86,11 +91,13 @@ class ImplicitALSRecommender(BaseRecommender):
     :math:`c_{ui} = 1 + \alpha r_{ui}` (1 on unobserved cells), iALS minimizes
 
     .. math:: \sum_{u, i} c_{ui} (p_{ui} - x_u^\top y_i)^2
-              + \lambda \Big(\sum_u \|x_u\|^2 + \sum_i \|y_i\|^2\Big).
+              + \sum_u \lambda_u \|x_u\|^2 + \sum_i \lambda_i \|y_i\|^2
 
-    With the item factors :math:`Y` fixed, each user's row solves
+    with :math:`\lambda_u = \lambda \sum_i c_{ui}` (``reg_scaling="frequency"``) or
+    :math:`\lambda_u = \lambda` (``"none"``), and the same for items. With the item factors
+    :math:`Y` fixed, each user's row solves
 
-    .. math:: \big(Y^\top Y + Y^\top (C_u - I) Y + \lambda I\big)\, x_u = Y^\top C_u p_u,
+    .. math:: \big(Y^\top Y + Y^\top (C_u - I) Y + \lambda_u I\big)\, x_u = Y^\top C_u p_u,
 
     where :math:`Y^\top Y` is shared by all users and the correction only involves the user's
     observed items; the item step is the same with the roles swapped. Each iteration solves
@@ -100,8 +107,15 @@ class ImplicitALSRecommender(BaseRecommender):
     References
     ----------
     Y. Hu, Y. Koren and C. Volinsky, "Collaborative filtering for implicit feedback datasets",
-    ICDM 2008. G. Takács, I. Pilászy and D. Tikk, "Applications of the conjugate gradient
-    method for implicit feedback collaborative filtering", RecSys 2011.
+    ICDM 2008.
+
+    G. Takács, I. Pilászy and D. Tikk, "Applications of the conjugate gradient method for
+    implicit feedback collaborative filtering", RecSys 2011.
+
+    S. Rendle, W. Krichene, L. Zhang and Y. Koren, "Revisiting the performance of iALS on item
+    recommendation benchmarks", RecSys 2022 (frequency-scaled regularization; their scaling
+    counts observed and unobserved cells with their own weights, as ``"frequency"`` does
+    with the confidences).
 
     Examples
     --------
@@ -121,6 +135,7 @@ class ImplicitALSRecommender(BaseRecommender):
         "n_iter": [Interval("int", 1, None)],
         "alpha": [Interval("real", 0, None)],
         "reg": [Interval("real", 0, None, closed="neither")],
+        "reg_scaling": [Options("frequency", "none")],
         "solver": [Options("cg", "cholesky")],
         "cg_steps": [Interval("int", 1, None)],
         "init_std": [Interval("real", 0, None, closed="neither")],
@@ -137,7 +152,8 @@ class ImplicitALSRecommender(BaseRecommender):
         *,
         n_iter=15,
         alpha=5.0,
-        reg=50.0,
+        reg=0.02,
+        reg_scaling="frequency",
         solver="cg",
         cg_steps=3,
         init_std=0.01,
@@ -151,6 +167,7 @@ class ImplicitALSRecommender(BaseRecommender):
         self.n_iter = n_iter
         self.alpha = alpha
         self.reg = reg
+        self.reg_scaling = reg_scaling
         self.solver = solver
         self.cg_steps = cg_steps
         self.init_std = init_std
@@ -187,10 +204,11 @@ class ImplicitALSRecommender(BaseRecommender):
         extra.data *= dtype.type(self.alpha)
         extra_t = extra.T.tocsr()
         solve = _cg_rows if self.solver == "cg" else _exact_rows
+        reg_user, reg_item = self._row_penalties(extra, extra_t, dtype)
         with threadpool_limits(effective_n_threads(self.n_jobs), user_api="blas"):
             for _ in range(self.n_iter):
-                solve(user, item, extra, self.reg, self.cg_steps)
-                solve(item, user, extra_t, self.reg, self.cg_steps)
+                solve(user, item, extra, reg_user, self.cg_steps)
+                solve(item, user, extra_t, reg_item, self.cg_steps)
         if not (np.all(np.isfinite(user)) and np.all(np.isfinite(item))):
             raise ValueError(
                 "ImplicitALSRecommender diverged (non-finite factors): increase reg, lower "
@@ -199,6 +217,16 @@ class ImplicitALSRecommender(BaseRecommender):
         self.user_factors_, self.item_factors_ = user, item
         self.n_iter_ = int(self.n_iter)
         return self
+
+    def _row_penalties(self, extra, extra_t, dtype):
+        """L2 penalty of each user row and of each item row."""
+        if self.reg_scaling == "none":
+            return (np.full(self.n_users_, self.reg, dtype=dtype),
+                    np.full(self.n_items_, self.reg, dtype=dtype))  # fmt: skip
+        # total confidence of a row: one per cell of the other side, plus alpha * r observed
+        conf_user = self.n_items_ + np.asarray(extra.sum(axis=1)).ravel()
+        conf_item = self.n_users_ + np.asarray(extra_t.sum(axis=1)).ravel()
+        return (self.reg * conf_user).astype(dtype), (self.reg * conf_item).astype(dtype)
 
     def _user_item_scores(self, user_codes):
         return dot_product_scores(self, user_codes)
@@ -211,10 +239,11 @@ def _exact_rows(rows, other, extra, reg, cg_steps=None):
     """Solve every row of ``rows`` in place, exactly, with ``other`` fixed.
 
     ``extra`` (CSR, one row per row of ``rows``) holds ``confidence - 1`` of the observed
-    cells; the target of an observed cell is 1.
+    cells; the target of an observed cell is 1. ``reg`` is the L2 penalty of each row.
     """
     k = other.shape[1]
-    shared = other.T @ other + reg * np.eye(k, dtype=other.dtype)
+    gram = other.T @ other
+    eye = np.eye(k, dtype=other.dtype)
     indptr, indices, data = extra.indptr, extra.indices, extra.data
     for u in range(rows.shape[0]):
         cols = indices[indptr[u] : indptr[u + 1]]
@@ -223,7 +252,7 @@ def _exact_rows(rows, other, extra, reg, cg_steps=None):
             continue
         Y = other[cols]
         w = data[indptr[u] : indptr[u + 1]]
-        A = shared + (Y.T * w) @ Y
+        A = gram + reg[u] * eye + (Y.T * w) @ Y
         b = (w + 1.0) @ Y
         rows[u] = linalg.cho_solve(linalg.cho_factor(A, overwrite_a=True), b)
 
@@ -234,20 +263,21 @@ def _cg_rows(rows, other, extra, reg, cg_steps):
     ``working_memory``."""
     dtype = rows.dtype
     k = other.shape[1]
-    shared = other.T @ other + reg * np.eye(k, dtype=dtype)
+    gram = other.T @ other
     nnz_per_row = max(extra.nnz / max(extra.shape[0], 1), 1.0)
     tiny = np.finfo(dtype).tiny
     for block in row_blocks(rows.shape[0], int(nnz_per_row * k * _CG_BYTES_PER_NONZERO)):
         sub = extra[block]
         row_of = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
         Y = other[sub.indices]  # (nnz, k): the factor row of each observed cell
+        penalty = reg[block][:, None]
         x = rows[block]
         b = sparse.csr_matrix((sub.data + 1.0, sub.indices, sub.indptr), shape=sub.shape) @ other
-        r = b - _cg_apply(x, row_of, Y, sub, shared, other)
+        r = b - _cg_apply(x, row_of, Y, sub, gram, penalty, other)
         p = r.copy()
         rs_old = np.einsum("ij,ij->i", r, r)
         for _ in range(cg_steps):
-            Ap = _cg_apply(p, row_of, Y, sub, shared, other)
+            Ap = _cg_apply(p, row_of, Y, sub, gram, penalty, other)
             pAp = np.einsum("ij,ij->i", p, Ap)
             # A row already solved has r = p = 0: its step is 0, not 0 / 0.
             step = np.divide(rs_old, pAp, out=np.zeros_like(rs_old), where=pAp > tiny)
@@ -260,10 +290,10 @@ def _cg_rows(rows, other, extra, reg, cg_steps):
         rows[block] = x
 
 
-def _cg_apply(v, row_of, Y, extra, shared, other):
-    """``A v`` for every row of a block: the shared ``Y^T Y + reg I`` part plus the
-    correction of the observed cells (``extra`` holds their ``confidence - 1``, ``Y`` the
-    factor row of each, ``row_of`` its row in the block)."""
+def _cg_apply(v, row_of, Y, extra, gram, penalty, other):
+    """``A v`` for every row of a block: the shared ``Y^T Y`` part, the row's penalty, and
+    the correction of the observed cells (``extra`` holds their ``confidence - 1``, ``Y``
+    the factor row of each, ``row_of`` its row in the block)."""
     dots = np.einsum("ij,ij->i", v[row_of], Y)
     corr = sparse.csr_matrix((extra.data * dots, extra.indices, extra.indptr), shape=extra.shape)
-    return v @ shared + corr @ other
+    return v @ gram + penalty * v + corr @ other

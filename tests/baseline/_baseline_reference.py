@@ -50,11 +50,12 @@ def ease_weights(R, l2_reg):
     return W
 
 
-def ials_factors(R, n_factors, n_iter, alpha, reg, init_std, seed):
+def ials_factors(R, n_factors, n_iter, alpha, reg, init_std, seed, reg_scaling="none"):
     """Alternating exact solves of the iALS normal equations with dense C_u and p_u.
 
     Same initial factors as the estimator: users then items, normal(0, init_std), from
-    ``np.random.RandomState(seed)``.
+    ``np.random.RandomState(seed)``. ``reg_scaling="frequency"`` penalizes a row by ``reg``
+    times the sum of its confidences (over every cell of the row, observed or not).
     """
     rng = np.random.RandomState(seed)
     Xf = rng.normal(0.0, init_std, (R.shape[0], n_factors))
@@ -64,8 +65,10 @@ def ials_factors(R, n_factors, n_iter, alpha, reg, init_std, seed):
     for _ in range(n_iter):
         for u in range(R.shape[0]):
             Cu = np.diag(C[u])
-            Xf[u] = np.linalg.solve(Yf.T @ Cu @ Yf + reg * np.eye(n_factors), Yf.T @ Cu @ P[u])
+            lam = reg * C[u].sum() if reg_scaling == "frequency" else reg
+            Xf[u] = np.linalg.solve(Yf.T @ Cu @ Yf + lam * np.eye(n_factors), Yf.T @ Cu @ P[u])
         for i in range(R.shape[1]):
             Ci = np.diag(C[:, i])
-            Yf[i] = np.linalg.solve(Xf.T @ Ci @ Xf + reg * np.eye(n_factors), Xf.T @ Ci @ P[:, i])
+            lam = reg * C[:, i].sum() if reg_scaling == "frequency" else reg
+            Yf[i] = np.linalg.solve(Xf.T @ Ci @ Xf + lam * np.eye(n_factors), Xf.T @ Ci @ P[:, i])
     return Xf, Yf

@@ -68,12 +68,13 @@ def test_ease_refuses_large_catalogues():
 
 
 @pytest.mark.parametrize("y", [None, WEIGHTS])
-def test_ials_cholesky_matches_reference(y):
-    params = dict(n_factors=3, n_iter=4, alpha=1.5, reg=0.3, init_std=0.1)
+@pytest.mark.parametrize("reg_scaling,reg", [("none", 0.3), ("frequency", 0.02)])
+def test_ials_cholesky_matches_reference(y, reg_scaling, reg):
+    params = dict(n_factors=3, n_iter=4, alpha=1.5, reg=reg, init_std=0.1)
     model = ImplicitALSRecommender(
-        **params, solver="cholesky", dtype=np.float64, random_state=0
+        **params, reg_scaling=reg_scaling, solver="cholesky", dtype=np.float64, random_state=0
     ).fit(SMALL, y)
-    U, V = ials_factors(dense_matrix(SMALL, y), seed=0, **params)
+    U, V = ials_factors(dense_matrix(SMALL, y), seed=0, reg_scaling=reg_scaling, **params)
     np.testing.assert_allclose(model.user_factors_, U, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(model.item_factors_, V, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(_all_scores(model), U @ V.T, rtol=1e-8, atol=1e-10)
@@ -173,6 +174,7 @@ def test_string_ids_and_unknown_items(name):
         (ImplicitALSRecommender(alpha=-1), "alpha"),
         (ImplicitALSRecommender(reg=0), "reg"),
         (ImplicitALSRecommender(solver="lu"), "solver"),
+        (ImplicitALSRecommender(reg_scaling="count"), "reg_scaling"),
         (ImplicitALSRecommender(dtype=np.int32), "dtype"),
         (ImplicitALSRecommender(n_jobs=0), "n_jobs"),
     ],
@@ -195,6 +197,16 @@ def test_ials_weights_raise_confidence():
     base = ImplicitALSRecommender(4, alpha=1.0, reg=0.1, random_state=0).fit(SMALL, y)
     more = ImplicitALSRecommender(4, alpha=1.0, reg=0.1, random_state=0).fit(SMALL, heavy)
     assert more.predict([[0, 0]])[0] > base.predict([[0, 0]])[0]
+
+
+def test_ials_default_keeps_factors_on_tiny_data():
+    # With a penalty that does not scale with the data, a small data set shrinks every factor
+    # towards 0 (norms of 1e-10 with reg=50 on 60 x 40): the default scales it per row.
+    X = make_interactions(n_users=60, n_items=40, random_state=0)
+    scaled = ImplicitALSRecommender(8, random_state=0).fit(X)
+    plain = ImplicitALSRecommender(8, reg=50.0, reg_scaling="none", random_state=0).fit(X)
+    assert np.linalg.norm(scaled.user_factors_, axis=1).mean() > 0.05
+    assert np.linalg.norm(plain.user_factors_, axis=1).mean() < 1e-6
 
 
 def test_ials_n_jobs_gives_close_factors():
