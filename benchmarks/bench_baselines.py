@@ -67,7 +67,7 @@ SYNTHETIC = {
 TUNED = {
     "itemknn": dict(n_neighbors=200, shrink=10.0),
     "ease": dict(l2_reg=1000.0),
-    "ials": dict(n_factors=64, alpha=5.0, reg=50.0),
+    "ials": dict(n_factors=64, alpha=2.0, reg=0.02, reg_scaling="frequency"),
 }
 # Validation grids, round by round (a later round refines around the earlier best).
 GRIDS = {
@@ -92,6 +92,7 @@ GRIDS = {
             reg=[30.0, 50.0, 70.0],
         ),
         dict(alpha=[1.0, 2.0, 5.0, 10.0, 20.0], reg=[0.003, 0.01, 0.02, 0.03, 0.05, 0.1]),
+        dict(alpha=[1.5, 2.0, 3.0], reg=[0.015, 0.02, 0.025]),
     ],
 }
 FAMILIES = {
@@ -236,7 +237,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--models", nargs="*", default=[],
                         help="restrict to these among itemknn ease ials bpr mf")  # fmt: skip
-    parser.add_argument("--rounds", type=int, nargs="+", default=[1, 2, 3],
+    parser.add_argument("--rounds", type=int, nargs="+", default=[1, 2, 3, 4],
                         help="validation rounds to run (--section validate)")  # fmt: skip
     args = parser.parse_args(argv)
     {"test": run_test, "validate": run_validate, "confirm": run_confirm}[args.section](
