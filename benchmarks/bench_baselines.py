@@ -19,6 +19,11 @@ adversary off, the validation-tuned config of ``bench_apr.py``) and the default
     ``mku.sh`` does), ``synthetic-dense`` and ``synthetic-sparse`` (the shapes of
     ``bench_defaults.py``).
 
+``scale``
+    ItemKNN and iALS on 20 000 users x ~21 500 items (400 000 synthetic interactions,
+    Zipf items) with ``working_memory=256``: fit seconds and peak memory, next to the size
+    of a dense items x items matrix.
+
 Run (CPU, one thread)::
 
     PYTHONPATH=. python benchmarks/bench_baselines.py
@@ -231,18 +236,54 @@ def run_confirm(seeds, names, rounds=None):
         print(_summary(pd.concat(frames, ignore_index=True)))
 
 
+def run_scale(seeds=None, names=None, rounds=None):
+    """Fit ItemKNN and iALS on a larger synthetic catalogue within ``working_memory=256``
+    MiB and print the process's peak memory next to what a dense items x items float64
+    matrix would take (the point of ItemKNN's blocked top-k)."""
+    import resource
+    import time
+
+    import sklearn
+
+    def peak_mb():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    rng = np.random.default_rng(0)
+    n_users, n_items, nnz = 20_000, 40_000, 400_000
+    X = np.column_stack([rng.integers(0, n_users, nnz), (rng.zipf(1.3, nnz) - 1) % n_items])
+    print(f"peak RSS before fitting: {peak_mb():.0f} MB")
+    with sklearn.config_context(working_memory=256):
+        start = time.perf_counter()
+        knn = ItemKNNRecommender().fit(X)
+        print(
+            f"ItemKNN: {knn.n_items_} items, {knn.similarity_.nnz} similarities kept, fit "
+            f"{time.perf_counter() - start:.1f} s, peak RSS {peak_mb():.0f} MB (a dense "
+            f"items x items float64 matrix: {knn.n_items_**2 * 8 / 2**20:.0f} MB)"
+        )
+        start = time.perf_counter()
+        ials = ImplicitALSRecommender(random_state=0).fit(X)
+        fit = time.perf_counter() - start
+        start = time.perf_counter()
+        ials.recommend(ials.user_ids_[:5000], n=10)
+        print(
+            f"iALS: fit {fit:.1f} s, recommend for 5000 users "
+            f"{time.perf_counter() - start:.1f} s, peak RSS {peak_mb():.0f} MB"
+        )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--section", choices=["test", "validate", "confirm"], default="test")
+    parser.add_argument("--section", choices=["test", "validate", "confirm", "scale"],
+                        default="test")  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--models", nargs="*", default=[],
                         help="restrict to these among itemknn ease ials bpr mf")  # fmt: skip
     parser.add_argument("--rounds", type=int, nargs="+", default=[1, 2, 3, 4],
                         help="validation rounds to run (--section validate)")  # fmt: skip
     args = parser.parse_args(argv)
-    {"test": run_test, "validate": run_validate, "confirm": run_confirm}[args.section](
-        args.seeds, args.models, args.rounds
-    )
+    sections = {"test": run_test, "validate": run_validate, "confirm": run_confirm,
+                "scale": run_scale}  # fmt: skip
+    sections[args.section](args.seeds, args.models, args.rounds)
 
 
 if __name__ == "__main__":
