@@ -3,8 +3,8 @@ measure their robustness (fit, attack and score).
 
 Everything here orchestrates the layers below it: it clones and fits estimators, runs the
 attacks of :mod:`skadv.attacks` and measures the result with the pure functions and scorers of
-:mod:`skadv.metrics`. The same names stay importable from :mod:`skadv.metrics`, which
-re-exports them lazily.
+:mod:`skadv.metrics`. The robustness functions (moved here from :mod:`skadv.metrics`) stay
+importable from there too, through a lazy re-export.
 """
 
 from skadv.evaluation._compare import compare, paired_test
