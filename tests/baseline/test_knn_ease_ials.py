@@ -122,12 +122,16 @@ def test_deterministic(name, split):
     np.testing.assert_array_equal(_all_scores(a), _all_scores(b))
 
 
+@pytest.mark.parametrize("shape", [(300, 200, 0.05), (300, 150, 0.08)])
 @pytest.mark.parametrize("name", ESTIMATORS)
-def test_default_beats_popularity(name, split):
-    # The project rule: a model that ranks below popularity must not be a default.
-    X_train, X_test = split
+def test_default_beats_popularity(name, shape):
+    # The project rule (tests/test_defaults.py): a default clears popularity by 10 %; the
+    # second shape is that test's planted split. Measured: 1.22-1.76x.
+    n_users, n_items, density = shape
+    X = make_interactions(n_users, n_items, density=density, random_state=0)
+    X_train, X_test = train_test_split_interactions(X, random_state=0)
     popularity = PopularityRecommender().fit(X_train).score(X_test)
-    assert ESTIMATORS[name]().fit(X_train).score(X_test) > popularity
+    assert ESTIMATORS[name]().fit(X_train).score(X_test) >= 1.1 * popularity
 
 
 @pytest.mark.parametrize("name", ESTIMATORS)
