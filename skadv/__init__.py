@@ -7,14 +7,22 @@ import importlib
 
 from skadv._version import __version__
 from skadv.base import BaseRecommender
-from skadv.baseline import PopularityRecommender
+from skadv.baseline import (
+    EASERecommender,
+    ImplicitALSRecommender,
+    ItemKNNRecommender,
+    PopularityRecommender,
+)
 from skadv.mf import AdversarialMFRecommender
 
 __all__ = [
     "AdversarialMFRecommender",
     "BaseRecommender",
     "CFGANRecommender",
+    "EASERecommender",
     "GANAugmenter",
+    "ImplicitALSRecommender",
+    "ItemKNNRecommender",
     "PopularityRecommender",
     "__version__",
 ]

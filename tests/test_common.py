@@ -10,7 +10,13 @@ import importlib.util
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skadv import AdversarialMFRecommender, PopularityRecommender
+from skadv import (
+    AdversarialMFRecommender,
+    EASERecommender,
+    ImplicitALSRecommender,
+    ItemKNNRecommender,
+    PopularityRecommender,
+)
 from skadv.attacks import AverageAttack, BandwagonAttack, RandomAttack, SegmentAttack
 from skadv.detection import (
     BaseShillingDetector,
@@ -91,6 +97,9 @@ def _expected_failed_checks(estimator):
 ESTIMATORS = [
     PopularityRecommender(),
     AdversarialMFRecommender(n_factors=4, n_epochs=2, random_state=0),
+    ItemKNNRecommender(n_neighbors=5),
+    EASERecommender(),
+    ImplicitALSRecommender(n_factors=4, n_iter=2, random_state=0),
     # Samplers (fit_resample; fit returns self): the same two-column failures, no others.
     RandomAttack(random_state=0),
     AverageAttack(random_state=0),

@@ -24,6 +24,7 @@ from skadv.metrics._scorer import (
     map_scorer,
     mrr_scorer,
     ndcg_scorer,
+    per_user_scores,
     precision_scorer,
     recall_scorer,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "mrr_scorer",
     "ndcg_at_k",
     "ndcg_scorer",
+    "per_user_scores",
     "precision_at_k",
     "precision_scorer",
     "prediction_shift",

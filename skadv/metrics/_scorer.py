@@ -14,6 +14,7 @@ scikit-learn's scorer registry is left untouched: pass these objects (or
 import re
 
 import numpy as np
+import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from skadv.metrics import _ranking
@@ -33,6 +34,7 @@ __all__ = [
     "map_scorer",
     "mrr_scorer",
     "ndcg_scorer",
+    "per_user_scores",
     "precision_scorer",
     "recall_scorer",
 ]
@@ -97,29 +99,8 @@ class _RankingScorer:
         -------
         score : float
         """
-        final, X = _final_step(estimator, X)
-        problem = final.ranking_problem(X, y)
-        n_users = problem.user_codes.shape[0]
         total, count = 0.0, 0
-        if self._batch_size is None:  # blocks of users whose working arrays fit working_memory
-            n_cols = final.n_items_ + problem.n_unknown_items
-            blocks = row_blocks(n_users, n_cols * _BYTES_PER_RANKED_ITEM)
-        else:
-            blocks = [slice(s, s + self._batch_size) for s in range(0, n_users, self._batch_size)]
-        for batch in blocks:
-            scores = final.score_users(problem.user_codes[batch])
-            if problem.n_unknown_items:
-                # Held-out items unknown to the model: relevant, never retrievable.
-                pad = np.full((scores.shape[0], problem.n_unknown_items), -np.inf, scores.dtype)
-                scores = np.hstack([scores, pad])
-            values = _ranking._per_user(
-                self._name,
-                problem.y_true[batch],
-                scores,
-                k=self._k,
-                exclude=problem.exclude[batch],
-                n_unretrievable=problem.n_unknown_items,
-            )
+        for _, values in self._per_user_blocks(estimator, X, y)[1]:
             defined = values[~np.isnan(values)]
             total += float(defined.sum())
             count += defined.shape[0]
@@ -130,6 +111,87 @@ class _RankingScorer:
                 + (" and an irrelevant candidate." if self._name == "auc" else ".")
             )
         return total / count
+
+    def _per_user_blocks(self, estimator, X, y):
+        """The final recommender, and a generator of ``(block, values)``: the metric of each
+        test user of ``X`` (NaN where undefined), block by block of test users in the order
+        of ``ranking_problem``."""
+        final, X = _final_step(estimator, X)
+        problem = final.ranking_problem(X, y)
+        n_users = problem.user_codes.shape[0]
+        if self._batch_size is None:  # blocks of users whose working arrays fit working_memory
+            n_cols = final.n_items_ + problem.n_unknown_items
+            blocks = row_blocks(n_users, n_cols * _BYTES_PER_RANKED_ITEM)
+        else:
+            blocks = [slice(s, s + self._batch_size) for s in range(0, n_users, self._batch_size)]
+
+        def generate():
+            for batch in blocks:
+                scores = final.score_users(problem.user_codes[batch])
+                if problem.n_unknown_items:
+                    # Held-out items unknown to the model: relevant, never retrievable.
+                    pad = np.full(
+                        (scores.shape[0], problem.n_unknown_items), -np.inf, scores.dtype
+                    )
+                    scores = np.hstack([scores, pad])
+                yield (
+                    batch,
+                    _ranking._per_user(
+                        self._name,
+                        problem.y_true[batch],
+                        scores,
+                        k=self._k,
+                        exclude=problem.exclude[batch],
+                        n_unretrievable=problem.n_unknown_items,
+                    ),
+                )
+
+        return (final, X), generate()
+
+
+def per_user_scores(estimator, X, y=None, *, metric="ndcg@10"):
+    """One value of a ranking metric per test user: what a scorer averages.
+
+    The input of paired significance tests over users
+    (:func:`skadv.evaluation.paired_test`) and of per-user breakdowns. Same protocol as the
+    scorers (see :func:`make_ranking_scorer`).
+
+    Parameters
+    ----------
+    estimator : fitted skadv recommender or Pipeline ending with one
+    X : array-like of shape (n_interactions, 2) or DataFrame
+        Held-out ``(user, item)`` pairs: each user's relevant items.
+    y : array-like of shape (n_interactions,), default=None
+        Weights, thresholded by the estimator's ``positive_threshold`` (as for the scorers).
+    metric : str, default="ndcg@10"
+        A name :func:`get_ranking_scorer` accepts.
+
+    Returns
+    -------
+    values : pandas.Series
+        Indexed by the test users of ``X`` (index name ``"user"``, in the order of their
+        sorted ids), named ``metric``; NaN for users whose metric is undefined (no relevant
+        item). Its mean over the defined values is the scorer's value.
+
+    Examples
+    --------
+    >>> from skadv import PopularityRecommender
+    >>> train = [[0, "a"], [1, "a"], [1, "b"], [2, "c"]]
+    >>> model = PopularityRecommender().fit(train)
+    >>> per_user_scores(model, [[0, "b"], [2, "a"]], metric="recall@1").to_dict()
+    {0: 0.0, 2: 1.0}
+    """
+    from skadv.utils._validation import check_interactions, encode_ids
+
+    scorer = get_ranking_scorer(metric)
+    (final, X_final), blocks = scorer._per_user_blocks(estimator, X, y)
+    values = np.concatenate([np.empty(0)] + [v for _, v in blocks])
+    # The test users in the order of ranking_problem's rows: the sorted distinct users of X
+    # after the same thresholding.
+    threshold = getattr(final, "positive_threshold", None) if y is not None else None
+    users, _, _ = check_interactions(X_final, y, positive_threshold=threshold)
+    test_users, _ = encode_ids(users)
+    return pd.Series(values, index=pd.Index(test_users, name="user"), name=metric)
 
 
 def _final_step(estimator, X):
