@@ -158,6 +158,7 @@ def check_samplers_fit_resample(name, sampler, *, with_y=True):
     X_res = np.asarray(X_res)
     assert X_res.ndim == 2 and X_res.shape[1] == 2, f"{name}: X_resampled shape {X_res.shape}"
     n_res = X_res.shape[0]
+    assert n_res > 0, f"{name} returned no rows: a sampler never empties the training data"
     if y is None:
         assert y_res is None, f"{name}: y_resampled must be None when y is None"
     else:
