@@ -18,6 +18,7 @@ import pkgutil
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
 
 import skadv
 from skadv import AdversarialMFRecommender, PopularityRecommender
@@ -83,7 +84,13 @@ TINY = {
         "n_synthetic_users": 2,
         "random_state": 0,
     },
-    "ShillingDetector": lambda: {"cv": 2, "random_state": 0},
+    "ShillingDetector": lambda: {
+        "attack": CLASSES["RandomAttack"](attack_size=0.1, filler_size=3),
+        "classifier": RandomForestClassifier(n_estimators=10, random_state=0),
+        "n_neighbors": 5,
+        "cv": 2,
+        "random_state": 0,
+    },
     "PCADetector": lambda: {"n_components": 2, "random_state": 0},
     "DiscriminatorDetector": lambda: {"gan": _tiny_gan(), "random_state": 0},
     "CombinedDetector": lambda: {"random_state": 0},
