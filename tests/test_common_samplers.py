@@ -9,18 +9,14 @@ on the tiny random BERT of ``tests/conftest.py`` and, marked ``minilm``, on Mini
 """
 
 import copy
-import importlib
-import importlib.util
-import inspect
 import pickle
-import pkgutil
 
 import numpy as np
 import pytest
+from _discovery import HAS_TORCH, NEEDS_TORCH, public_classes
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 
-import skadv
 from skadv import AdversarialMFRecommender, PopularityRecommender
 from skadv.detection import BaseShillingDetector, FakeUserFilter
 from skadv.utils.estimator_checks import (
@@ -32,35 +28,7 @@ from skadv.utils.estimator_checks import (
     sampler_checks,
 )
 
-HAS_TORCH = importlib.util.find_spec("torch") is not None
-#: Classes whose fit needs PyTorch (their modules import without it).
-NEEDS_TORCH = {
-    "CFGANRecommender",
-    "DiscriminatorDetector",
-    "GANAttack",
-    "GANAugmenter",
-    "SurrogateAttack",
-}
-
-
-def _public_classes():
-    """``{name: class}`` of every public class exported by a public skadv subpackage."""
-    found = {}
-    for info in pkgutil.walk_packages(skadv.__path__, "skadv."):
-        if any(part.startswith("_") for part in info.name.split(".")) or not info.ispkg:
-            continue
-        module = importlib.import_module(info.name)
-        for name in getattr(module, "__all__", []):
-            try:
-                obj = getattr(module, name)
-            except ImportError:  # a lazily imported torch-only class without torch
-                continue
-            if inspect.isclass(obj) and not inspect.isabstract(obj):
-                found.setdefault(name, obj)
-    return found
-
-
-CLASSES = _public_classes()
+CLASSES = public_classes()
 
 
 def _tiny_gan():
