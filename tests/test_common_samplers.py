@@ -10,6 +10,7 @@ on the tiny random BERT of ``tests/conftest.py`` and, marked ``minilm``, on Mini
 
 import copy
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -305,3 +306,12 @@ def test_text_encoder_common(tiny_bert_path):
 def test_text_encoder_common_minilm(minilm_path):
     pytest.importorskip("transformers")
     _check_text_encoder(minilm_path)
+
+
+def test_pipeline_check_without_imblearn_is_skipped_with_a_warning(monkeypatch):
+    from skadv.utils.estimator_checks import check_sampler
+
+    monkeypatch.setitem(sys.modules, "imblearn.pipeline", None)  # import raises ImportError
+    sampler = CLASSES["RandomAttack"](filler_size=3, random_state=0)
+    with pytest.warns(UserWarning, match="check_samplers_pipeline skipped"):
+        check_sampler(sampler, recommender=PopularityRecommender())
