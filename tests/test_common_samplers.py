@@ -135,7 +135,10 @@ def test_sampler(name, check):
 # FakeUserFilter in front of every detector: the filter is a sampler whatever it wraps.
 @pytest.mark.parametrize(
     "detector_name, check",
-    _check_params(DETECTORS, lambda name: sampler_checks(FakeUserFilter())),
+    _check_params(
+        DETECTORS,
+        lambda name: sampler_checks(FakeUserFilter(), recommender=PopularityRecommender()),
+    ),
 )
 def test_fake_user_filter_with_each_detector(detector_name, check):
     check(FakeUserFilter(_build(detector_name), random_state=0))

@@ -159,6 +159,8 @@ def check_samplers_fit_resample(name, sampler, *, with_y=True):
     X_res, y_res = _resample(sampler, X, y)
     X_res = np.asarray(X_res)
     assert X_res.ndim == 2 and X_res.shape[1] == 2, f"{name}: X_resampled shape {X_res.shape}"
+    # Integer ids in, integer ids out (new users get integer ids above the largest one).
+    assert X_res.dtype.kind in "iu", f"{name}: integer ids came back as {X_res.dtype}"
     n_res = X_res.shape[0]
     assert n_res > 0, f"{name} returned no rows: a sampler never empties the training data"
     if y is None:
@@ -166,6 +168,7 @@ def check_samplers_fit_resample(name, sampler, *, with_y=True):
     else:
         y_res = np.asarray(y_res)
         assert y_res.shape == (n_res,), f"{name}: y_resampled shape {y_res.shape} != ({n_res},)"
+        assert y_res.dtype.kind == "f", f"{name}: y_resampled dtype {y_res.dtype}"
         assert np.all(np.isfinite(y_res)), f"{name}: y_resampled holds non-finite values"
     mask = np.asarray(sampler.sample_mask_)
     assert mask.dtype == bool and mask.shape == (n_res,), f"{name}: sample_mask_ shape/dtype"
