@@ -8,6 +8,7 @@ passing is noticed.
 
 import importlib.util
 
+from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skadv import (
@@ -146,3 +147,33 @@ if importlib.util.find_spec("torch") is not None:
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+#: Public estimators left out of the list above, with the reason and where they are checked.
+NOT_IN_SKLEARN_CHECKS = {
+    "AdversarialTextRecommender": (
+        "fit needs item texts and an encoder folder, which the checks cannot supply "
+        "(tests/test_common_samplers.py::test_text_recommender_common, tests/neural/test_text.py)"
+    ),
+    "TextEncoder": (
+        "transforms texts (a list of str), not numeric rows, with pretrained weights "
+        "(tests/test_common_samplers.py::test_text_encoder_common)"
+    ),
+}
+
+
+def test_every_public_estimator_is_checked():
+    # Found by walking skadv (tests/_discovery.py): a new public estimator fails here until
+    # it is added to ESTIMATORS above or to NOT_IN_SKLEARN_CHECKS with a reason.
+    from _discovery import HAS_TORCH, NEEDS_TORCH, public_classes
+
+    checked = {type(est).__name__ for est in ESTIMATORS}
+    estimators = {
+        name
+        for name, cls in public_classes().items()
+        if issubclass(cls, BaseEstimator) and callable(getattr(cls, "fit", None))
+    }
+    if not HAS_TORCH:
+        estimators -= NEEDS_TORCH
+    assert estimators - checked - set(NOT_IN_SKLEARN_CHECKS) == set()
+    assert set(NOT_IN_SKLEARN_CHECKS) <= estimators | NEEDS_TORCH

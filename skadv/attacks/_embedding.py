@@ -264,13 +264,16 @@ class EmbeddingAttack(BaseModelAttack):
         TypeError
             If ``estimator`` has no embedding matrices to attack.
         ValueError
-            If a parameter is invalid (the message names it).
+            If a parameter is invalid (the message names it), or ``epsilon`` is so large
+            that the attacked scores could overflow the factors' dtype (about 1e19 for
+            float32 factors of norm 1): a huge ε is refused, never turned into inf/NaN scores.
         """
         validate_params(self)
         self._check_norm()
         model = _check_dot_product_model(estimator)
         rng = check_random_state(self.random_state)
         eps_u, eps_i = self._radii(self.epsilon, model)
+        self._check_scores_fit(model, eps_u, eps_i, final_estimator(estimator).factors())
         step, project = _STEPS[self.norm], _PROJECTIONS[self.norm]
         want_u = self.target in ("both", "users")
         want_i = self.target in ("both", "items")
@@ -359,6 +362,27 @@ class EmbeddingAttack(BaseModelAttack):
             raise ValueError(
                 f"epsilon_mode='per-user' gives every row its own radius and needs "
                 f"norm='row-l2', got norm={self.norm!r}."
+            )
+
+    def _check_scores_fit(self, model, eps_u, eps_i, factors):
+        """Refuse an ε so large that the attacked scores overflow the factors' dtype.
+
+        A perturbed row has norm at most its clean norm plus the row radius (times
+        sqrt(n_factors) for a box), so by Cauchy-Schwarz every score (and partial sum) is
+        within the bound below; 4 times it must be finite (BPR takes score differences)."""
+        scale = np.sqrt(model.P.shape[1]) if self.norm == "linf" else 1.0
+        reach = [float(np.max(np.linalg.norm(M, axis=1), initial=0.0)) + float(np.max(r)) * scale
+                 for M, r in ((model.P, eps_u), (model.Q, eps_i))]  # fmt: skip
+        bias = 0.0 if model.b is None else float(np.max(np.abs(model.b), initial=0.0))
+        dtype = np.result_type(factors.user, factors.item, np.float32)
+        limit = float(np.finfo(dtype).max) / 4.0
+        with np.errstate(over="ignore"):
+            bound = reach[0] * reach[1] + bias
+        if not bound < limit:
+            raise ValueError(
+                f"epsilon={self.epsilon!r} ({self.epsilon_mode}) moves the embeddings so far "
+                f"that scores could reach {bound:.3g}, beyond what {dtype} holds ({limit:.3g}): "
+                "they would overflow to inf/NaN. Use a smaller epsilon."
             )
 
     def _radii(self, epsilon, model):

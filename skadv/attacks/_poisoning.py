@@ -55,7 +55,8 @@ _DOC_PARAMETERS = """
         Filler items per fake profile: an int is a count, a float in (0, 1] a fraction of the
         items that are neither targets nor selected items (rounded).
     goal : {"push", "nuke"}, default="push"
-        Raise or lower the targets' ranks. ``"nuke"`` needs ratings ``y``.
+        Raise or lower the targets' ranks. ``"nuke"`` needs ratings ``y`` on a scale: when
+        every ``y`` is equal, ``rating_range`` must give one (else a ``ValueError``).
     rating_range : tuple of (float, float), default=None
         :math:`(r_{min}, r_{max})` of rating data; None takes the smallest and largest ``y``.
         Generated ratings are clipped to it, and rounded when every ``y`` is an integer.
@@ -177,6 +178,14 @@ class _ShillingAttack(BaseInteractionSampler):
         popularity = np.bincount(pairs[:, 1], minlength=n_items)
         targets = self._resolve_targets(popularity, rng)
         stats = _RatingStats(item_codes, weights, n_items, self.has_y_, self.rating_range)
+        if self.goal == "nuke" and stats.r_min >= stats.r_max:
+            # Every rating equal: r_min is also r_max, so the "nuked" targets would get the
+            # top rating, and every interaction raises a target's rank: the opposite.
+            raise ValueError(
+                f"goal='nuke' of {type(self).__name__} needs a rating scale, but every rating "
+                f"y equals {stats.r_min:g}: give rating_range=(r_min, r_max) so that targets "
+                "can be rated below the others, or use goal='push'."
+            )
         selected = np.setdiff1d(self._selected(targets, popularity, pairs, rng), targets)
         candidates = np.setdiff1d(np.arange(n_items), np.r_[targets, selected])
         n_fake = max(1, int(round(self.attack_size * n_users)))

@@ -26,6 +26,7 @@ from skadv.metrics._target import (
     target_item_ranks,
     target_scores,
 )
+from skadv.utils._params import validate_params
 from skadv.utils._validation import check_interactions
 
 __all__ = ["robustness_report"]
@@ -50,11 +51,32 @@ def _check_attack(attack, name="attacks"):
         )
 
 
+def _validate_own_params(attack):
+    """Check the parameters of a skadv attack before any fit (fail fast).
+
+    Only skadv's estimators declare ``_parameter_constraints`` in skadv's format;
+    imbalanced-learn's samplers declare scikit-learn's (their ``fit_resample`` checks them)
+    and a user-written sampler may declare none: those are checked when they run.
+    """
+    if type(attack).__module__.split(".")[0] == "skadv":
+        validate_params(attack)
+
+
 def _poison_and_refit(estimator, attack, X_train, y_train=None):
     """Fit a clone of ``attack`` on the training data, refit a clone of ``estimator`` on the
     poisoned data; return ``(fitted_attack, poisoned_estimator)``."""
-    attack = clone(attack)
-    X_poisoned, y_poisoned = attack.fit_resample(X_train, y_train)
+    # safe=False: a user-written sampler without get_params is deep-copied instead.
+    attack = clone(attack, safe=False)
+    try:
+        X_poisoned, y_poisoned = attack.fit_resample(X_train, y_train)
+    except (TypeError, ValueError) as exc:
+        if y_train is not None or type(attack).__module__.split(".")[0] == "skadv":
+            raise
+        # imbalanced-learn's samplers resample by class label: implicit data has none.
+        raise ValueError(
+            f"{type(attack).__name__}.fit_resample failed on implicit data (y=None): {exc} "
+            "Samplers that resample by label (imbalanced-learn's) need ratings or weights y."
+        ) from exc
     return attack, clone(estimator).fit(X_poisoned, y_poisoned)
 
 
@@ -117,6 +139,8 @@ def _nanmean(values):
 
 def _changed_params(attack):
     """``"name=value, ..."`` of the parameters that differ from the class defaults."""
+    if not hasattr(attack, "get_params"):  # a user-written sampler: no parameters to show
+        return ""
     params = attack.get_params(deep=False)
     signature = inspect.signature(type(attack).__init__).parameters
     changed = []
@@ -133,6 +157,8 @@ def _changed_params(attack):
 
 def _strength(attack):
     """The attack's budget as one number: ``attack_size`` (poisoning) or ``epsilon``."""
+    if not hasattr(attack, "get_params"):
+        return float("nan")
     params = attack.get_params(deep=False)
     for key in ("attack_size", "epsilon"):
         value = params.get(key)
@@ -185,8 +211,8 @@ def robustness_report(
     measured on the attack's targets among the real users (fake users are not an attack's
     audience): a poisoning attack's ``target_items_``, a model attack's
     ``attack_targets(estimator)`` (:class:`skadv.attacks.BaseModelAttack`; e.g.
-    ``TextAttack(items=...)``); an untargeted model attack (``EmbeddingAttack``) gets ranking
-    metrics only.
+    ``TextAttack(items=...)``); an untargeted model attack (``EmbeddingAttack``) and a
+    sampler without ``target_items_`` (such as imbalanced-learn's) get ranking metrics only.
 
     Parameters
     ----------
@@ -274,12 +300,15 @@ def robustness_report(
         if _is_poisoning(attack):
             fitted_attack, attacked = _poison_and_refit(estimator, attack, X_train, y_train)
             threat, names = "poisoning", ranking + target
-            targets = fitted_attack.target_items_
-            key = tuple(np.asarray(targets, dtype=object).tolist())
-            if key not in clean_targets:
-                clean_targets[key] = _target_metrics(target, clean, users, targets)
-            before = {**clean_scores, **clean_targets[key]}
-            after = _target_metrics(target, attacked, users, targets)
+            targets = getattr(fitted_attack, "target_items_", None)
+            if targets is None:  # a sampler without targets: ranking metrics only
+                names, before, after = ranking, clean_scores, {}
+            else:
+                key = tuple(np.asarray(targets, dtype=object).tolist())
+                if key not in clean_targets:
+                    clean_targets[key] = _target_metrics(target, clean, users, targets)
+                before = {**clean_scores, **clean_targets[key]}
+                after = _target_metrics(target, attacked, users, targets)
         else:
             attacked = attack.perturb(clean)
             threat, names, before, after = "model", ranking, clean_scores, {}

@@ -18,6 +18,7 @@ from skadv.evaluation._report import (
     _poison_and_refit,
     _target_metrics,
     _training_data,
+    _validate_own_params,
 )
 from skadv.metrics._scorer import _final_step, get_ranking_scorer, make_ranking_scorer
 from skadv.utils._params import Options, check_params, validate_params
@@ -239,7 +240,13 @@ class _PoisoningScorer(_RobustnessScorer):
         # The audience: the held-out users the clean model knows (fake users are never in X).
         users = np.unique(check_interactions(X_model, y)[0])
         users = users[np.isin(users, clean.user_ids_)]
-        targets = fitted_attack.target_items_
+        targets = getattr(fitted_attack, "target_items_", None)
+        if targets is None:
+            raise TypeError(
+                f"metric={self.metric!r} measures the attack's target items, but "
+                f"{type(fitted_attack).__name__} has no target_items_ after fit_resample (skadv's "
+                "shilling attacks have): use a ranking metric such as 'ndcg@10'."
+            )
         (attacked,) = _target_metrics([self._target], poisoned, users, targets).values()
         # Ranks grow as the attack fails; hit rates, NDCG and scores shrink.
         sign = 1.0 if self._target == "target_rank" else -1.0
@@ -265,7 +272,11 @@ def make_robustness_scorer(attack, metric="ndcg@10", kind="attacked"):
         as :class:`~skadv.attacks.BandwagonAttack`) poisons the interactions the model was
         fitted on (its ``interactions_``: the training fold, in cross-validation) and a clone
         of the model is refitted on them; the held-out fold ``X`` is never poisoned. With an
-        int ``random_state`` every candidate faces the same attack.
+        int ``random_state`` every candidate faces the same attack. Any object with
+        ``fit_resample(X, y) -> (X, y)`` works: imbalanced-learn's samplers (which resample
+        by label, so they need ratings or weights ``y``) and user-written ones (copied with
+        ``copy.deepcopy`` when they have no ``get_params``); target metrics need a sampler
+        that sets ``target_items_``, as skadv's shilling attacks do.
     metric : str or callable, default="ndcg@10"
         A name understood by :func:`skadv.metrics.get_ranking_scorer`, a ranking metric
         function such as :func:`skadv.metrics.ndcg_at_k` (at k=10), or a scorer
@@ -318,7 +329,7 @@ def make_robustness_scorer(attack, metric="ndcg@10", kind="attacked"):
     True
     """
     _check_attack(attack, name="attack")
-    validate_params(attack)
+    _validate_own_params(attack)
     check_params({"kind": (kind, [Options("attacked", "drop")])}, caller="make_robustness_scorer")
     if _is_poisoning(attack):
         if isinstance(metric, str) and not _TARGET_METRIC.fullmatch(metric.strip().lower()):

@@ -9,10 +9,28 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
+from sklearn.utils import get_tags
 
 from skadv.utils._validation import check_interactions
 
 __all__ = ["detection_scores"]
+
+_NOT_A_DETECTOR = (
+    "detector must be a shilling detector of skadv.detection (fit(X, y) on interactions, then "
+    "predict / decision_function of the user ids it stores in user_ids_), got {}."
+)
+
+
+def _check_detector(detector):
+    """Duck-typed (this layer sits below skadv.detection): a detector scores users, so it has
+    fit, predict and decision_function and is not a classifier, regressor or the like, whose
+    predict takes feature rows (a recommender has no decision_function)."""
+    methods = ("fit", "predict", "decision_function")
+    is_model = False
+    if hasattr(detector, "__sklearn_tags__"):
+        is_model = get_tags(detector).estimator_type is not None
+    if is_model or not all(callable(getattr(detector, m, None)) for m in methods):
+        raise TypeError(_NOT_A_DETECTOR.format(type(detector).__name__))
 
 
 def detection_scores(detector, X, fake_user_ids, y=None):
@@ -56,10 +74,13 @@ def detection_scores(detector, X, fake_user_ids, y=None):
     >>> round(scores["f1"], 2), scores["n_flagged"], scores["n_fake"]
     (0.95, 11, 10)
     """
+    _check_detector(detector)
     if isinstance(fake_user_ids, (str, bytes)) or np.ndim(fake_user_ids) == 0:
         raise TypeError("fake_user_ids must be a 1-d array-like of user ids, not a scalar.")
     fitted = clone(detector).fit(X, y)
-    user_ids = fitted.user_ids_
+    user_ids = getattr(fitted, "user_ids_", None)
+    if user_ids is None:
+        raise TypeError(_NOT_A_DETECTOR.format(type(detector).__name__))
     fake = np.asarray(fake_user_ids, dtype=object).ravel()
     if fake.size:
         _, fake, _ = check_interactions(np.column_stack([fake, fake]))

@@ -1,17 +1,31 @@
 """Profile-length and item-popularity distributions of two interaction sets."""
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
-from skadv.plotting._base import check_matplotlib
+from skadv.plotting._base import check_curve, check_matplotlib
 from skadv.utils._validation import check_interactions
 
 
-def _counts(X):
+def _counts(X, name):
     """Interactions per user and per item (distinct pairs), as two int arrays."""
-    users, items, _ = check_interactions(X)
+    try:
+        users, items, _ = check_interactions(X)
+    except (TypeError, ValueError) as exc:  # name the argument: there are two X here
+        raise type(exc)(f"{name}: {exc}") from None
     pairs = pd.DataFrame({"user": users, "item": items}).drop_duplicates()
     return pairs.groupby("user").size().to_numpy(), pairs.groupby("item").size().to_numpy()
+
+
+def _check_counts(counts, name):
+    """A non-empty dict of label to non-empty 1-d count arrays."""
+    if not isinstance(counts, Mapping):
+        raise TypeError(f"{name} must be a dict of label to counts, got {type(counts).__name__}.")
+    if not counts:
+        raise ValueError(f"{name} is empty: give the counts of at least one label.")
+    return {label: check_curve(values, f"{name}[{label!r}]") for label, values in counts.items()}
 
 
 class InteractionDistributionDisplay:
@@ -82,9 +96,11 @@ class InteractionDistributionDisplay:
         display : InteractionDistributionDisplay
         """
         check_matplotlib("InteractionDistributionDisplay")
+        if not isinstance(labels, tuple | list):
+            raise TypeError(f"labels must be a tuple of two names, got {type(labels).__name__}.")
         if len(labels) != 2 or labels[0] == labels[1]:
             raise ValueError(f"labels must be two distinct names, got {labels!r}.")
-        counted = [_counts(X) for X in (X_reference, X_other)]
+        counted = [_counts(X_reference, "X_reference"), _counts(X_other, "X_other")]
         display = cls(
             {label: c[0] for label, c in zip(labels, counted, strict=True)},
             {label: c[1] for label, c in zip(labels, counted, strict=True)},
@@ -110,10 +126,17 @@ class InteractionDistributionDisplay:
         axes = np.asarray(axes, dtype=object).ravel()
         if axes.size != 2:
             raise ValueError(f"axes must hold two Axes, got {axes.size}.")
-        longest = max(int(lengths.max()) for lengths in self.profile_lengths.values())
+        profile_lengths = _check_counts(self.profile_lengths, "profile_lengths")
+        item_popularity = _check_counts(self.item_popularity, "item_popularity")
+        if list(profile_lengths) != list(item_popularity):
+            raise ValueError(
+                f"profile_lengths and item_popularity must have the same labels, got "
+                f"{list(profile_lengths)} and {list(item_popularity)}."
+            )
+        longest = max(int(lengths.max()) for lengths in profile_lengths.values())
         bins = np.unique(np.geomspace(1, longest + 1, n_bins + 1).round())
         histograms = {}
-        for label, lengths in self.profile_lengths.items():
+        for label, lengths in profile_lengths.items():
             counts, _ = np.histogram(lengths, bins=bins)
             histograms[label] = counts / len(lengths)
             axes[0].stairs(histograms[label], bins, label=f"{label} ({len(lengths)} users)")
@@ -122,7 +145,7 @@ class InteractionDistributionDisplay:
         axes[0].set_ylabel("share of users")
         axes[0].legend(loc="best")
         lines = {}
-        for label, popularity in self.item_popularity.items():
+        for label, popularity in item_popularity.items():
             ranked = np.sort(popularity)[::-1]
             (lines[label],) = axes[1].plot(
                 np.arange(1, len(ranked) + 1), ranked, label=f"{label} ({len(ranked)} items)"

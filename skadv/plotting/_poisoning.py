@@ -1,10 +1,9 @@
 """A metric of the poisoned model (T-HR@50 by default) against the attack budget, per model."""
 
 import numpy as np
-import pandas as pd
 
 from skadv.evaluation import robustness_report
-from skadv.plotting._base import check_matplotlib, get_axes
+from skadv.plotting._base import check_matplotlib, check_tables, get_axes
 
 _Y_LABELS = {
     "attacked": "{metric} after the attack",
@@ -135,17 +134,15 @@ class PoisoningCurveDisplay:
         """
         if y not in _Y_LABELS:
             raise ValueError(f"y must be one of {sorted(_Y_LABELS)}, got {y!r}.")
-        if not isinstance(self.reports, dict) or not self.reports:
-            raise TypeError("reports must be a non-empty dict of model name to report.")
+        if not isinstance(self.metric, str):
+            raise TypeError(
+                f"metric must be a metric name (str), got {type(self.metric).__name__}."
+            )
+        reports = check_tables(self.reports, "reports", sorted(_REPORT_COLUMNS),
+                               "tables returned by skadv.evaluation.robustness_report",
+                               numeric=["strength", y])  # fmt: skip
         tables = {}
-        for name, report in self.reports.items():
-            report = pd.DataFrame(report)
-            missing = _REPORT_COLUMNS - set(report.columns)
-            if missing:
-                raise ValueError(
-                    f"The report of {name!r} lacks the columns {sorted(missing)}: pass tables "
-                    "returned by skadv.evaluation.robustness_report."
-                )
+        for name, report in reports.items():
             rows = report[report["metric"] == self.metric]
             if rows.empty:
                 raise ValueError(

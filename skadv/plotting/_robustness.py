@@ -1,10 +1,9 @@
 """Ranking quality under embedding attacks of growing radius ε, for one or several models."""
 
 import numpy as np
-import pandas as pd
 
 from skadv.evaluation import robustness_curve
-from skadv.plotting._base import check_matplotlib, get_axes
+from skadv.plotting._base import check_matplotlib, check_tables, get_axes
 
 _Y_COLUMNS = {"attacked": "{metric}", "relative_drop": "relative drop of {metric}"}
 _EPSILON_LABELS = {
@@ -163,9 +162,11 @@ class RobustnessCurveDisplay:
         """
         if y not in _Y_COLUMNS:
             raise ValueError(f"y must be one of {sorted(_Y_COLUMNS)}, got {y!r}.")
-        modes = {
-            str(mode) for curve in self.curves.values() for mode in curve["epsilon_mode"].unique()
-        }
+        columns = ["epsilon", "epsilon_mode", y] + (["clean"] if y == "attacked" else [])
+        curves = check_tables(self.curves, "curves", columns,
+                              "tables returned by skadv.evaluation.robustness_curve",
+                              numeric=[c for c in columns if c != "epsilon_mode"])  # fmt: skip
+        modes = {str(mode) for curve in curves.values() for mode in curve["epsilon_mode"].unique()}
         if len(modes) != 1:
             raise ValueError(
                 f"The curves mix epsilon modes {sorted(modes)}: plot absolute and relative ε "
@@ -174,8 +175,7 @@ class RobustnessCurveDisplay:
         (mode,) = modes
         ax = get_axes(ax, "RobustnessCurveDisplay")
         lines = {}
-        for name, curve in self.curves.items():
-            curve = pd.DataFrame(curve)
+        for name, curve in curves.items():
             (line,) = ax.plot(
                 curve["epsilon"].to_numpy(dtype=float),
                 curve[y].to_numpy(dtype=float),

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from skadv.plotting._base import check_matplotlib, get_axes
+from skadv.plotting._base import check_matplotlib, check_table, get_axes
 
 
 class GridSearchHeatmapDisplay:
@@ -93,13 +93,10 @@ class GridSearchHeatmapDisplay:
         display : GridSearchHeatmapDisplay
         """
         check_matplotlib("GridSearchHeatmapDisplay")
-        results = pd.DataFrame(cv_results)
         columns = {"x": f"param_{x}", "y": f"param_{y}"}
-        for column in [*columns.values(), score]:
-            if column not in results:
-                raise ValueError(
-                    f"cv_results has no {column!r} column; available: {sorted(results)}"
-                )
+        source = "the cv_results_ of a fitted search (a dict of columns) or its DataFrame"
+        results = check_table(cv_results, "cv_results", [*columns.values(), score], source,
+                              numeric=[score])  # fmt: skip
         xs = pd.to_numeric(results[columns["x"]], errors="coerce")
         ys = pd.to_numeric(results[columns["y"]], errors="coerce")
         keep = xs.notna() & ys.notna()

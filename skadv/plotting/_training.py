@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from skadv.plotting._base import check_matplotlib, get_axes
+from skadv.plotting._base import check_curve, check_matplotlib, get_axes
 
 
 class TrainingCurveDisplay:
@@ -138,14 +138,24 @@ class TrainingCurveDisplay:
         display : TrainingCurveDisplay
             ``self``, with ``ax_``, ``validation_ax_``, ``figure_`` and ``lines_`` set.
         """
+        loss = check_curve(self.loss_curve, "loss_curve")
+        adv = None if self.adv_loss_curve is None else check_curve(self.adv_loss_curve,
+                                                                   "adv_loss_curve")  # fmt: skip
+        if adv is not None and adv.shape != loss.shape:
+            raise ValueError(
+                f"adv_loss_curve has {adv.shape[0]} values and loss_curve {loss.shape[0]}: "
+                "both hold one value per epoch."
+            )
+        scores = None
+        # No validation (None, or an empty list from a run without one): no second axis.
+        if self.validation_scores is not None and np.size(self.validation_scores) != 0:
+            scores = check_curve(self.validation_scores, "validation_scores")
         ax = get_axes(ax, "TrainingCurveDisplay")
         prefix = f"{self.name}: " if self.name else ""
-        loss = np.asarray(self.loss_curve, dtype=float)
         epochs = np.arange(1, len(loss) + 1)
         lines = {}
         (lines["loss"],) = ax.plot(epochs, loss, label=f"{prefix}{self.loss_names[0]}")
-        if self.adv_loss_curve is not None:
-            adv = np.asarray(self.adv_loss_curve, dtype=float)
+        if adv is not None:
             if not np.isnan(adv).all():
                 (lines["adv_loss"],) = ax.plot(
                     epochs,
@@ -162,9 +172,8 @@ class TrainingCurveDisplay:
         if log_scale:
             ax.set_yscale("log")
         validation_ax = None
-        if self.validation_scores is not None and len(self.validation_scores):
+        if scores is not None:
             validation_ax = ax.twinx()
-            scores = np.asarray(self.validation_scores, dtype=float)
             (lines["validation"],) = validation_ax.plot(
                 np.arange(1, len(scores) + 1),
                 scores,

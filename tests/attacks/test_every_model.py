@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 
 from skadv.attacks import EmbeddingAttack
-from skadv.datasets import make_interactions
 from skadv.metrics import get_ranking_scorer, robustness_curve
 from skadv.mf import AdversarialMFRecommender
-from skadv.model_selection import train_test_split_interactions
 
 
 def _mf_cython():
@@ -28,12 +26,6 @@ def _two_tower():
 
     return AdversarialNeuralRecommender(n_factors=8, hidden_layers=(16,), n_epochs=5,
                                         batch_size=64, random_state=0)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def split():
-    X = make_interactions(n_users=60, n_items=40, random_state=0)
-    return train_test_split_interactions(X, test_size=0.2, random_state=0)
 
 
 def check_attackable(model, X_test):
@@ -76,19 +68,19 @@ def check_norms(model):
 
 @pytest.mark.parametrize("make", [_mf_cython, _mf_torch, _two_tower],
                          ids=["mf-cython", "mf-torch", "two-tower"])  # fmt: skip
-def test_attacks_work_on_every_dot_product_model(make, split):
-    X_train, X_test = split
+def test_attacks_work_on_every_dot_product_model(make, small_split):
+    X_train, X_test = small_split
     check_attackable(make().fit(X_train), X_test)
 
 
-def test_a_model_without_dot_product_factors_is_refused(split):
+def test_a_model_without_dot_product_factors_is_refused(small_split):
     pytest.importorskip("torch")
     from skadv.neural import AdversarialNeuralRecommender
 
     neumf = AdversarialNeuralRecommender("neumf", n_factors=4, hidden_layers=(8,), n_epochs=1,
                                          batch_size=64, random_state=0)  # fmt: skip
     with pytest.raises(TypeError, match="user_factors_"):
-        EmbeddingAttack().perturbation(neumf.fit(split[0]))
+        EmbeddingAttack().perturbation(neumf.fit(small_split[0]))
 
 
 def _set_sizes(delta, norm):
@@ -101,8 +93,8 @@ def _set_sizes(delta, norm):
 
 @pytest.fixture(scope="module", params=[_mf_cython, _mf_torch, _two_tower],
                 ids=["mf-cython", "mf-torch", "two-tower"])  # fmt: skip
-def fitted(request, split):
-    return request.param().fit(split[0])
+def fitted(request, small_split):
+    return request.param().fit(small_split[0])
 
 
 @pytest.mark.parametrize("norm", ["row-l2", "global-l2", "linf"])
@@ -120,19 +112,19 @@ def test_every_norm_respects_its_set_on_every_model(fitted, norm, adversary):
 
 
 @pytest.mark.parametrize("norm, epsilon_mode", [("linf", "relative"), ("row-l2", "per-user")])
-def test_robustness_curve_passes_norm_and_mode_through(fitted, split, norm, epsilon_mode):
+def test_robustness_curve_passes_norm_and_mode_through(fitted, small_split, norm, epsilon_mode):
     kwargs = dict(norm=norm, epsilon_mode=epsilon_mode, random_state=0)
-    curve = robustness_curve(fitted, split[1], [0.0, 1.0], **kwargs)
+    curve = robustness_curve(fitted, small_split[1], [0.0, 1.0], **kwargs)
     assert curve["attacked"].iloc[0] == curve["clean"].iloc[0]
     # The curve's attacked model is the attack's perturbed copy with the same settings.
     attacked = EmbeddingAttack("fgsm", 1.0, **kwargs).perturb(fitted)
-    assert curve["attacked"].iloc[1] == get_ranking_scorer("ndcg@10")(attacked, split[1])
+    assert curve["attacked"].iloc[1] == get_ranking_scorer("ndcg@10")(attacked, small_split[1])
     assert curve["attacked"].iloc[1] < curve["clean"].iloc[1]
 
 
-def test_robustness_curve_refuses_a_bad_norm_before_scoring(split):
-    model = _mf_cython().fit(split[0])
+def test_robustness_curve_refuses_a_bad_norm_before_scoring(small_split):
+    model = _mf_cython().fit(small_split[0])
     with pytest.raises(ValueError, match="norm"):
-        robustness_curve(model, split[1], [0.5], norm="l1")
+        robustness_curve(model, small_split[1], [0.5], norm="l1")
     with pytest.raises(ValueError, match="norm='row-l2'"):
-        robustness_curve(model, split[1], [0.5], norm="linf", epsilon_mode="per-user")
+        robustness_curve(model, small_split[1], [0.5], norm="linf", epsilon_mode="per-user")

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.model_selection import GridSearchCV
 
 from skadv import PopularityRecommender
@@ -15,11 +17,6 @@ ATTACKS = [RandomAttack, AverageAttack, BandwagonAttack, SegmentAttack]
 @pytest.fixture
 def X(synthetic_interactions):
     return synthetic_interactions
-
-
-@pytest.fixture
-def ratings(X):
-    return np.random.RandomState(0).randint(1, 6, len(X)).astype(np.float64)
 
 
 @pytest.mark.parametrize("Attack", ATTACKS)
@@ -69,6 +66,25 @@ def test_nuke_rates_targets_lowest(X, ratings):
     X_res, y_res = attack.fit_resample(X, ratings)
     fake = attack.sample_mask_
     assert (y_res[fake][X_res[fake, 1] == 5] == 1.0).all()
+
+
+@settings(max_examples=20)
+@given(attack_index=st.integers(0, len(ATTACKS) - 1),
+       value=st.floats(0.0, 100.0, allow_nan=False, allow_infinity=False))  # fmt: skip
+def test_nuke_refuses_ratings_that_all_tie(attack_index, value):
+    # Every rating equal: r_min == r_max, so a "nuke" would rate the targets like every
+    # other item and, by adding interactions, push them.
+    X = np.array([[u, i] for u in range(12) for i in range(8) if (u + i) % 3], dtype=np.int64)
+    y = np.full(len(X), value)
+    attack = ATTACKS[attack_index](target_items=[1], filler_size=2, goal="nuke", random_state=0)
+    with pytest.raises(ValueError, match="every rating y equals"):
+        attack.fit_resample(X, y)
+    # A push, or a nuke on a scale given by rating_range, is fine.
+    attack.set_params(goal="push").fit_resample(X, y)
+    nuke = attack.set_params(goal="nuke", rating_range=(value - 1.0, value))
+    X_res, y_res = nuke.fit_resample(X, y)
+    targets = nuke.sample_mask_ & (X_res[:, 1] == 1)
+    assert targets.any() and np.all(y_res[targets] == value - 1.0)
 
 
 def test_average_attack_rates_fillers_near_item_means(X):

@@ -1,8 +1,6 @@
 """TextAttack: greedy word / character edits of item texts, on the tiny random BERT."""
 
 import copy
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,22 +15,6 @@ from skadv.attacks import TextAttack
 from skadv.attacks._text import _char_edits, _EditableText
 from skadv.metrics import target_item_ranks
 from skadv.neural import AdversarialTextRecommender
-
-
-def _neural_conftest():
-    # The tiny BERT fixture of tests/neural (one definition of the test encoder), loaded
-    # under another name: tests/attacks is not below tests/neural.
-    path = Path(__file__).resolve().parents[1] / "neural" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_skadv_neural_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_NEURAL = _neural_conftest()
-tiny_bert_path = _NEURAL.tiny_bert_path
-minilm_path = _NEURAL.minilm_path
-TINY_VOCAB = _NEURAL.TINY_VOCAB
 
 TITLES = [
     "star wars", "star trek", "space war", "space adventure", "lost empire",
@@ -138,9 +120,9 @@ def test_budget_counts_edited_words(model, perturbation, search, max_edits, budg
         assert result.texts_ == result.clean_texts_ and result.n_encoded_ == 0
 
 
-def test_word_edits_come_from_the_encoders_own_vocabulary(model):
+def test_word_edits_come_from_the_encoders_own_vocabulary(model, tiny_vocab):
     result = _attack(model, perturbation="word", max_edits=3)
-    whole_words = {t for t in TINY_VOCAB if t.isalpha() and len(t) >= 2}
+    whole_words = {t for t in tiny_vocab if t.isalpha() and len(t) >= 2}
     new_words = {new.lower() for edits in result.edits_ for _, _, new, _ in edits}
     assert new_words and new_words <= whole_words
     assert all(old != new and kind == "word" for e in result.edits_ for _, old, new, kind in e)

@@ -16,11 +16,6 @@ def X(synthetic_interactions):
     return synthetic_interactions
 
 
-@pytest.fixture
-def ratings(X):
-    return np.random.RandomState(0).randint(1, 6, len(X)).astype(np.float64)
-
-
 def test_features_by_hand():
     X = np.array([[0, 0], [0, 1], [1, 0], [2, 1], [2, 2]])
     y = np.array([5.0, 1.0, 3.0, 3.0, 4.0])

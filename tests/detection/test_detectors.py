@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
-from sklearn.base import clone
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.base import BaseEstimator, clone
+from sklearn.ensemble import IsolationForest, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from skadv import PopularityRecommender
@@ -202,3 +203,35 @@ def test_detection_scores_values_and_errors(poisoned):
         detection_scores(PCADetector(), X_p, [])
     with pytest.raises(TypeError, match="fake_user_ids"):
         detection_scores(PCADetector(), X_p, 3)
+
+
+class _Unfitted(BaseEstimator):
+    """Has the three methods, but fit stores no user_ids_."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def predict(self, user_ids):
+        return np.zeros(len(user_ids), dtype=np.int64)
+
+    def decision_function(self, user_ids):
+        return np.zeros(len(user_ids))
+
+
+@pytest.mark.parametrize(
+    "not_a_detector",
+    [
+        PopularityRecommender(),  # predict of (user, item) rows, no decision_function
+        LogisticRegression(),  # a classifier: predict of feature rows
+        IsolationForest(random_state=0),  # an outlier detector of feature rows
+        RandomAttack(),  # a sampler
+        "ShillingDetector",
+        None,
+        _Unfitted(),
+    ],
+    ids=lambda d: type(d).__name__,
+)
+def test_detection_scores_refuses_what_is_not_a_detector(poisoned, not_a_detector):
+    X_p, attack = poisoned
+    with pytest.raises(TypeError, match="detector must be a shilling detector"):
+        detection_scores(not_a_detector, X_p, attack.fake_user_ids_)

@@ -10,9 +10,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV
 
 from skadv import AdversarialMFRecommender, PopularityRecommender
-from skadv.datasets import make_interactions
 from skadv.metrics import robustness_curve
-from skadv.model_selection import UserHoldoutSplit, train_test_split_interactions
+from skadv.model_selection import UserHoldoutSplit
 from skadv.plotting import (
     GridSearchHeatmapDisplay,
     InteractionDistributionDisplay,
@@ -24,14 +23,8 @@ plt = pytest.importorskip("matplotlib.pyplot")
 
 
 @pytest.fixture(scope="module")
-def split():
-    X = make_interactions(n_users=60, n_items=40, random_state=0)
-    return train_test_split_interactions(X, test_size=0.2, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def models(split):
-    X_train, _ = split
+def models(small_split):
+    X_train, _ = small_split
     common = dict(n_factors=8, n_epochs=6, random_state=0)
     return {
         "BPR": AdversarialMFRecommender(adv_reg=0.0, **common).fit(X_train),
@@ -68,11 +61,11 @@ def test_training_curves_of_plain_bpr_have_no_adversarial_line(models):
     assert display.validation_ax_ is None
 
 
-def test_training_curves_of_the_gan_show_both_players(split):
+def test_training_curves_of_the_gan_show_both_players(small_split):
     pytest.importorskip("torch")
     from skadv.augmentation import CFGANRecommender
 
-    gan = CFGANRecommender((16,), (16,), n_epochs=3, random_state=0).fit(split[0])
+    gan = CFGANRecommender((16,), (16,), n_epochs=3, random_state=0).fit(small_split[0])
     display = TrainingCurveDisplay.from_estimator(gan)
     assert_allclose(display.lines_["loss"].get_ydata(), gan.loss_curve_)
     assert_allclose(display.lines_["adv_loss"].get_ydata(), gan.discriminator_loss_curve_)
@@ -95,8 +88,8 @@ def test_training_curves_need_a_fitted_estimator():
 
 
 @pytest.mark.parametrize("mode", ["absolute", "relative"])
-def test_robustness_curves_of_several_models(split, models, mode):
-    _, X_test = split
+def test_robustness_curves_of_several_models(small_split, models, mode):
+    _, X_test = small_split
     eps = [0.0, 0.2, 0.5]
     display = RobustnessCurveDisplay.from_estimators(
         models, X_test, eps, epsilon_mode=mode, random_state=0
@@ -136,14 +129,14 @@ def test_robustness_curves_refuse_mixed_epsilon_modes():
         RobustnessCurveDisplay.from_curves(curves)
 
 
-def test_robustness_curve_needs_a_dot_product_model(split):
-    X_train, X_test = split
+def test_robustness_curve_needs_a_dot_product_model(small_split):
+    X_train, X_test = small_split
     with pytest.raises((TypeError, ValueError, AttributeError)):
         RobustnessCurveDisplay.from_estimator(PopularityRecommender().fit(X_train), X_test, [0.1])
 
 
-def test_heatmap_from_grid_search(split):
-    X_train, _ = split
+def test_heatmap_from_grid_search(small_split):
+    X_train, _ = small_split
     grid = [{"adv_reg": [0.0]}, {"adv_reg": [0.5, 1.0], "epsilon": [0.05, 0.1, 0.2]}]
     search = GridSearchCV(
         AdversarialMFRecommender(n_factors=4, n_epochs=2, random_state=0),
@@ -224,7 +217,7 @@ def test_distributions_need_two_labels():
 
 
 # ----------------------------------------------------------------- poisoning curves
-def _poisoning_reports(split):
+def _poisoning_reports(small_split):
     from skadv.attacks import BandwagonAttack, RandomAttack
     from skadv.baseline import PopularityRecommender
     from skadv.metrics import robustness_report
@@ -234,15 +227,15 @@ def _poisoning_reports(split):
                          RandomAttack(attack_size=size, random_state=0))]  # fmt: skip
     model = AdversarialMFRecommender(n_factors=8, n_epochs=5, random_state=0)
     return {
-        name: robustness_report(est, *split, attacks, metrics=["target_rank", "ndcg@10"])
+        name: robustness_report(est, *small_split, attacks, metrics=["target_rank", "ndcg@10"])
         for name, est in {"MF": model, "popularity": PopularityRecommender()}.items()
     }
 
 
-def test_poisoning_curves_hold_one_line_per_model_and_attack(split):
+def test_poisoning_curves_hold_one_line_per_model_and_attack(small_split):
     from skadv.plotting import PoisoningCurveDisplay
 
-    reports = _poisoning_reports(split)
+    reports = _poisoning_reports(small_split)
     display = PoisoningCurveDisplay.from_reports(reports, metric="target_rank", y="change")
     assert set(display.lines_) == {(m, a) for m in ("MF", "popularity")
                                    for a in ("BandwagonAttack", "RandomAttack")}  # fmt: skip
@@ -254,10 +247,10 @@ def test_poisoning_curves_hold_one_line_per_model_and_attack(split):
     assert "change of target_rank" in display.ax_.get_ylabel()
 
 
-def test_poisoning_curves_refuse_bad_reports(split):
+def test_poisoning_curves_refuse_bad_reports(small_split):
     from skadv.plotting import PoisoningCurveDisplay
 
-    reports = _poisoning_reports(split)
+    reports = _poisoning_reports(small_split)
     with pytest.raises(ValueError, match="no 'target_hr@50' rows"):
         PoisoningCurveDisplay.from_reports(reports)
     with pytest.raises(ValueError, match="lacks the columns"):
