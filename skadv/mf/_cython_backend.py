@@ -14,7 +14,14 @@ from skadv.training import check_finite, mean_row_norm, run_epochs
 from skadv.utils._random import draw_seeds
 from skadv.utils._sampling import usable_samples
 
-__all__ = ["KERNEL_ADVERSARY_CODES", "ItemStrata", "sampling_block", "thread_offsets", "train"]
+__all__ = [
+    "KERNEL_ADVERSARY_CODES",
+    "ItemStrata",
+    "sampling_block",
+    "step_params",
+    "thread_offsets",
+    "train",
+]
 
 #: The kernel's code of each adversary it implements (the enum in src_ext/_mf_sgd.pyx).
 KERNEL_ADVERSARY_CODES = {"none": 0, "fgsm": 1, "random": 2}
@@ -226,31 +233,33 @@ def train(
     block = sampling_block(sample_users, n_threads, row_bytes, budget=block_bytes)
     dummy2, dummy1 = np.zeros((1, 1), dtype=dtype), np.zeros(1, dtype=dtype)
     acc = (state.user_acc, state.item_acc, state.bias_acc) if adagrad else (dummy2, dummy2, dummy1)
-    work_width = 3 * k + 1 if schedule.adversary == "random" else 1
-    work = np.zeros((n_threads, work_width), dtype=dtype)
+    pairs = dict(indptr=indptr, indices=indices, users=sample_users, items=sample_items,
+                 offsets=offsets, n_draws=n_draws, block_pairs=block)  # fmt: skip
     strata = None
     chunk = max(1, chunk_bytes // (k * dtype.itemsize))
     # Enough chunks that every stratum gets some items, whatever the shift and offset.
     # (Strata are stored in one byte per item: at most 255 threads use them.)
     if item_strata and 1 < n_threads < 256 and n_items >= (2 * n_threads + 1) * chunk:
         strata = ItemStrata(sample_items, n_items, n_threads, chunk)
-        longest = int(np.diff(offsets).max()) if block == 0 else block + 1
-        scratch = np.empty((n_threads, max(longest, 1)), dtype=np.int32)
 
-    def run_phase(plan, stratum_args=()):
+    def run_phase(plan, phase_strata=None):
+        step = step_params(schedule, plan, item_start=item_start)
         return _mf_sgd.sgd_epoch(
-            state.user, state.item, state.bias, *acc, indptr, indices, sample_users,
-            sample_items, offsets, draw_seeds(rng, n_threads), work, n_draws,
-            plan.learning_rate, schedule.reg, schedule.adv_reg, plan.eps_user, plan.eps_item,
-            KERNEL_ADVERSARY_CODES[plan.adversary], adagrad, schedule.use_bias, item_start,
-            block, *stratum_args, inv_user_norm=_inverse(plan.mean_user_norm),
-        )  # fmt: skip
+            state.user,
+            state.item,
+            state.bias,
+            *acc,
+            pairs,
+            draw_seeds(rng, n_threads),
+            step,
+            phase_strata,
+        )
 
     def run_epoch(plan):
         if strata is None:
             return run_phase(plan)
-        stratum_arrays = strata.draw(rng)
-        sums = [run_phase(plan, (*stratum_arrays, phase, scratch)) for phase in range(n_threads)]
+        arrays = strata.draw(rng)
+        sums = [run_phase(plan, (*arrays, phase)) for phase in range(n_threads)]
         return sum(c for c, _ in sums), sum(a for _, a in sums)
 
     def check(loss, epoch):
@@ -267,6 +276,27 @@ def train(
     )
 
 
-def _inverse(norm):
-    """The kernel's ``inv_user_norm``: 1 / the mean user row norm, 0 (off) when there is none."""
-    return 1.0 / norm if norm > 0 else 0.0
+def step_params(schedule, plan, *, item_start=0):
+    """The kernel's ``Step`` (a dict) for the epoch ``plan`` of ``schedule``.
+
+    Examples
+    --------
+    >>> from skadv.training import EpochPlan, TrainingSchedule
+    >>> schedule = TrainingSchedule(n_epochs=2, learning_rate=0.1, adversary="fgsm")
+    >>> step = step_params(schedule, EpochPlan(0, "fgsm", 0.5, 0.5, 0.1))
+    >>> step["adversary"], step["adagrad"], step["inv_user_norm"]
+    (1, False, 0.0)
+    """
+    return dict(
+        lr=plan.learning_rate,
+        reg=schedule.reg,
+        adv_reg=schedule.adv_reg,
+        eps_user=plan.eps_user,
+        eps_item=plan.eps_item,
+        # epsilon_mode="per-user": 1 / the mean user row norm; 0 (off) when there is none.
+        inv_user_norm=1.0 / plan.mean_user_norm if plan.mean_user_norm > 0 else 0.0,
+        adversary=KERNEL_ADVERSARY_CODES[plan.adversary],
+        adagrad=schedule.optimizer == "adagrad",
+        use_bias=schedule.use_bias,
+        item_start=item_start,
+    )
