@@ -330,6 +330,44 @@ cdef int* _thread_scratch(const int64_t[::1] offsets, Py_ssize_t block_pairs,
     return scratch
 
 
+cdef void _thread_plans(Chunk* chunks, ItemStratum* st, const int64_t* indptr,
+                        const int* indices, const int* users, const int* items,
+                        const int64_t[::1] offsets, Py_ssize_t n_draws, Py_ssize_t block_pairs,
+                        tuple strata, int** rows, Py_ssize_t phase):
+    """Fill each thread's Chunk (its pairs and draws) and ItemStratum (none: NULL table)."""
+    cdef Py_ssize_t tid, start, end, n_threads = offsets.shape[0] - 1
+    cdef double draws_per_pair = <double>n_draws / offsets[n_threads]
+    cdef const uint8_t[::1] item_stratum
+    cdef const int[::1] stratum_items
+    cdef const int64_t[::1] stratum_offsets
+    cdef int stratum
+    if strata is not None:
+        item_stratum, stratum_items, stratum_offsets = strata[:3]
+    for tid in range(n_threads):
+        start, end = offsets[tid], offsets[tid + 1]
+        chunks[tid].indptr = indptr
+        chunks[tid].indices = indices
+        # Pointer arithmetic: a thread without pairs starts at the end of the arrays.
+        chunks[tid].sample_users = users + start
+        chunks[tid].sample_items = items + start
+        chunks[tid].n_pairs = end - start
+        chunks[tid].n_draws = (<Py_ssize_t>(draws_per_pair * end + 0.5)
+                               - <Py_ssize_t>(draws_per_pair * start + 0.5))
+        chunks[tid].block_pairs = block_pairs
+        st[tid].item_stratum = NULL  # no stratum: every pair, negatives among all items
+        st[tid].stratum = 0
+        st[tid].items = NULL
+        st[tid].n_items = 0
+        st[tid].scratch = NULL
+        if strata is not None:
+            stratum = <int>((tid + phase) % (stratum_offsets.shape[0] - 1))
+            st[tid].item_stratum = &item_stratum[0]
+            st[tid].stratum = stratum
+            st[tid].items = &stratum_items[stratum_offsets[stratum]]
+            st[tid].n_items = stratum_offsets[stratum + 1] - stratum_offsets[stratum]
+            st[tid].scratch = rows[tid]
+
+
 cdef void _free_all(void* a, void* b, void* c, void* d, void* e, void* f) noexcept:
     free(a)
     free(b)
@@ -387,18 +425,13 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     cdef Py_ssize_t n_draws = pairs["n_draws"], block_pairs = pairs["block_pairs"]
     cdef Py_ssize_t n_threads = seeds.shape[0], n_pairs = sample_users.shape[0]
     cdef Params prm = _params(step, P.shape[1], Q.shape[0])
-    cdef Py_ssize_t tid, start, end, phase = 0
+    cdef Py_ssize_t tid, phase = 0
     cdef Py_ssize_t work_width = 3 * prm.k + 1 if step.adversary == ADV_RANDOM else 1
     cdef double clean = 0.0, adv = 0.0
-    cdef double draws_per_pair = <double>n_draws / n_pairs if n_pairs > 0 else 0.0
-    cdef const uint8_t[::1] item_stratum
-    cdef const int[::1] stratum_items
-    cdef const int64_t[::1] stratum_offsets
-    cdef int stratum
     if n_pairs == 0 or n_draws == 0:
         return 0.0, 0.0
     if strata is not None:
-        item_stratum, stratum_items, stratum_offsets, phase = strata
+        phase = strata[3]
     # Per-thread buffers, chunks and strata (one of each per thread), made before the
     # parallel region and released together.
     cdef double* sums = <double*>malloc(2 * n_threads * sizeof(double))
@@ -413,29 +446,8 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
             or (strata is not None and scratch == NULL)):
         _free_all(sums, chunks, st, rows, work, scratch)
         raise MemoryError()
-    for tid in range(n_threads):
-        start, end = offsets[tid], offsets[tid + 1]
-        chunks[tid].indptr = &indptr[0]
-        chunks[tid].indices = &indices[0]
-        # Pointer arithmetic: a thread without pairs starts at the end of the arrays.
-        chunks[tid].sample_users = &sample_users[0] + start
-        chunks[tid].sample_items = &sample_items[0] + start
-        chunks[tid].n_pairs = end - start
-        chunks[tid].n_draws = (<Py_ssize_t>(draws_per_pair * end + 0.5)
-                               - <Py_ssize_t>(draws_per_pair * start + 0.5))
-        chunks[tid].block_pairs = block_pairs
-        st[tid].item_stratum = NULL  # no stratum: every pair, negatives among all items
-        st[tid].stratum = 0
-        st[tid].items = NULL
-        st[tid].n_items = 0
-        st[tid].scratch = NULL
-        if strata is not None:
-            stratum = <int>((tid + phase) % (stratum_offsets.shape[0] - 1))
-            st[tid].item_stratum = &item_stratum[0]
-            st[tid].stratum = stratum
-            st[tid].items = &stratum_items[stratum_offsets[stratum]]
-            st[tid].n_items = stratum_offsets[stratum + 1] - stratum_offsets[stratum]
-            st[tid].scratch = rows[tid]
+    _thread_plans(chunks, st, &indptr[0], &indices[0], &sample_users[0], &sample_items[0],
+                  offsets, n_draws, block_pairs, strata, rows, phase)
     with nogil:
         for tid in prange(n_threads, num_threads=n_threads, schedule="static", chunksize=1):
             _epoch_chunk(&P[0, 0], &Q[0, 0], &bias[0], &acc_P[0, 0], &acc_Q[0, 0],

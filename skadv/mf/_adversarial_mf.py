@@ -6,24 +6,20 @@ from scipy import sparse
 
 from skadv._torch.dispatch import DeviceRankingMixin
 from skadv.base import BaseRecommender, dot_product_pair_scores, dot_product_scores
+from skadv.mf._params import PARAMETER_CONSTRAINTS, check_training_options
+from skadv.mf._state import grown_state, initial_state, pairs_matrix
 from skadv.training import (
-    EPOCH_TRAINING_CONSTRAINTS,
-    EPSILON_MODES,
     EarlyStopping,
-    FactorState,
     TrainingSchedule,
-    check_warmup,
     extend_ids,
     resolve_adv_start,
     warn_if_below_popularity,
 )
-from skadv.utils._backend import BACKENDS, resolve_backend
-from skadv.utils._params import BOOL, NONE, Interval, Options
+from skadv.utils._backend import resolve_backend
 from skadv.utils._random import check_random_state
 from skadv.utils._record import fit_record
-from skadv.utils._schedule import LR_SCHEDULES
 from skadv.utils._threads import effective_n_threads
-from skadv.utils._validation import check_interactions, lookup_ids
+from skadv.utils._validation import check_interactions
 
 __all__ = ["AdversarialMFRecommender"]
 
@@ -316,27 +312,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     5
     """
 
-    _parameter_constraints = {
-        **EPOCH_TRAINING_CONSTRAINTS,
-        "n_factors": [Interval("int", 1, None)],
-        "n_epochs": [Interval("int", 1, None)],
-        "learning_rate": [Interval("real", 0, None, closed="neither")],
-        "optimizer": [Options("adagrad", "sgd", "adam")],
-        "lr_schedule": [Options(*LR_SCHEDULES)],
-        "warmup_epochs": [Interval("int", 0, None)],
-        "reg": [Interval("real", 0, None)],
-        "adv_reg": [Interval("real", 0, None)],
-        "epsilon": [Interval("real", 0, None)],
-        "epsilon_mode": [Options(*EPSILON_MODES)],
-        "adversary": [Options("fgsm", "random", "none")],
-        "adv_start": [Options("auto"), Interval("int", 0, None)],
-        "item_bias": [BOOL],
-        "init_std": [Interval("real", 0, None, closed="neither")],
-        "warm_start": [BOOL],
-        "dtype": [Options(np.float32, np.float64, "float32", "float64")],
-        "backend": [Options(*BACKENDS)],
-        "batch_size": [NONE, Interval("int", 1, None)],
-    }
+    _parameter_constraints = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -440,7 +416,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
             )  # fmt: skip
             pair_users, pair_items = pair_users[train_idx], pair_items[train_idx]
             # Validation scoring ranks every item not in the user's *training* part.
-            self.interactions_ = _pairs_matrix(pair_users, pair_items, full.shape)
+            self.interactions_ = pairs_matrix(pair_users, pair_items, full.shape)
 
         self._set_state(state)
         stopper = self._early_stopping(state, X_val) if self.early_stopping else None
@@ -519,7 +495,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         self.item_popularity_ = np.bincount(
             self.interactions_.indices, minlength=self.n_items_
         ).astype(np.float64)
-        coo = _pairs_matrix(u, i, shape).tocoo()
+        coo = pairs_matrix(u, i, shape).tocoo()
         self._set_state(state)
         log = self._train(
             state, self.interactions_, coo.row.astype(np.int32), coo.col.astype(np.int32),
@@ -581,20 +557,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     def _check_training_options(self):
         """Errors of options that depend on each other or on the resolved backend, raised
         before any state changes."""
-        check_warmup(self.warmup_epochs, self.n_epochs)
-        if self.backend_ != "cython":
-            return
-        if self.batch_size not in (None, 1):
-            raise ValueError(
-                f"batch_size={self.batch_size!r}: backend='cython' updates one triple at a "
-                "time; use batch_size=None (or 1), or backend='torch' for mini-batches."
-            )
-        if self.optimizer == "adam":
-            chosen = " (backend='auto' chose it)" if self.backend == "auto" else ""
-            raise ValueError(
-                "optimizer='adam' needs backend='torch': the compiled 'cython' "
-                f"kernel{chosen} implements 'adagrad' and 'sgd' only."
-            )
+        check_training_options(self)
 
     def _adv_start(self):
         return resolve_adv_start(self.adv_start, self.n_epochs)
@@ -630,62 +593,17 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
 
     def _initial_state(self, init_user, init_item, dtype, previous):
         """FactorState from fresh rows, with the rows of ids known in ``previous`` copied."""
-        user = np.ascontiguousarray(init_user, dtype=dtype)
-        item = np.ascontiguousarray(init_item, dtype=dtype)
-        bias = np.zeros(item.shape[0], dtype=dtype)
-        slots = {
-            slot: [np.zeros_like(user), np.zeros_like(item), np.zeros_like(bias)]
-            for slot in _OPTIMIZER_SLOTS[self.optimizer]
-        }
-        n_steps = 0
-        if previous is not None:
-            urows = lookup_ids(previous["user_ids"], self.user_ids_)
-            irows = lookup_ids(previous["item_ids"], self.item_ids_)
-            ku, ki = urows >= 0, irows >= 0
-            user[ku] = previous["user"][urows[ku]]
-            item[ki] = previous["item"][irows[ki]]
-            if previous["bias"] is not None:
-                bias[ki] = previous["bias"][irows[ki]]
-            old = previous["optimizer_state"]
-            if old is not None:
-                for slot, (new_u, new_i, new_b) in slots.items():
-                    old_u, old_i, old_b = old[slot]
-                    new_u[ku] = old_u[urows[ku]]
-                    new_i[ki] = old_i[irows[ki]]
-                    new_b[ki] = old_b[irows[ki]]
-                n_steps = old["n_steps"]
-        return _factor_state(user, item, bias, slots, n_steps)
+        return initial_state(
+            init_user, init_item, dtype, self.optimizer, previous, self.user_ids_, self.item_ids_
+        )
 
     def _grown_state(self, new_user_rows, new_item_rows, dtype):
         """The fitted state with rows appended for new users and items (fold-in)."""
-
-        def grow(old, rows):
-            return np.ascontiguousarray(np.concatenate([old, rows.astype(old.dtype)]), dtype)
-
-        n_new_items = new_item_rows.shape[0]
-        bias = getattr(self, "item_bias_", None)
-        if bias is None:
-            bias = np.zeros(self.item_factors_.shape[0])
-        old = self._reusable_optimizer_state()
-        slots = {}
-        for slot in _OPTIMIZER_SLOTS[self.optimizer]:
-            if old is None:  # state of another optimizer (or none): start from zero
-                old_u, old_i = np.zeros_like(self.user_factors_), np.zeros_like(self.item_factors_)
-                old_b = np.zeros(self.item_factors_.shape[0])
-            else:
-                old_u, old_i, old_b = old[slot]
-            slots[slot] = [
-                grow(old_u, np.zeros_like(new_user_rows)),
-                grow(old_i, np.zeros_like(new_item_rows)),
-                grow(old_b, np.zeros(n_new_items)),
-            ]
-        return _factor_state(
-            grow(self.user_factors_, new_user_rows),
-            grow(self.item_factors_, new_item_rows),
-            grow(bias, np.zeros(n_new_items)),
-            slots,
-            0 if old is None else old["n_steps"],
-        )
+        return grown_state(
+            self.user_factors_, self.item_factors_, getattr(self, "item_bias_", None),
+            self._reusable_optimizer_state(), new_user_rows, new_item_rows, dtype,
+            self.optimizer,
+        )  # fmt: skip
 
     def _set_state(self, state):
         self.user_factors_ = state.user
@@ -732,23 +650,3 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.n_jobs not in (None, 1)
         return tags
-
-
-# Per-row optimizer state of each optimizer: "acc" holds AdaGrad's sums of squared gradients
-# or Adam's second moments, "mom" Adam's first moments.
-_OPTIMIZER_SLOTS = {"sgd": (), "adagrad": ("acc",), "adam": ("acc", "mom")}
-
-
-def _factor_state(user, item, bias, slots, n_steps):
-    """``FactorState`` from the parameters and the optimizer ``slots`` ({"acc"/"mom": rows})."""
-    acc = slots.get("acc", (None, None, None))
-    mom = slots.get("mom", (None, None, None))
-    return FactorState(user, item, bias, *acc, *mom, n_steps=n_steps)
-
-
-def _pairs_matrix(users, items, shape):
-    """Binary CSR matrix with a one at every (user, item) pair (duplicates merged)."""
-    m = sparse.csr_matrix((np.ones(users.shape[0], dtype=np.float64), (users, items)), shape=shape)
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m

@@ -227,12 +227,9 @@ def train(
     sample_users, sample_items = usable_samples(indptr, sample_users, sample_items, n_items)
     offsets = thread_offsets(sample_users, n_threads)
     n_draws = sample_users.shape[0]
-    adagrad = schedule.optimizer == "adagrad"
     k = state.user.shape[1]
-    row_bytes = k * dtype.itemsize * (2 if adagrad else 1)
+    row_bytes = k * dtype.itemsize * (2 if schedule.optimizer == "adagrad" else 1)
     block = sampling_block(sample_users, n_threads, row_bytes, budget=block_bytes)
-    dummy2, dummy1 = np.zeros((1, 1), dtype=dtype), np.zeros(1, dtype=dtype)
-    acc = (state.user_acc, state.item_acc, state.bias_acc) if adagrad else (dummy2, dummy2, dummy1)
     pairs = dict(indptr=indptr, indices=indices, users=sample_users, items=sample_items,
                  offsets=offsets, n_draws=n_draws, block_pairs=block)  # fmt: skip
     strata = None
@@ -241,6 +238,30 @@ def train(
     # (Strata are stored in one byte per item: at most 255 threads use them.)
     if item_strata and 1 < n_threads < 256 and n_items >= (2 * n_threads + 1) * chunk:
         strata = ItemStrata(sample_items, n_items, n_threads, chunk)
+    run_epoch = _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata)
+
+    def check(loss, epoch):
+        check_finite(loss, (state.user, state.item, state.bias), epoch, schedule.divergence_hint)
+
+    return run_epochs(
+        schedule,
+        run_epoch,
+        n_draws=n_draws,
+        check=check,
+        row_norms=lambda: (mean_row_norm(state.user), mean_row_norm(state.item)),
+        early_stopping=early_stopping,
+        verbose=verbose,
+    )
+
+
+def _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata):
+    """``run_epoch(plan)`` for :func:`skadv.training.run_epochs`: one kernel call per epoch,
+    or one per phase with item ``strata`` (an :class:`ItemStrata`, drawn each epoch)."""
+    if schedule.optimizer == "adagrad":
+        acc = (state.user_acc, state.item_acc, state.bias_acc)
+    else:  # plain SGD: the kernel never reads them
+        dtype = state.user.dtype
+        acc = (np.zeros((1, 1), dtype=dtype), np.zeros((1, 1), dtype=dtype), np.zeros(1, dtype))
 
     def run_phase(plan, phase_strata=None):
         step = step_params(schedule, plan, item_start=item_start)
@@ -262,18 +283,7 @@ def train(
         sums = [run_phase(plan, (*arrays, phase)) for phase in range(n_threads)]
         return sum(c for c, _ in sums), sum(a for _, a in sums)
 
-    def check(loss, epoch):
-        check_finite(loss, (state.user, state.item, state.bias), epoch, schedule.divergence_hint)
-
-    return run_epochs(
-        schedule,
-        run_epoch,
-        n_draws=n_draws,
-        check=check,
-        row_norms=lambda: (mean_row_norm(state.user), mean_row_norm(state.item)),
-        early_stopping=early_stopping,
-        verbose=verbose,
-    )
+    return run_epoch
 
 
 def step_params(schedule, plan, *, item_start=0):
