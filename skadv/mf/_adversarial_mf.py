@@ -6,6 +6,7 @@ from scipy import sparse
 
 from skadv._torch.dispatch import DeviceRankingMixin
 from skadv.base import BaseRecommender, dot_product_pair_scores, dot_product_scores
+from skadv.mf._divergence import check_loss_curves
 from skadv.mf._params import PARAMETER_CONSTRAINTS, check_training_options
 from skadv.mf._state import grown_state, initial_state, pairs_matrix
 from skadv.training import (
@@ -531,9 +532,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
             use_bias=bool(self.item_bias),
             lr_schedule=self.lr_schedule,
             warmup_epochs=int(self.warmup_epochs),
-            divergence_hint=(
-                "Lower learning_rate (or init_std, or epsilon with epsilon_mode='absolute')."
-            ),
+            divergence_hint="Lower learning_rate (or init_std, or epsilon).",
         )
 
     def _train(self, state, interactions, users, items, rng, n_threads, item_start, stopper):
@@ -546,13 +545,20 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         if self.backend_ == "torch":
             from skadv.mf import _torch_backend  # imports torch: only when asked for
 
-            return _torch_backend.train(
+            log = _torch_backend.train(
                 state, interactions, users, items, schedule, device=self.device_,
                 batch_size=self.batch_size, **common,
             )  # fmt: skip
-        from skadv.mf import _cython_backend  # the compiled kernel: only when training
+        else:
+            from skadv.mf import _cython_backend  # the compiled kernel: only when training
 
-        return _cython_backend.train(state, interactions, users, items, schedule, **common)
+            log = _cython_backend.train(state, interactions, users, items, schedule, **common)
+        # Finite blow-ups (NaN and inf raised during training already).
+        check_loss_curves(
+            log.loss_curve, log.adv_loss_curve, epsilon=self.epsilon,
+            epsilon_mode=self.epsilon_mode, hint=schedule.divergence_hint,
+        )  # fmt: skip
+        return log
 
     def _check_training_options(self):
         """Errors of options that depend on each other or on the resolved backend, raised
