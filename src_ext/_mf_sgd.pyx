@@ -306,7 +306,9 @@ cdef void _epoch_chunk(floating* P, floating* Q, floating* b,
             _update(P + x.u * k, Q + x.i * k, Q + x.j * k, b + x.i, b + x.j,
                     GP + x.u * k, GQ + x.i * k, GQ + x.j * k, Gb + x.i, Gb + x.j,
                     x.i >= prm.step.item_start, x.j >= prm.step.item_start, prm, work,
-                    &state, &acc)
+                    &state, &acc,
+                    prm.user_scale + x.u if prm.user_scale != NULL else NULL,
+                    prm.user_loss + 2 * x.u if prm.user_loss != NULL else NULL)
     free(order)
     _loss_totals(&acc, &sums[0], &sums[1])
 
@@ -379,7 +381,8 @@ cdef void _free_all(void* a, void* b, void* c, void* d, void* e, void* f) noexce
 
 def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
               floating[:, ::1] acc_P, floating[:, ::1] acc_Q, floating[::1] acc_bias,
-              dict pairs, const uint64_t[::1] seeds, Step step, tuple strata=None):
+              dict pairs, const uint64_t[::1] seeds, Step step, tuple strata=None,
+              tuple vulnerability=None):
     """One epoch of ``pairs["n_draws"]`` sampled BPR/APR updates, Hogwild-parallel.
 
     Returns ``(clean, adversarial)``: the sums over the draws of the clean BPR loss and of
@@ -416,6 +419,12 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     ``step["inv_user_norm"] > 0`` (``epsilon_mode="per-user"``, 1 / the mean user row
     norm): the radii of each triple are ``eps_user`` and ``eps_item`` times
     ``2 sigmoid(|p_u| * inv_user_norm - 1)`` of its user's current row.
+
+    ``vulnerability = (user_scale, user_loss)`` (``epsilon_mode="vulnerability"``, VAT):
+    in adversarial epochs both radii of a triple are multiplied by ``user_scale[u]``
+    (float64, one per user); in every epoch each triple's clean loss and a count of 1 are
+    added to ``user_loss[u]`` (float64, shape (n_users, 2); a user's row is written by the
+    thread that owns the user only).
     """
     cdef const int64_t[::1] indptr = pairs["indptr"]
     cdef const int[::1] indices = pairs["indices"]
@@ -425,6 +434,8 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     cdef Py_ssize_t n_draws = pairs["n_draws"], block_pairs = pairs["block_pairs"]
     cdef Py_ssize_t n_threads = seeds.shape[0], n_pairs = sample_users.shape[0]
     cdef Params prm = _params(step, P.shape[1], Q.shape[0])
+    cdef const double[::1] user_scale
+    cdef double[:, ::1] user_loss
     cdef Py_ssize_t tid, phase = 0
     cdef Py_ssize_t work_width = 3 * prm.k + 1 if step.adversary == ADV_RANDOM else 1
     cdef double clean = 0.0, adv = 0.0
@@ -432,6 +443,10 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
         return 0.0, 0.0
     if strata is not None:
         phase = strata[3]
+    if vulnerability is not None:
+        user_scale, user_loss = vulnerability
+        prm.user_scale = &user_scale[0]
+        prm.user_loss = &user_loss[0, 0]
     # Per-thread buffers, chunks and strata (one of each per thread), made before the
     # parallel region and released together.
     cdef double* sums = <double*>malloc(2 * n_threads * sizeof(double))

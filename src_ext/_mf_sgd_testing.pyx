@@ -10,16 +10,22 @@ import numpy as np
 def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
                 floating[:, ::1] acc_P, floating[:, ::1] acc_Q, floating[::1] acc_bias,
                 const int[::1] users, const int[::1] pos_items, const int[::1] neg_items,
-                Step step, uint64_t seed):
+                Step step, uint64_t seed, const double[::1] user_scale=None,
+                double[:, ::1] user_loss=None):
     """Apply the update of each given triple in order, on one thread; returns the loss sums
     ``(clean, adversarial)`` as ``_mf_sgd.sgd_epoch`` does.
 
     The update of ``sgd_epoch`` with the same ``step`` (a dict of the Step fields);
-    ``seed`` seeds the random adversary's directions.
+    ``seed`` seeds the random adversary's directions; ``user_scale`` and ``user_loss`` as
+    ``vulnerability`` in ``sgd_epoch``.
     Every triple needs ``pos_items[t] != neg_items[t]`` (as sampled triples have): the update
     assumes its three rows are distinct.
     """
     cdef Params prm = _params(step, P.shape[1], Q.shape[0])
+    if user_scale is not None:
+        prm.user_scale = &user_scale[0]
+    if user_loss is not None:
+        prm.user_loss = &user_loss[0, 0]
     cdef Py_ssize_t t, k = P.shape[1]
     cdef bint adagrad = step.adagrad
     cdef int u, i, j
@@ -39,7 +45,9 @@ def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
                     &acc_Q[j, 0] if adagrad else &acc_Q[0, 0],
                     &acc_bias[i] if adagrad else &acc_bias[0],
                     &acc_bias[j] if adagrad else &acc_bias[0],
-                    i >= step.item_start, j >= step.item_start, &prm, &work[0], &state, &acc)
+                    i >= step.item_start, j >= step.item_start, &prm, &work[0], &state, &acc,
+                    prm.user_scale + u if prm.user_scale != NULL else NULL,
+                    prm.user_loss + 2 * u if prm.user_loss != NULL else NULL)
     cdef double clean, adv
     _loss_totals(&acc, &clean, &adv)
     return clean, adv

@@ -4,7 +4,7 @@
 # must be compiled into each module that calls them.
 
 from cython cimport floating
-from libc.math cimport exp, log, sqrt, sqrtf
+from libc.math cimport exp, fabs, log, log1p, sqrt, sqrtf
 from libc.stdint cimport int64_t, uint64_t
 
 # Adversary codes (keep in sync with skadv.mf._cython_backend.ADVERSARIES).
@@ -132,6 +132,10 @@ cdef struct Params:
     Step step
     Py_ssize_t k
     Py_ssize_t n_items
+    # epsilon_mode="vulnerability" (VAT), else NULL: each user's radius factor (read in
+    # adversarial epochs) and its (clean loss sum, sample count) of the epoch (written).
+    const double* user_scale
+    double* user_loss
 
 
 cdef inline Params _params(Step step, Py_ssize_t k, Py_ssize_t n_items) noexcept nogil:
@@ -139,6 +143,8 @@ cdef inline Params _params(Step step, Py_ssize_t k, Py_ssize_t n_items) noexcept
     prm.step = step
     prm.k = k
     prm.n_items = n_items
+    prm.user_scale = NULL
+    prm.user_loss = NULL
     return prm
 
 
@@ -521,11 +527,14 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
                          floating* gp, floating* gqi, floating* gqj,
                          floating* gbi, floating* gbj, bint train_i, bint train_j,
                          const Params* prm, floating* work, uint64_t* state,
-                         LossSum* acc) noexcept nogil:
+                         LossSum* acc, const double* user_scale,
+                         double* user_loss) noexcept nogil:
     """One SGD/AdaGrad step on triple (p, qi, qj); adds its loss (no L2 term) to ``acc``.
 
     ``work`` holds 3 * k scratch values (the random perturbation); ``state`` is the thread's
     RNG. Gradients are taken at the current values of all three rows (simultaneous update).
+    ``user_scale`` (the user's VAT factor) multiplies both radii; ``user_loss`` gets the
+    triple's clean loss and a count of 1 added (both NULL outside the VAT mode).
     """
     cdef Py_ssize_t k = prm.k
     cdef double pd, pp = 0.0, dd = 0.0, x, s, x_adv, s_adv, c_p, c_d, a, lam
@@ -541,6 +550,13 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
         dd = _sqnorm_diff(qi, qj, k)
     x = pd + bias
     s = _bpr(x, &acc.linear_clean, &acc.prod_clean)
+    if user_loss != NULL:
+        # softplus(-x), stable: the user's loss of this epoch, for its next radius (VAT).
+        user_loss[0] = user_loss[0] + (-x if x < 0 else 0.0) + log1p(exp(-fabs(x)))
+        user_loss[1] = user_loss[1] + 1.0
+    if user_scale != NULL and prm.step.adversary != ADV_NONE:
+        eps_user = eps_user * user_scale[0]
+        eps_item = eps_item * user_scale[0]
     if prm.step.inv_user_norm > 0 and prm.step.adversary != ADV_NONE:
         # A branch rather than a factor of 1: the other modes keep their exact arithmetic.
         if prm.step.adversary != ADV_GRADIENT:

@@ -526,7 +526,8 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
             reg=float(self.reg),
             adv_reg=float(self.adv_reg),
             epsilon=float(self.epsilon),
-            epsilon_mode=self.epsilon_mode,
+            # VAT scales the relative radii per user: the trainers apply the factors.
+            epsilon_mode="relative" if self._vulnerability else self.epsilon_mode,
             adversary=self.adversary,
             adv_start=self._adv_start(),
             use_bias=bool(self.item_bias),
@@ -540,7 +541,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         schedule = self._schedule()
         common = dict(
             rng=rng, n_threads=n_threads, item_start=item_start, verbose=self.verbose,
-            early_stopping=stopper,
+            early_stopping=stopper, vulnerability=self._vulnerability,
         )  # fmt: skip
         if self.backend_ == "torch":
             from skadv.mf import _torch_backend  # imports torch: only when asked for
@@ -564,6 +565,10 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         """Errors of options that depend on each other or on the resolved backend, raised
         before any state changes."""
         check_training_options(self)
+
+    @property
+    def _vulnerability(self):
+        return self.epsilon_mode == "vulnerability"
 
     def _adv_start(self):
         return resolve_adv_start(self.adv_start, self.n_epochs)

@@ -10,6 +10,7 @@ the log. The kernel itself never validates anything and never raises.
 import numpy as np
 
 from skadv._ext import _mf_sgd
+from skadv.mf._vulnerability import vulnerability_scale
 from skadv.training import check_finite, mean_row_norm, run_epochs
 from skadv.utils._random import draw_seeds
 from skadv.utils._sampling import usable_samples
@@ -175,6 +176,7 @@ def train(
     item_strata=True,
     block_bytes=SAMPLING_BLOCK_BYTES,
     chunk_bytes=ITEM_CHUNK_BYTES,
+    vulnerability=False,
 ):
     """Run ``schedule.n_epochs`` epochs of BPR/APR on ``state`` (updated in place).
 
@@ -202,6 +204,11 @@ def train(
         Budget of a sampling block (see :func:`sampling_block`); 0: no blocks.
     chunk_bytes : int, default=ITEM_CHUNK_BYTES
         Bytes of item rows per chunk of a stratum.
+    vulnerability : bool, default=False
+        ``epsilon_mode="vulnerability"`` (VAT): the kernel records each user's clean losses
+        in every epoch, and the next adversarial epoch scales both radii of a user's
+        samples by :func:`skadv.mf._vulnerability.vulnerability_scale` of them (1 in the
+        first epoch).
 
     Returns
     -------
@@ -239,6 +246,8 @@ def train(
     if item_strata and 1 < n_threads < 256 and n_items >= (2 * n_threads + 1) * chunk:
         strata = ItemStrata(sample_items, n_items, n_threads, chunk)
     run_epoch = _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata)
+    if vulnerability:
+        run_epoch = _with_vulnerability(run_epoch, state.user.shape[0])
 
     def check(loss, epoch):
         check_finite(loss, (state.user, state.item, state.bias), epoch, schedule.divergence_hint)
@@ -263,27 +272,37 @@ def _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata):
         dtype = state.user.dtype
         acc = (np.zeros((1, 1), dtype=dtype), np.zeros((1, 1), dtype=dtype), np.zeros(1, dtype))
 
-    def run_phase(plan, phase_strata=None):
+    def run_phase(plan, vulnerability, phase_strata=None):
         step = step_params(schedule, plan, item_start=item_start)
+        seeds = draw_seeds(rng, n_threads)
         return _mf_sgd.sgd_epoch(
-            state.user,
-            state.item,
-            state.bias,
-            *acc,
-            pairs,
-            draw_seeds(rng, n_threads),
-            step,
-            phase_strata,
-        )
+            state.user, state.item, state.bias, *acc, pairs, seeds, step, phase_strata,
+            vulnerability,
+        )  # fmt: skip
 
-    def run_epoch(plan):
+    def run_epoch(plan, vulnerability=None):
         if strata is None:
-            return run_phase(plan)
+            return run_phase(plan, vulnerability)
         arrays = strata.draw(rng)
-        sums = [run_phase(plan, (*arrays, phase)) for phase in range(n_threads)]
+        sums = [run_phase(plan, vulnerability, (*arrays, p)) for p in range(n_threads)]
         return sum(c for c, _ in sums), sum(a for _, a in sums)
 
     return run_epoch
+
+
+def _with_vulnerability(run_epoch, n_users):
+    """``run_epoch`` recording each user's losses and applying VAT's factors from the
+    previous epoch's (see :func:`skadv.mf._vulnerability.vulnerability_scale`)."""
+    user_scale = np.ones(n_users)
+    user_loss = np.zeros((n_users, 2))
+
+    def run(plan):
+        user_loss.fill(0.0)
+        sums = run_epoch(plan, (user_scale, user_loss))
+        user_scale[:] = vulnerability_scale(user_loss)
+        return sums
+
+    return run
 
 
 def step_params(schedule, plan, *, item_start=0):

@@ -7,7 +7,12 @@ from skadv.utils._backend import BACKENDS
 from skadv.utils._params import BOOL, NONE, Interval, Options
 from skadv.utils._schedule import LR_SCHEDULES
 
-__all__ = ["PARAMETER_CONSTRAINTS", "check_training_options"]
+__all__ = ["MF_EPSILON_MODES", "PARAMETER_CONSTRAINTS", "check_training_options"]
+
+#: The ``epsilon_mode`` values of matrix factorization: the shared
+#: :data:`skadv.training.EPSILON_MODES` and ``"vulnerability"`` (VAT: a radius per user from
+#: its training loss, which only the MF trainers record; see ``skadv.mf._vulnerability``).
+MF_EPSILON_MODES = (*EPSILON_MODES, "vulnerability")
 
 #: ``_parameter_constraints`` of :class:`~skadv.mf.AdversarialMFRecommender` (checked by
 #: ``_validate_params`` in ``fit``: a ``ValueError`` naming the parameter). Real intervals
@@ -23,7 +28,7 @@ PARAMETER_CONSTRAINTS = {
     "reg": [Interval("real", 0, None)],
     "adv_reg": [Interval("real", 0, None)],
     "epsilon": [Interval("real", 0, None)],
-    "epsilon_mode": [Options(*EPSILON_MODES)],
+    "epsilon_mode": [Options(*MF_EPSILON_MODES)],
     "adversary": [Options("fgsm", "random", "none")],
     "adv_start": [Options("auto"), Interval("int", 0, None)],
     "item_bias": [BOOL],
