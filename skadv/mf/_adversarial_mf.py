@@ -72,16 +72,20 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     epsilon : float, default=0.15
         L2 norm ε of the perturbation of each embedding row (see ``epsilon_mode``). ``0``
         trains plain BPR.
-    epsilon_mode : {"absolute", "relative", "per-user"}, default="relative"
+    epsilon_mode : {"absolute", "relative", "per-user", "vulnerability"}, default="relative"
         ``"absolute"``: every perturbed row moves by exactly ``epsilon``. ``"relative"``:
         user rows move by ``epsilon`` times the mean row norm of the user factors, item rows
         by ``epsilon`` times that of the item factors, both recomputed at each epoch: one ε
         means the same for models whose rows have different lengths. ``"per-user"``: the
         personalized magnitude of PamaCF (Zhang et al. 2024): the ``"relative"`` radii of a
         sample are multiplied by a factor that grows with the norm of its user's current
-        row, 1 for a user of average norm (see Notes). An absolute ε that is
-        large next to the row norms can shrink the embeddings to near zero (a
-        ``ConvergenceWarning`` says so).
+        row, 1 for a user of average norm (see Notes). ``"vulnerability"``: VAT's
+        vulnerability-aware magnitude (Zhang et al., RecSys 2024): the ``"relative"`` radii
+        of a user's samples are multiplied by a factor in (0, 2) that is larger for users
+        whose training loss in the previous epoch was below the mean loss (the model fits
+        them better: more vulnerable to poisoning), 1 for an average user (see Notes). An
+        absolute ε that is large next to the row norms can shrink the embeddings to near
+        zero (a ``ConvergenceWarning`` says so).
     adversary : {"fgsm", "random", "none"}, default="fgsm"
         ``"fgsm"``: the fast-gradient perturbation of APR (the gradient of the BPR loss,
         normalized to norm ε per row). ``"random"``: a uniformly random direction with the
@@ -233,6 +237,16 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     paper's exact centring and scale of the sigmoid could not be checked here, so read ε
     as the relative radius of an average user, not as the paper's magnitude :math:`\rho`.
 
+    With ``epsilon_mode="vulnerability"`` both radii of the samples of user :math:`u` are
+    multiplied by VAT's [4]_ coefficient :math:`c_u = \lambda\, \sigma(\bar L / L_u - 1)`,
+    :math:`\lambda = 2`, where :math:`L_u` is the user's mean clean BPR loss over its samples
+    of the previous epoch and :math:`\bar L` the mean of :math:`L_u` over the users sampled
+    then (``skadv.mf._vulnerability.vulnerability_scale``; users not sampled, and every user
+    in the first epoch of a fit, get 1). VAT's code computes :math:`L_u` as the summed loss
+    of the user's triples in the current mini-batch; a per-triple kernel has no batch, so
+    both backends use the previous epoch, averaged per sample so that the coefficient
+    measures how well the user is fitted rather than how active it is.
+
     **Defaults.** 400 AdaGrad epochs: the first half plain BPR (``adv_start="auto"``), then
     APR with ``epsilon=0.15`` relative and ``adv_reg=1``, with item biases and no L2
     penalty. They were chosen on a validation part of MovieLens 100k, by ranking quality
@@ -291,6 +305,9 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     .. [3] K. Zhang, Q. Cao, Y. Wu, F. Sun, H. Shen and X. Cheng, "Understanding and
        Improving Adversarial Collaborative Filtering for Robust Recommendation", NeurIPS
        2024. https://arxiv.org/abs/2410.22844
+    .. [4] K. Zhang, Q. Cao, Y. Wu, F. Sun, H. Shen and X. Cheng, "Improving the Shortest
+       Plank: Vulnerability-Aware Adversarial Training for Robust Recommender System",
+       RecSys 2024. https://arxiv.org/abs/2409.17476
 
     Examples
     --------
