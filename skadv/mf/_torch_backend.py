@@ -347,6 +347,23 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
     return loss, adv_loss
 
 
+class _VulnerabilityTables:
+    """VAT's per-user tables on the device: each user's radius factor and its (clean loss
+    sum, sample count) of the current epoch; :meth:`refresh` computes the next factors."""
+
+    def __init__(self, n_users, device):
+        self.scale = torch.ones(n_users, dtype=torch.float64, device=device)
+        self.loss = torch.zeros((n_users, 2), dtype=torch.float64, device=device)
+
+    @property
+    def tables(self):
+        return self.scale, self.loss
+
+    def refresh(self):
+        # n_users numbers each way: computed on the host, as the compiled backend does.
+        self.scale.copy_(torch.from_numpy(vulnerability_scale(self.loss.cpu().numpy())))
+
+
 def default_batch_size(n_draws):
     """Triples per step for ``batch_size=None``: 4096, or fewer on small data sets.
 
@@ -428,28 +445,24 @@ def train(
         item_start=item_start, generator=generator,
     )  # fmt: skip
 
-    vat = None
-    if vulnerability:
-        n_users = factors.user.shape[0]
-        vat = (torch.ones(n_users, dtype=torch.float64, device=device),
-               torch.zeros((n_users, 2), dtype=torch.float64, device=device))  # fmt: skip
+    vat = _VulnerabilityTables(factors.user.shape[0], device) if vulnerability else None
 
     def run_epoch(plan):
         clean = torch.zeros((), dtype=torch.float64, device=device)
         adv = torch.zeros((), dtype=torch.float64, device=device)
         if vat is not None:
-            vat[1].zero_()
+            vat.loss.zero_()
         for batch in sampler.epoch(batch_size):
             batch_clean, batch_adv = batch_step(
                 factors, batch["users"], batch["pos"], batch["neg"], eps_user=plan.eps_user,
                 eps_item=plan.eps_item, adversary=plan.adversary, lr=plan.learning_rate,
-                mean_user_norm=plan.mean_user_norm, vulnerability=vat, **hyper,
+                mean_user_norm=plan.mean_user_norm,
+                vulnerability=None if vat is None else vat.tables, **hyper,
             )  # fmt: skip
             clean += batch_clean
             adv += batch_adv
-        if vat is not None:  # the next epoch's factors (n_users numbers: host side)
-            scale = vulnerability_scale(vat[1].cpu().numpy())
-            vat[0].copy_(torch.from_numpy(scale))
+        if vat is not None:
+            vat.refresh()
         if early_stopping is not None:
             write_back(factors, state)  # early stopping scores (and copies) the NumPy state
         return clean.item(), adv.item()
