@@ -14,7 +14,9 @@ timer of ``bench_mf.py``), median over epochs. Also prints, for the item strata 
 epochs, how evenly they split the work: per phase, the largest thread share of the pairs over
 the mean (1.00 = balanced; an epoch then takes that factor longer than a balanced one),
 mean and worst over 10 strata draws, for chunks of 16 items (skadv's, 4 KiB of rows at k = 64)
-and of 1 and 4 items. These counts are deterministic; the timings are not.
+and of 1 and 4 items. These counts are deterministic; the timings are not. "thread time
+max/mean" is the same ratio for the measured seconds of each thread in each kernel call
+(``sgd_epoch``'s ``thread_seconds``), averaged over the calls.
 Record the foreign load (printed): the machine is shared, and a busy second core caps the
 second thread.
 """
@@ -81,6 +83,39 @@ def strata_balance(X, n_threads, chunk, seed=0):
     return ratios
 
 
+class ThreadTimes:
+    """Each kernel call's per-thread seconds (``sgd_epoch(..., thread_seconds=)``), inside
+    :class:`bench_mf.KernelTimer` (which proxies the module the same way)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __enter__(self):
+        self._real = real = _cython_backend._mf_sgd
+        calls = self.calls
+
+        class _Proxy:
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            @staticmethod
+            def sgd_epoch(*args, **kwargs):
+                seconds = np.zeros(len(args[7]))  # one per seed: one per thread
+                out = real.sgd_epoch(*args, **kwargs, thread_seconds=seconds)
+                calls.append(seconds)
+                return out
+
+        _cython_backend._mf_sgd = _Proxy()
+        return self
+
+    def __exit__(self, *exc):
+        _cython_backend._mf_sgd = self._real
+
+    def imbalance(self):
+        """Mean over kernel calls (phases) of the slowest thread's time over the mean."""
+        return float(np.mean([s.max() / s.mean() for s in self.calls if s.mean() > 0]))
+
+
 def run(X, optimizer, n_threads, epochs, item_strata):
     train = functools.partial(_cython_backend.train, item_strata=item_strata)
     original = _cython_backend.train
@@ -90,14 +125,18 @@ def run(X, optimizer, n_threads, epochs, item_strata):
             64, n_epochs=2 * epochs, adv_start=epochs, item_bias=False, n_jobs=n_threads,
             random_state=0, **OPTIMIZERS[optimizer],
         )  # fmt: skip
-        with KernelTimer() as timer, warnings.catch_warnings():
+        with ThreadTimes() as threads, KernelTimer() as timer, warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(X)
     finally:
         _cython_backend.train = original
     seconds = np.array(timer.seconds)
     n_draws = X.shape[0]
-    return n_draws / np.median(seconds[:epochs]) / 1e6, n_draws / np.median(seconds[epochs:]) / 1e6
+    return (
+        n_draws / np.median(seconds[:epochs]) / 1e6,
+        n_draws / np.median(seconds[epochs:]) / 1e6,
+        threads.imbalance(),
+    )
 
 
 def main():
@@ -124,15 +163,16 @@ def main():
     if args.balance_only:
         return
     print(f"load average before: {_load_average()}")
-    print("| optimizer | threads | item strata | BPR M/s | APR M/s | foreign load (cores) |")
-    print("|---|---|---|---|---|---|")
+    print("| optimizer | threads | item strata | BPR M/s | APR M/s | thread time max/mean "
+          "| foreign load (cores) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for optimizer in OPTIMIZERS:
         for n_threads, strata in ((1, False), (2, True), (2, False)):
             with ForeignLoad() as load:
-                bpr, apr = run(X, optimizer, n_threads, args.epochs, strata)
+                bpr, apr, imbalance = run(X, optimizer, n_threads, args.epochs, strata)
             foreign = "n/a" if load.value is None else f"{load.value:.2f}"
             print(f"| {optimizer} | {n_threads} | {'yes' if strata else 'no'} | {bpr:.2f} | "
-                  f"{apr:.2f} | {foreign} |", flush=True)  # fmt: skip
+                  f"{apr:.2f} | {imbalance:.3f} | {foreign} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

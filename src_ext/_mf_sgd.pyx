@@ -38,6 +38,20 @@ from libc.stdint cimport uint8_t
 from libc.stdlib cimport free, malloc
 
 
+cdef extern from *:
+    """
+    /* Wall-clock seconds of a thread's share of an epoch (benchmarks only: see sgd_epoch). */
+    #ifdef _OPENMP
+    #include <omp.h>
+    static double skadv_wtime(void) { return omp_get_wtime(); }
+    #else
+    #include <time.h>
+    static double skadv_wtime(void) { return (double)clock() / CLOCKS_PER_SEC; }
+    #endif
+    """
+    double skadv_wtime() noexcept nogil
+
+
 # ----------------------------------------------------------------------------- epochs
 # Sampling is software-pipelined (see _epoch_chunk): a sample is drawn in stages LAG iterations
 # apart, each stage prefetching what the next one reads, so that the dependent cache misses of
@@ -382,7 +396,7 @@ cdef void _free_all(void* a, void* b, void* c, void* d, void* e, void* f) noexce
 def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
               floating[:, ::1] acc_P, floating[:, ::1] acc_Q, floating[::1] acc_bias,
               dict pairs, const uint64_t[::1] seeds, Step step, tuple strata=None,
-              tuple vulnerability=None):
+              tuple vulnerability=None, double[::1] thread_seconds=None):
     """One epoch of ``pairs["n_draws"]`` sampled BPR/APR updates, Hogwild-parallel.
 
     Returns ``(clean, adversarial)``: the sums over the draws of the clean BPR loss and of
@@ -425,6 +439,9 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     (float64, one per user); in every epoch each triple's clean loss and a count of 1 are
     added to ``user_loss[u]`` (float64, shape (n_users, 2); a user's row is written by the
     thread that owns the user only).
+
+    ``thread_seconds`` (float64, one per thread; benchmarks): each thread writes the
+    wall-clock seconds of its share, to tell load imbalance from slow sampling.
     """
     cdef const int64_t[::1] indptr = pairs["indptr"]
     cdef const int[::1] indices = pairs["indices"]
@@ -463,11 +480,16 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
         raise MemoryError()
     _thread_plans(chunks, st, &indptr[0], &indices[0], &sample_users[0], &sample_items[0],
                   offsets, n_draws, block_pairs, strata, rows, phase)
+    cdef double* seconds = &thread_seconds[0] if thread_seconds is not None else NULL
+    cdef double started
     with nogil:
         for tid in prange(n_threads, num_threads=n_threads, schedule="static", chunksize=1):
+            started = skadv_wtime() if seconds != NULL else 0.0
             _epoch_chunk(&P[0, 0], &Q[0, 0], &bias[0], &acc_P[0, 0], &acc_Q[0, 0],
                          &acc_bias[0], &chunks[tid], seeds[tid], work + tid * work_width,
                          &prm, &st[tid], &sums[2 * tid])
+            if seconds != NULL:
+                seconds[tid] = skadv_wtime() - started
     # Added in thread order: the loss of an epoch does not depend on thread timing.
     for tid in range(n_threads):
         clean += sums[2 * tid]

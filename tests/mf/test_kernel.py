@@ -597,3 +597,26 @@ def test_threaded_epochs_run_in_phases(monkeypatch, enabled):
     monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)
     AdversarialMFRecommender(8, n_epochs=3, n_jobs=2, random_state=0).fit(X)
     assert phases == ([0, 1] * 3 if enabled else [None] * 3)
+
+
+def test_thread_seconds_are_reported_per_thread():
+    # Benchmarks pass thread_seconds to tell load imbalance from slow sampling.
+    rng = np.random.RandomState(0)
+    matrix = sparse.csr_matrix((rng.rand(40, 30) < 0.3).astype(float))
+    coo = matrix.tocoo()
+    users = coo.row.astype(np.int32)
+    P = rng.normal(0, 0.1, (40, 8)).astype(np.float32)
+    Q = rng.normal(0, 0.1, (30, 8)).astype(np.float32)
+    b = np.zeros(30, dtype=np.float32)
+    pairs = dict(
+        indptr=matrix.indptr.astype(np.int64), indices=matrix.indices.astype(np.int32),
+        users=users, items=coo.col.astype(np.int32), offsets=thread_offsets(users, 2),
+        n_draws=coo.nnz, block_pairs=0,
+    )  # fmt: skip
+    seconds = np.full(2, -1.0)
+    clean, _ = _mf_sgd.sgd_epoch(
+        P, Q, b, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32),
+        np.zeros(1, np.float32), pairs, np.array([1, 2], dtype=np.uint64),
+        step(0.05, 0.0, 1.0, 0.1, 0.1, "none", False, False), thread_seconds=seconds,
+    )  # fmt: skip
+    assert clean > 0 and (seconds >= 0).all()
