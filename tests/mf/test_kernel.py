@@ -554,14 +554,39 @@ def test_item_strata_partition_the_items_in_chunks(counts, n_strata, chunk, seed
     assert sorted(items.tolist()) == list(range(n_items))
     for s in range(n_strata):
         assert (item_stratum[items[offsets[s] : offsets[s + 1]]] == s).all()
-    # Strata change only at chunk boundaries, which all lie one chunk apart.
+    # Strata change only at chunk boundaries, which all lie one chunk apart, or next to a
+    # hot item (a chunk of its own).
     changes = np.flatnonzero(np.diff(item_stratum)) + 1
+    hot = strata.hot
+    changes = changes[~(hot[changes] | hot[changes - 1])]
     assert len(np.unique(changes % chunk)) <= 1
     # Each group of n_strata chunks (by popularity) feeds every stratum once: interaction
     # counts of the strata are within twice the largest chunk's of each other.
     per_stratum = np.bincount(item_stratum, weights=np.asarray(counts, float), minlength=n_strata)
     largest_chunk = max(counts) * chunk
     assert per_stratum.max() - per_stratum.min() <= 2 * largest_chunk
+
+
+def test_hot_items_are_chunks_of_their_own():
+    # 40 items in chunks of 8, ids by popularity: items 0 and 1 hold most pairs. Alone in
+    # their chunks they can go to different strata: the strata's pair counts get closer.
+    counts = np.r_[400, 300, np.full(38, 10)]
+    sample_items = np.repeat(np.arange(40), counts).astype(np.int32)
+    strata = ItemStrata(sample_items, 40, 2, chunk=8)
+    assert strata.hot.tolist() == [True, True] + [False] * 38
+    lumped = ItemStrata(sample_items, 40, 2, chunk=8)
+    lumped.hot[:] = False  # the chunks of fixed size only
+
+    def mean_gap(s):
+        gaps = []
+        for seed in range(50):
+            item_stratum = s.draw(np.random.RandomState(seed))[0]
+            per_stratum = np.bincount(item_stratum, weights=counts, minlength=2)
+            gaps.append(abs(per_stratum[0] - per_stratum[1]))
+        return np.mean(gaps)
+
+    # Items 0 and 1 share a fixed chunk unless the shift separates them: gap >= 320 then.
+    assert mean_gap(strata) < 0.75 * mean_gap(lumped)
 
 
 def test_item_strata_are_redrawn_every_epoch():
