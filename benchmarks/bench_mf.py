@@ -92,8 +92,9 @@ TARGET_SIZE_SCALING = 1.1  # (time ratio) / (interaction ratio), 0.25M -> 2.5M
 
 
 # ------------------------------------------------------------------------------ measuring
-# Position of ``phase`` among sgd_epoch's arguments (train passes them all by position).
-PHASE_ARG = 27
+# Position of ``strata`` (its last entry is the phase) among sgd_epoch's arguments:
+# sgd_epoch(P, Q, bias, acc_P, acc_Q, acc_bias, pairs, seeds, step, strata).
+STRATA_ARG = 9
 
 
 class KernelTimer:
@@ -121,7 +122,8 @@ class KernelTimer:
                 start = time.perf_counter()
                 out = real.sgd_epoch(*args, **kwargs)
                 elapsed = time.perf_counter() - start
-                phase = args[PHASE_ARG] if len(args) > PHASE_ARG else kwargs.get("phase", 0)
+                strata = args[STRATA_ARG] if len(args) > STRATA_ARG else kwargs.get("strata")
+                phase = 0 if strata is None else strata[-1]
                 if phase == 0:
                     seconds.append(elapsed)
                 else:  # a later phase of the same epoch

@@ -6,24 +6,21 @@ from scipy import sparse
 
 from skadv._torch.dispatch import DeviceRankingMixin
 from skadv.base import BaseRecommender, dot_product_pair_scores, dot_product_scores
+from skadv.mf._divergence import check_loss_curves
+from skadv.mf._params import PARAMETER_CONSTRAINTS, check_training_options
+from skadv.mf._state import grown_state, initial_state, pairs_matrix
 from skadv.training import (
-    EPOCH_TRAINING_CONSTRAINTS,
-    EPSILON_MODES,
     EarlyStopping,
-    FactorState,
     TrainingSchedule,
-    check_warmup,
     extend_ids,
     resolve_adv_start,
     warn_if_below_popularity,
 )
-from skadv.utils._backend import BACKENDS, resolve_backend
-from skadv.utils._params import BOOL, NONE, Interval, Options
+from skadv.utils._backend import resolve_backend
 from skadv.utils._random import check_random_state
 from skadv.utils._record import fit_record
-from skadv.utils._schedule import LR_SCHEDULES
 from skadv.utils._threads import effective_n_threads
-from skadv.utils._validation import check_interactions, lookup_ids
+from skadv.utils._validation import check_interactions
 
 __all__ = ["AdversarialMFRecommender"]
 
@@ -75,16 +72,20 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     epsilon : float, default=0.15
         L2 norm ε of the perturbation of each embedding row (see ``epsilon_mode``). ``0``
         trains plain BPR.
-    epsilon_mode : {"absolute", "relative", "per-user"}, default="relative"
+    epsilon_mode : {"absolute", "relative", "per-user", "vulnerability"}, default="relative"
         ``"absolute"``: every perturbed row moves by exactly ``epsilon``. ``"relative"``:
         user rows move by ``epsilon`` times the mean row norm of the user factors, item rows
         by ``epsilon`` times that of the item factors, both recomputed at each epoch: one ε
         means the same for models whose rows have different lengths. ``"per-user"``: the
         personalized magnitude of PamaCF (Zhang et al. 2024): the ``"relative"`` radii of a
         sample are multiplied by a factor that grows with the norm of its user's current
-        row, 1 for a user of average norm (see Notes). An absolute ε that is
-        large next to the row norms can shrink the embeddings to near zero (a
-        ``ConvergenceWarning`` says so).
+        row, 1 for a user of average norm (see Notes). ``"vulnerability"``: VAT's
+        vulnerability-aware magnitude (Zhang et al., RecSys 2024): the ``"relative"`` radii
+        of a user's samples are multiplied by a factor in (0, 2) that is larger for users
+        whose training loss in the previous epoch was below the mean loss (the model fits
+        them better: more vulnerable to poisoning), 1 for an average user (see Notes). An
+        absolute ε that is large next to the row norms can shrink the embeddings to near
+        zero (a ``ConvergenceWarning`` says so).
     adversary : {"fgsm", "random", "none"}, default="fgsm"
         ``"fgsm"``: the fast-gradient perturbation of APR (the gradient of the BPR loss,
         normalized to norm ε per row). ``"random"``: a uniformly random direction with the
@@ -236,6 +237,16 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     paper's exact centring and scale of the sigmoid could not be checked here, so read ε
     as the relative radius of an average user, not as the paper's magnitude :math:`\rho`.
 
+    With ``epsilon_mode="vulnerability"`` both radii of the samples of user :math:`u` are
+    multiplied by VAT's [4]_ coefficient :math:`c_u = \lambda\, \sigma(\bar L / L_u - 1)`,
+    :math:`\lambda = 2`, where :math:`L_u` is the user's mean clean BPR loss over its samples
+    of the previous epoch and :math:`\bar L` the mean of :math:`L_u` over the users sampled
+    then (``skadv.mf._vulnerability.vulnerability_scale``; users not sampled, and every user
+    in the first epoch of a fit, get 1). VAT's code computes :math:`L_u` as the summed loss
+    of the user's triples in the current mini-batch; a per-triple kernel has no batch, so
+    both backends use the previous epoch, averaged per sample so that the coefficient
+    measures how well the user is fitted rather than how active it is.
+
     **Defaults.** 400 AdaGrad epochs: the first half plain BPR (``adv_start="auto"``), then
     APR with ``epsilon=0.15`` relative and ``adv_reg=1``, with item biases and no L2
     penalty. They were chosen on a validation part of MovieLens 100k, by ranking quality
@@ -294,6 +305,9 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     .. [3] K. Zhang, Q. Cao, Y. Wu, F. Sun, H. Shen and X. Cheng, "Understanding and
        Improving Adversarial Collaborative Filtering for Robust Recommendation", NeurIPS
        2024. https://arxiv.org/abs/2410.22844
+    .. [4] K. Zhang, Q. Cao, Y. Wu, F. Sun, H. Shen and X. Cheng, "Improving the Shortest
+       Plank: Vulnerability-Aware Adversarial Training for Robust Recommender System",
+       RecSys 2024. https://arxiv.org/abs/2409.17476
 
     Examples
     --------
@@ -316,27 +330,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     5
     """
 
-    _parameter_constraints = {
-        **EPOCH_TRAINING_CONSTRAINTS,
-        "n_factors": [Interval("int", 1, None)],
-        "n_epochs": [Interval("int", 1, None)],
-        "learning_rate": [Interval("real", 0, None, closed="neither")],
-        "optimizer": [Options("adagrad", "sgd", "adam")],
-        "lr_schedule": [Options(*LR_SCHEDULES)],
-        "warmup_epochs": [Interval("int", 0, None)],
-        "reg": [Interval("real", 0, None)],
-        "adv_reg": [Interval("real", 0, None)],
-        "epsilon": [Interval("real", 0, None)],
-        "epsilon_mode": [Options(*EPSILON_MODES)],
-        "adversary": [Options("fgsm", "random", "none")],
-        "adv_start": [Options("auto"), Interval("int", 0, None)],
-        "item_bias": [BOOL],
-        "init_std": [Interval("real", 0, None, closed="neither")],
-        "warm_start": [BOOL],
-        "dtype": [Options(np.float32, np.float64, "float32", "float64")],
-        "backend": [Options(*BACKENDS)],
-        "batch_size": [NONE, Interval("int", 1, None)],
-    }
+    _parameter_constraints = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -440,7 +434,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
             )  # fmt: skip
             pair_users, pair_items = pair_users[train_idx], pair_items[train_idx]
             # Validation scoring ranks every item not in the user's *training* part.
-            self.interactions_ = _pairs_matrix(pair_users, pair_items, full.shape)
+            self.interactions_ = pairs_matrix(pair_users, pair_items, full.shape)
 
         self._set_state(state)
         stopper = self._early_stopping(state, X_val) if self.early_stopping else None
@@ -519,7 +513,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         self.item_popularity_ = np.bincount(
             self.interactions_.indices, minlength=self.n_items_
         ).astype(np.float64)
-        coo = _pairs_matrix(u, i, shape).tocoo()
+        coo = pairs_matrix(u, i, shape).tocoo()
         self._set_state(state)
         log = self._train(
             state, self.interactions_, coo.row.astype(np.int32), coo.col.astype(np.int32),
@@ -549,15 +543,14 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
             reg=float(self.reg),
             adv_reg=float(self.adv_reg),
             epsilon=float(self.epsilon),
-            epsilon_mode=self.epsilon_mode,
+            # VAT scales the relative radii per user: the trainers apply the factors.
+            epsilon_mode="relative" if self._vulnerability else self.epsilon_mode,
             adversary=self.adversary,
             adv_start=self._adv_start(),
             use_bias=bool(self.item_bias),
             lr_schedule=self.lr_schedule,
             warmup_epochs=int(self.warmup_epochs),
-            divergence_hint=(
-                "Lower learning_rate (or init_std, or epsilon with epsilon_mode='absolute')."
-            ),
+            divergence_hint="Lower learning_rate (or init_std, or epsilon).",
         )
 
     def _train(self, state, interactions, users, items, rng, n_threads, item_start, stopper):
@@ -565,36 +558,34 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         schedule = self._schedule()
         common = dict(
             rng=rng, n_threads=n_threads, item_start=item_start, verbose=self.verbose,
-            early_stopping=stopper,
+            early_stopping=stopper, vulnerability=self._vulnerability,
         )  # fmt: skip
         if self.backend_ == "torch":
             from skadv.mf import _torch_backend  # imports torch: only when asked for
 
-            return _torch_backend.train(
+            log = _torch_backend.train(
                 state, interactions, users, items, schedule, device=self.device_,
                 batch_size=self.batch_size, **common,
             )  # fmt: skip
-        from skadv.mf import _cython_backend  # the compiled kernel: only when training
+        else:
+            from skadv.mf import _cython_backend  # the compiled kernel: only when training
 
-        return _cython_backend.train(state, interactions, users, items, schedule, **common)
+            log = _cython_backend.train(state, interactions, users, items, schedule, **common)
+        # Finite blow-ups (NaN and inf raised during training already).
+        check_loss_curves(
+            log.loss_curve, log.adv_loss_curve, epsilon=self.epsilon,
+            epsilon_mode=self.epsilon_mode, hint=schedule.divergence_hint,
+        )  # fmt: skip
+        return log
 
     def _check_training_options(self):
         """Errors of options that depend on each other or on the resolved backend, raised
         before any state changes."""
-        check_warmup(self.warmup_epochs, self.n_epochs)
-        if self.backend_ != "cython":
-            return
-        if self.batch_size not in (None, 1):
-            raise ValueError(
-                f"batch_size={self.batch_size!r}: backend='cython' updates one triple at a "
-                "time; use batch_size=None (or 1), or backend='torch' for mini-batches."
-            )
-        if self.optimizer == "adam":
-            chosen = " (backend='auto' chose it)" if self.backend == "auto" else ""
-            raise ValueError(
-                "optimizer='adam' needs backend='torch': the compiled 'cython' "
-                f"kernel{chosen} implements 'adagrad' and 'sgd' only."
-            )
+        check_training_options(self)
+
+    @property
+    def _vulnerability(self):
+        return self.epsilon_mode == "vulnerability"
 
     def _adv_start(self):
         return resolve_adv_start(self.adv_start, self.n_epochs)
@@ -630,62 +621,17 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
 
     def _initial_state(self, init_user, init_item, dtype, previous):
         """FactorState from fresh rows, with the rows of ids known in ``previous`` copied."""
-        user = np.ascontiguousarray(init_user, dtype=dtype)
-        item = np.ascontiguousarray(init_item, dtype=dtype)
-        bias = np.zeros(item.shape[0], dtype=dtype)
-        slots = {
-            slot: [np.zeros_like(user), np.zeros_like(item), np.zeros_like(bias)]
-            for slot in _OPTIMIZER_SLOTS[self.optimizer]
-        }
-        n_steps = 0
-        if previous is not None:
-            urows = lookup_ids(previous["user_ids"], self.user_ids_)
-            irows = lookup_ids(previous["item_ids"], self.item_ids_)
-            ku, ki = urows >= 0, irows >= 0
-            user[ku] = previous["user"][urows[ku]]
-            item[ki] = previous["item"][irows[ki]]
-            if previous["bias"] is not None:
-                bias[ki] = previous["bias"][irows[ki]]
-            old = previous["optimizer_state"]
-            if old is not None:
-                for slot, (new_u, new_i, new_b) in slots.items():
-                    old_u, old_i, old_b = old[slot]
-                    new_u[ku] = old_u[urows[ku]]
-                    new_i[ki] = old_i[irows[ki]]
-                    new_b[ki] = old_b[irows[ki]]
-                n_steps = old["n_steps"]
-        return _factor_state(user, item, bias, slots, n_steps)
+        return initial_state(
+            init_user, init_item, dtype, self.optimizer, previous, self.user_ids_, self.item_ids_
+        )
 
     def _grown_state(self, new_user_rows, new_item_rows, dtype):
         """The fitted state with rows appended for new users and items (fold-in)."""
-
-        def grow(old, rows):
-            return np.ascontiguousarray(np.concatenate([old, rows.astype(old.dtype)]), dtype)
-
-        n_new_items = new_item_rows.shape[0]
-        bias = getattr(self, "item_bias_", None)
-        if bias is None:
-            bias = np.zeros(self.item_factors_.shape[0])
-        old = self._reusable_optimizer_state()
-        slots = {}
-        for slot in _OPTIMIZER_SLOTS[self.optimizer]:
-            if old is None:  # state of another optimizer (or none): start from zero
-                old_u, old_i = np.zeros_like(self.user_factors_), np.zeros_like(self.item_factors_)
-                old_b = np.zeros(self.item_factors_.shape[0])
-            else:
-                old_u, old_i, old_b = old[slot]
-            slots[slot] = [
-                grow(old_u, np.zeros_like(new_user_rows)),
-                grow(old_i, np.zeros_like(new_item_rows)),
-                grow(old_b, np.zeros(n_new_items)),
-            ]
-        return _factor_state(
-            grow(self.user_factors_, new_user_rows),
-            grow(self.item_factors_, new_item_rows),
-            grow(bias, np.zeros(n_new_items)),
-            slots,
-            0 if old is None else old["n_steps"],
-        )
+        return grown_state(
+            self.user_factors_, self.item_factors_, getattr(self, "item_bias_", None),
+            self._reusable_optimizer_state(), new_user_rows, new_item_rows, dtype,
+            self.optimizer,
+        )  # fmt: skip
 
     def _set_state(self, state):
         self.user_factors_ = state.user
@@ -732,23 +678,3 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.n_jobs not in (None, 1)
         return tags
-
-
-# Per-row optimizer state of each optimizer: "acc" holds AdaGrad's sums of squared gradients
-# or Adam's second moments, "mom" Adam's first moments.
-_OPTIMIZER_SLOTS = {"sgd": (), "adagrad": ("acc",), "adam": ("acc", "mom")}
-
-
-def _factor_state(user, item, bias, slots, n_steps):
-    """``FactorState`` from the parameters and the optimizer ``slots`` ({"acc"/"mom": rows})."""
-    acc = slots.get("acc", (None, None, None))
-    mom = slots.get("mom", (None, None, None))
-    return FactorState(user, item, bias, *acc, *mom, n_steps=n_steps)
-
-
-def _pairs_matrix(users, items, shape):
-    """Binary CSR matrix with a one at every (user, item) pair (duplicates merged)."""
-    m = sparse.csr_matrix((np.ones(users.shape[0], dtype=np.float64), (users, items)), shape=shape)
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m

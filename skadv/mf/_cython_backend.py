@@ -10,11 +10,19 @@ the log. The kernel itself never validates anything and never raises.
 import numpy as np
 
 from skadv._ext import _mf_sgd
+from skadv.mf._vulnerability import vulnerability_scale
 from skadv.training import check_finite, mean_row_norm, run_epochs
 from skadv.utils._random import draw_seeds
 from skadv.utils._sampling import usable_samples
 
-__all__ = ["KERNEL_ADVERSARY_CODES", "ItemStrata", "sampling_block", "thread_offsets", "train"]
+__all__ = [
+    "KERNEL_ADVERSARY_CODES",
+    "ItemStrata",
+    "sampling_block",
+    "step_params",
+    "thread_offsets",
+    "train",
+]
 
 #: The kernel's code of each adversary it implements (the enum in src_ext/_mf_sgd.pyx).
 KERNEL_ADVERSARY_CODES = {"none": 0, "fgsm": 1, "random": 2}
@@ -102,6 +110,11 @@ class ItemStrata:
     stratum (so one can be the other's negative) with probability about 1 / n per epoch,
     up to 1 for items in the same chunk.
 
+    A hot item, one holding more than ``1 / (HOT_PARTS * n)`` of the pairs, is a chunk of its
+    own: on skewed catalogs whose ids follow popularity, the 16 hottest items (one 4 KiB
+    chunk) held 49 % of the pairs (Zipf 1.3) and the busiest thread of a phase ran 1.30 times
+    the mean (``benchmarks/bench_mf_threads.py --ids popularity``).
+
     Parameters
     ----------
     sample_items : ndarray of shape (n_pairs,)
@@ -121,11 +134,15 @@ class ItemStrata:
     [0, 1, 2, 3]
     """
 
+    #: A hot item holds more than 1 / (HOT_PARTS * n_strata) of the pairs.
+    HOT_PARTS = 32
+
     def __init__(self, sample_items, n_items, n_strata, chunk=1):
         self.counts = np.bincount(sample_items, minlength=n_items).astype(np.float64)
         self.n_items = n_items
         self.n_strata = n_strata
         self.chunk = chunk
+        self.hot = self.counts * (self.HOT_PARTS * n_strata) > self.counts.sum()
 
     def draw(self, rng):
         """``(item_stratum, stratum_items, stratum_offsets)`` for one epoch, from ``rng``.
@@ -136,6 +153,9 @@ class ItemStrata:
         n, n_items = self.n_strata, self.n_items
         # Chunk boundaries moved by a random shift (the first and last chunks may be partial).
         chunk_of = (np.arange(n_items) + rng.randint(self.chunk)) // self.chunk
+        if self.chunk > 1 and self.hot.any():  # hot items: chunks of their own
+            starts = np.r_[True, (chunk_of[1:] != chunk_of[:-1]) | self.hot[1:] | self.hot[:-1]]
+            chunk_of = np.cumsum(starts) - 1
         n_chunks = int(chunk_of[-1]) + 1 if n_items else 0
         by_popularity = np.argsort(
             -np.bincount(chunk_of, weights=self.counts, minlength=n_chunks), kind="stable"
@@ -168,6 +188,7 @@ def train(
     item_strata=True,
     block_bytes=SAMPLING_BLOCK_BYTES,
     chunk_bytes=ITEM_CHUNK_BYTES,
+    vulnerability=False,
 ):
     """Run ``schedule.n_epochs`` epochs of BPR/APR on ``state`` (updated in place).
 
@@ -195,6 +216,11 @@ def train(
         Budget of a sampling block (see :func:`sampling_block`); 0: no blocks.
     chunk_bytes : int, default=ITEM_CHUNK_BYTES
         Bytes of item rows per chunk of a stratum.
+    vulnerability : bool, default=False
+        ``epsilon_mode="vulnerability"`` (VAT): the kernel records each user's clean losses
+        in every epoch, and the next adversarial epoch scales both radii of a user's
+        samples by :func:`skadv.mf._vulnerability.vulnerability_scale` of them (1 in the
+        first epoch).
 
     Returns
     -------
@@ -220,38 +246,20 @@ def train(
     sample_users, sample_items = usable_samples(indptr, sample_users, sample_items, n_items)
     offsets = thread_offsets(sample_users, n_threads)
     n_draws = sample_users.shape[0]
-    adagrad = schedule.optimizer == "adagrad"
     k = state.user.shape[1]
-    row_bytes = k * dtype.itemsize * (2 if adagrad else 1)
+    row_bytes = k * dtype.itemsize * (2 if schedule.optimizer == "adagrad" else 1)
     block = sampling_block(sample_users, n_threads, row_bytes, budget=block_bytes)
-    dummy2, dummy1 = np.zeros((1, 1), dtype=dtype), np.zeros(1, dtype=dtype)
-    acc = (state.user_acc, state.item_acc, state.bias_acc) if adagrad else (dummy2, dummy2, dummy1)
-    work_width = 3 * k + 1 if schedule.adversary == "random" else 1
-    work = np.zeros((n_threads, work_width), dtype=dtype)
+    pairs = dict(indptr=indptr, indices=indices, users=sample_users, items=sample_items,
+                 offsets=offsets, n_draws=n_draws, block_pairs=block)  # fmt: skip
     strata = None
     chunk = max(1, chunk_bytes // (k * dtype.itemsize))
     # Enough chunks that every stratum gets some items, whatever the shift and offset.
     # (Strata are stored in one byte per item: at most 255 threads use them.)
     if item_strata and 1 < n_threads < 256 and n_items >= (2 * n_threads + 1) * chunk:
         strata = ItemStrata(sample_items, n_items, n_threads, chunk)
-        longest = int(np.diff(offsets).max()) if block == 0 else block + 1
-        scratch = np.empty((n_threads, max(longest, 1)), dtype=np.int32)
-
-    def run_phase(plan, stratum_args=()):
-        return _mf_sgd.sgd_epoch(
-            state.user, state.item, state.bias, *acc, indptr, indices, sample_users,
-            sample_items, offsets, draw_seeds(rng, n_threads), work, n_draws,
-            plan.learning_rate, schedule.reg, schedule.adv_reg, plan.eps_user, plan.eps_item,
-            KERNEL_ADVERSARY_CODES[plan.adversary], adagrad, schedule.use_bias, item_start,
-            block, *stratum_args, inv_user_norm=_inverse(plan.mean_user_norm),
-        )  # fmt: skip
-
-    def run_epoch(plan):
-        if strata is None:
-            return run_phase(plan)
-        stratum_arrays = strata.draw(rng)
-        sums = [run_phase(plan, (*stratum_arrays, phase, scratch)) for phase in range(n_threads)]
-        return sum(c for c, _ in sums), sum(a for _, a in sums)
+    run_epoch = _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata)
+    if vulnerability:
+        run_epoch = _with_vulnerability(run_epoch, state.user.shape[0])
 
     def check(loss, epoch):
         check_finite(loss, (state.user, state.item, state.bias), epoch, schedule.divergence_hint)
@@ -267,6 +275,69 @@ def train(
     )
 
 
-def _inverse(norm):
-    """The kernel's ``inv_user_norm``: 1 / the mean user row norm, 0 (off) when there is none."""
-    return 1.0 / norm if norm > 0 else 0.0
+def _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata):
+    """``run_epoch(plan)`` for :func:`skadv.training.run_epochs`: one kernel call per epoch,
+    or one per phase with item ``strata`` (an :class:`ItemStrata`, drawn each epoch)."""
+    if schedule.optimizer == "adagrad":
+        acc = (state.user_acc, state.item_acc, state.bias_acc)
+    else:  # plain SGD: the kernel never reads them
+        dtype = state.user.dtype
+        acc = (np.zeros((1, 1), dtype=dtype), np.zeros((1, 1), dtype=dtype), np.zeros(1, dtype))
+
+    def run_phase(plan, vulnerability, phase_strata=None):
+        step = step_params(schedule, plan, item_start=item_start)
+        seeds = draw_seeds(rng, n_threads)
+        return _mf_sgd.sgd_epoch(
+            state.user, state.item, state.bias, *acc, pairs, seeds, step, phase_strata,
+            vulnerability,
+        )  # fmt: skip
+
+    def run_epoch(plan, vulnerability=None):
+        if strata is None:
+            return run_phase(plan, vulnerability)
+        arrays = strata.draw(rng)
+        sums = [run_phase(plan, vulnerability, (*arrays, p)) for p in range(n_threads)]
+        return sum(c for c, _ in sums), sum(a for _, a in sums)
+
+    return run_epoch
+
+
+def _with_vulnerability(run_epoch, n_users):
+    """``run_epoch`` recording each user's losses and applying VAT's factors from the
+    previous epoch's (see :func:`skadv.mf._vulnerability.vulnerability_scale`)."""
+    user_scale = np.ones(n_users)
+    user_loss = np.zeros((n_users, 2))
+
+    def run(plan):
+        user_loss.fill(0.0)
+        sums = run_epoch(plan, (user_scale, user_loss))
+        user_scale[:] = vulnerability_scale(user_loss)
+        return sums
+
+    return run
+
+
+def step_params(schedule, plan, *, item_start=0):
+    """The kernel's ``Step`` (a dict) for the epoch ``plan`` of ``schedule``.
+
+    Examples
+    --------
+    >>> from skadv.training import EpochPlan, TrainingSchedule
+    >>> schedule = TrainingSchedule(n_epochs=2, learning_rate=0.1, adversary="fgsm")
+    >>> step = step_params(schedule, EpochPlan(0, "fgsm", 0.5, 0.5, 0.1))
+    >>> step["adversary"], step["adagrad"], step["inv_user_norm"]
+    (1, False, 0.0)
+    """
+    return dict(
+        lr=plan.learning_rate,
+        reg=schedule.reg,
+        adv_reg=schedule.adv_reg,
+        eps_user=plan.eps_user,
+        eps_item=plan.eps_item,
+        # epsilon_mode="per-user": 1 / the mean user row norm; 0 (off) when there is none.
+        inv_user_norm=1.0 / plan.mean_user_norm if plan.mean_user_norm > 0 else 0.0,
+        adversary=KERNEL_ADVERSARY_CODES[plan.adversary],
+        adagrad=schedule.optimizer == "adagrad",
+        use_bias=schedule.use_bias,
+        item_start=item_start,
+    )

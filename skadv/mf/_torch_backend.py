@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from skadv._torch.adversary import normalize
 from skadv._torch.sampling import TripleSampler
 from skadv._torch.utils import mean_row_norm, torch_threads
+from skadv.mf._vulnerability import vulnerability_scale
 from skadv.training import FactorState, check_finite, per_user_scale, run_epochs
 from skadv.utils._random import draw_seeds
 
@@ -218,7 +219,8 @@ def adam_step_size(lr, n_steps):
 
 
 def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item, adversary,
-               use_bias, item_start=0, generator=None, mean_user_norm=0.0):  # fmt: skip
+               use_bias, item_start=0, generator=None, mean_user_norm=0.0,
+               vulnerability=None):  # fmt: skip
     """One simultaneous step on the triples ``(users, pos, neg)`` of a mini-batch.
 
     Parameters
@@ -244,6 +246,11 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         ``epsilon_mode="per-user"``: the mean user row norm; each triple's radii are scaled
         by :func:`skadv.training.per_user_scale` of its user's current row (as the compiled
         kernel does). 0: the radii are used as given.
+    vulnerability : tuple of Tensor, default=None
+        ``epsilon_mode="vulnerability"`` (VAT): ``(user_scale, user_loss)``, float64 tensors
+        of shapes (n_users,) and (n_users, 2). With an adversary each triple's radii are
+        multiplied by its user's ``user_scale``; every triple's clean loss and a count of 1
+        are added to its user's row of ``user_loss`` (as the compiled kernel does).
 
     Returns
     -------
@@ -265,7 +272,13 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
     # In float32, s underflows to 0 for x > ~88: such a triple adds nothing to the direction
     # of its rows (the kernel, in double, would still perturb it); its loss is ~0 anyway.
     s = torch.sigmoid(-x)
-    loss = F.softplus(-x).sum(dtype=torch.float64)
+    triple_loss = F.softplus(-x)
+    loss = triple_loss.sum(dtype=torch.float64)
+    if vulnerability is not None:
+        record = torch.stack(
+            [triple_loss.to(torch.float64), torch.ones_like(x, dtype=torch.float64)], 1
+        )
+        vulnerability[1].index_add_(0, users, record)
     adv_loss = torch.zeros((), dtype=torch.float64, device=x.device)
     sd, sp = s[:, None] * d, s[:, None] * p
 
@@ -279,7 +292,9 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         g_user, core, a = sd, sp, s
     else:
         user_scale = None
-        if mean_user_norm > 0:
+        if vulnerability is not None:
+            user_scale = vulnerability[0].index_select(0, users).to(p.dtype)
+        elif mean_user_norm > 0:
             # Norms in float64, as the kernel computes them.
             user_scale = per_user_scale(
                 torch.linalg.vector_norm(p, dim=1, dtype=torch.float64), mean_user_norm
@@ -332,6 +347,23 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
     return loss, adv_loss
 
 
+class _VulnerabilityTables:
+    """VAT's per-user tables on the device: each user's radius factor and its (clean loss
+    sum, sample count) of the current epoch; :meth:`refresh` computes the next factors."""
+
+    def __init__(self, n_users, device):
+        self.scale = torch.ones(n_users, dtype=torch.float64, device=device)
+        self.loss = torch.zeros((n_users, 2), dtype=torch.float64, device=device)
+
+    @property
+    def tables(self):
+        return self.scale, self.loss
+
+    def refresh(self):
+        # n_users numbers each way: computed on the host, as the compiled backend does.
+        self.scale.copy_(torch.from_numpy(vulnerability_scale(self.loss.cpu().numpy())))
+
+
 def default_batch_size(n_draws):
     """Triples per step for ``batch_size=None``: 4096, or fewer on small data sets.
 
@@ -357,6 +389,7 @@ def train(
     item_start=0,
     verbose=0,
     early_stopping=None,
+    vulnerability=False,
 ):
     """Run ``schedule.n_epochs`` epochs of mini-batch BPR/APR on ``state`` (updated in place).
 
@@ -385,6 +418,10 @@ def train(
     verbose : int, default=0
         Print one line per epoch (with a tqdm progress bar when installed).
     early_stopping : skadv.training.EarlyStopping, default=None
+    vulnerability : bool, default=False
+        ``epsilon_mode="vulnerability"`` (VAT), as in the compiled backend: each user's
+        clean losses are recorded in every epoch, and the next adversarial epoch scales its
+        radii by :func:`skadv.mf._vulnerability.vulnerability_scale` of them.
 
     Returns
     -------
@@ -408,17 +445,24 @@ def train(
         item_start=item_start, generator=generator,
     )  # fmt: skip
 
+    vat = _VulnerabilityTables(factors.user.shape[0], device) if vulnerability else None
+
     def run_epoch(plan):
         clean = torch.zeros((), dtype=torch.float64, device=device)
         adv = torch.zeros((), dtype=torch.float64, device=device)
+        if vat is not None:
+            vat.loss.zero_()
         for batch in sampler.epoch(batch_size):
             batch_clean, batch_adv = batch_step(
                 factors, batch["users"], batch["pos"], batch["neg"], eps_user=plan.eps_user,
                 eps_item=plan.eps_item, adversary=plan.adversary, lr=plan.learning_rate,
-                mean_user_norm=plan.mean_user_norm, **hyper,
+                mean_user_norm=plan.mean_user_norm,
+                vulnerability=None if vat is None else vat.tables, **hyper,
             )  # fmt: skip
             clean += batch_clean
             adv += batch_adv
+        if vat is not None:
+            vat.refresh()
         if early_stopping is not None:
             write_back(factors, state)  # early stopping scores (and copies) the NumPy state
         return clean.item(), adv.item()

@@ -4,6 +4,7 @@ import functools
 
 import numpy as np
 import pytest
+from _kernel import step, testing
 from _reference import apr_loss, bpr_terms, gradient_perturbation, reference_step
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,11 +53,11 @@ def _assert_all_close(kernel, ref, dtype):
 def _kernel_triples(arrays, triples, *, adversary, optimizer, use_bias, item_start=0, seed=1):
     """The kernel's update of ``triples``; returns its loss, clean + adv_reg * perturbed."""
     P, Q, b, aP, aQ, ab = arrays
-    clean, adv = _mf_sgd.sgd_triples(
+    clean, adv = testing.sgd_triples(
         P, Q, b, aP, aQ, ab, np.ascontiguousarray(triples[:, 0]),
         np.ascontiguousarray(triples[:, 1]), np.ascontiguousarray(triples[:, 2]),
-        HYPER["lr"], HYPER["reg"], HYPER["adv_reg"], HYPER["eps_user"], HYPER["eps_item"],
-        ADVERSARIES[adversary], optimizer == "adagrad", use_bias, item_start, seed,
+        step(**HYPER, adversary=adversary, adagrad=optimizer == "adagrad", use_bias=use_bias,
+             item_start=item_start), seed,
     )  # fmt: skip
     return clean + HYPER["adv_reg"] * adv
 
@@ -118,7 +119,7 @@ def test_random_adversary_matches_reference(dtype, optimizer):
     ref = [a.astype(np.float64) for a in kernel]
     u, i, j = TRIPLES[0]
     P, Q = kernel[0], kernel[1]
-    delta = _mf_sgd.perturbation(
+    delta = testing.perturbation(
         P[u].copy(), Q[i].copy(), Q[j].copy(), HYPER["eps_user"], HYPER["eps_item"],
         ADVERSARIES["random"], 7,
     )  # fmt: skip
@@ -149,10 +150,9 @@ def test_adversarial_gradient_matches_finite_differences():
     numeric = np.array(
         [(loss(theta + h * e) - loss(theta - h * e)) / (2 * h) for e in np.eye(3 * K)]
     )
-    _mf_sgd.sgd_triples(
+    testing.sgd_triples(
         P, Q, b, aP, aQ, ab, np.array([u], np.int32), np.array([i], np.int32),
-        np.array([j], np.int32), 1.0, 0.0, 0.8, 0.4, 0.25, ADVERSARIES["fgsm"], False, True,
-        0, 0,
+        np.array([j], np.int32), step(1.0, 0.0, 0.8, 0.4, 0.25, "fgsm", False, True), 0,
     )  # fmt: skip
     analytic = theta - np.concatenate([P[u], Q[i], Q[j]])
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
@@ -162,7 +162,7 @@ def test_gradient_perturbation_increases_the_loss():
     # The adversary moves along the gradient: to first order the loss grows by ε |g|.
     P, Q, b, *_ = _params(np.float64, seed=4)
     p, qi, qj = P[0], Q[1], Q[2]
-    delta = _mf_sgd.perturbation(p, qi, qj, 1e-4, 1e-4, ADVERSARIES["fgsm"], 0)
+    delta = testing.perturbation(p, qi, qj, 1e-4, 1e-4, ADVERSARIES["fgsm"], 0)
     zero = [np.zeros(K)] * 3
     assert apr_loss(p, qi, qj, 0.0, 0.0, delta, 1.0) > apr_loss(p, qi, qj, 0.0, 0.0, zero, 1.0)
 
@@ -180,7 +180,7 @@ _rows = arrays(np.float64, K, elements=_values)
     adversary=st.sampled_from(["fgsm", "random"]), seed=st.integers(0, 2**32 - 1),
 )  # fmt: skip
 def test_perturbation_rows_have_norm_epsilon(p, qi, qj, eps_user, eps_item, adversary, seed):
-    du, di, dj = _mf_sgd.perturbation(p, qi, qj, eps_user, eps_item, ADVERSARIES[adversary], seed)
+    du, di, dj = testing.perturbation(p, qi, qj, eps_user, eps_item, ADVERSARIES[adversary], seed)
     # A zero row gradient has no direction: its perturbation is zero (gradient adversary).
     has_direction = adversary == "random" or np.linalg.norm(qi - qj) > 0
     expected_u = eps_user if has_direction else 0.0
@@ -193,7 +193,7 @@ def test_perturbation_rows_have_norm_epsilon(p, qi, qj, eps_user, eps_item, adve
 @settings(max_examples=40, deadline=None)
 @given(p=_rows, qi=_rows, qj=_rows, eps=st.floats(0.01, 5))
 def test_gradient_perturbation_is_the_normalized_gradient(p, qi, qj, eps):
-    kernel = _mf_sgd.perturbation(p, qi, qj, eps, 2 * eps, ADVERSARIES["fgsm"], 0)
+    kernel = testing.perturbation(p, qi, qj, eps, 2 * eps, ADVERSARIES["fgsm"], 0)
     reference = gradient_perturbation(p, qi, qj, 0.0, 0.0, eps, 2 * eps)
     np.testing.assert_allclose(np.stack(kernel), np.stack(reference), rtol=1e-9, atol=1e-12)
 
@@ -201,7 +201,7 @@ def test_gradient_perturbation_is_the_normalized_gradient(p, qi, qj, eps):
 @settings(max_examples=100, deadline=None)
 @given(x=st.floats(-800, 800))
 def test_bpr_loss_is_stable_softplus(x):
-    loss, s = _mf_sgd.bpr_loss(x)
+    loss, s = testing.bpr_loss(x)
     ref_loss, ref_s = bpr_terms(x)
     assert np.isfinite(loss) and 0.0 <= s <= 1.0
     # The kernel takes logs of products of (1 + exp(-|x|)), not log1p: each sample's loss is
@@ -209,7 +209,7 @@ def test_bpr_loss_is_stable_softplus(x):
     assert loss == pytest.approx(ref_loss, rel=1e-12, abs=1e-15)
     assert s == pytest.approx(ref_s, rel=1e-12, abs=1e-300)
     # softplus(-x) - softplus(x) = -x
-    assert loss - _mf_sgd.bpr_loss(-x)[0] == pytest.approx(-x, rel=1e-9, abs=1e-9)
+    assert loss - testing.bpr_loss(-x)[0] == pytest.approx(-x, rel=1e-9, abs=1e-9)
 
 
 @settings(max_examples=100, deadline=None)
@@ -221,7 +221,7 @@ def test_bpr_loss_is_stable_softplus(x):
 def test_row_contains_is_membership(row, pad, j):
     # The row sits inside a larger indices array, as a CSR row does.
     indices = np.array([-5] * pad + row + [99] * pad, dtype=np.int32)
-    assert _mf_sgd.row_contains(indices, pad, pad + len(row), j) == (j in row)
+    assert testing.row_contains(indices, pad, pad + len(row), j) == (j in row)
 
 
 def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, item_start=0,
@@ -233,21 +233,22 @@ def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, it
     b = np.zeros(Q.shape[0], dtype=P.dtype)
     accs = (np.zeros_like(P), np.zeros_like(Q), np.zeros_like(b))
     seeds = np.arange(1, n_threads + 1, dtype=np.uint64) + seed
-    work = np.zeros((n_threads, 3 * P.shape[1] + 1), dtype=P.dtype)
     users = coo.row.astype(np.int32)
-    strata = ()
+    strata = None
     if item_stratum is not None:
         item_stratum = np.asarray(item_stratum, dtype=np.uint8)
         offsets = np.zeros(item_stratum.max() + 2, dtype=np.int64)
         np.cumsum(np.bincount(item_stratum), out=offsets[1:])
-        scratch = np.empty((n_threads, max(coo.nnz, 1)), dtype=np.int32)
         stratum_items = np.argsort(item_stratum, kind="stable").astype(np.int32)
-        strata = (item_stratum, stratum_items, offsets, phase, scratch)
+        strata = (item_stratum, stratum_items, offsets, phase)
+    pairs = dict(
+        indptr=matrix.indptr.astype(np.int64), indices=matrix.indices.astype(np.int32),
+        users=users, items=coo.col.astype(np.int32), offsets=thread_offsets(users, n_threads),
+        n_draws=coo.nnz if n_draws is None else n_draws, block_pairs=block_pairs,
+    )  # fmt: skip
     clean, adv = _mf_sgd.sgd_epoch(
-        P, Q, b, *accs, matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32),
-        users, coo.col.astype(np.int32), thread_offsets(users, n_threads), seeds, work,
-        coo.nnz if n_draws is None else n_draws, lr, 0.0, 1.0, 0.1, 0.1,
-        ADVERSARIES[adversary], adagrad, False, item_start, block_pairs, *strata,
+        P, Q, b, *accs, pairs, seeds,
+        step(lr, 0.0, 1.0, 0.1, 0.1, adversary, adagrad, False, item_start), strata,
     )  # fmt: skip
     return clean + adv  # adv_reg is 1
 
@@ -428,7 +429,7 @@ def test_estimator_samples_in_blocks(monkeypatch, n_jobs):
     real = _cython_backend._mf_sgd.sgd_epoch
 
     def spy(*args, **kwargs):
-        blocks.append(args[23])  # block_pairs
+        blocks.append(args[6]["block_pairs"])  # sgd_epoch(P, Q, b, 3 accumulators, pairs, ...)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)
@@ -553,14 +554,39 @@ def test_item_strata_partition_the_items_in_chunks(counts, n_strata, chunk, seed
     assert sorted(items.tolist()) == list(range(n_items))
     for s in range(n_strata):
         assert (item_stratum[items[offsets[s] : offsets[s + 1]]] == s).all()
-    # Strata change only at chunk boundaries, which all lie one chunk apart.
+    # Strata change only at chunk boundaries, which all lie one chunk apart, or next to a
+    # hot item (a chunk of its own).
     changes = np.flatnonzero(np.diff(item_stratum)) + 1
+    hot = strata.hot
+    changes = changes[~(hot[changes] | hot[changes - 1])]
     assert len(np.unique(changes % chunk)) <= 1
     # Each group of n_strata chunks (by popularity) feeds every stratum once: interaction
     # counts of the strata are within twice the largest chunk's of each other.
     per_stratum = np.bincount(item_stratum, weights=np.asarray(counts, float), minlength=n_strata)
     largest_chunk = max(counts) * chunk
     assert per_stratum.max() - per_stratum.min() <= 2 * largest_chunk
+
+
+def test_hot_items_are_chunks_of_their_own():
+    # 40 items in chunks of 8, ids by popularity: items 0 and 1 hold most pairs. Alone in
+    # their chunks they can go to different strata: the strata's pair counts get closer.
+    counts = np.r_[400, 300, np.full(38, 10)]
+    sample_items = np.repeat(np.arange(40), counts).astype(np.int32)
+    strata = ItemStrata(sample_items, 40, 2, chunk=8)
+    assert strata.hot.tolist() == [True, True] + [False] * 38
+    lumped = ItemStrata(sample_items, 40, 2, chunk=8)
+    lumped.hot[:] = False  # the chunks of fixed size only
+
+    def mean_gap(s):
+        gaps = []
+        for seed in range(50):
+            item_stratum = s.draw(np.random.RandomState(seed))[0]
+            per_stratum = np.bincount(item_stratum, weights=counts, minlength=2)
+            gaps.append(abs(per_stratum[0] - per_stratum[1]))
+        return np.mean(gaps)
+
+    # Items 0 and 1 share a fixed chunk unless the shift separates them: gap >= 320 then.
+    assert mean_gap(strata) < 0.75 * mean_gap(lumped)
 
 
 def test_item_strata_are_redrawn_every_epoch():
@@ -589,9 +615,33 @@ def test_threaded_epochs_run_in_phases(monkeypatch, enabled):
     real = _cython_backend._mf_sgd.sgd_epoch
 
     def spy(*args, **kwargs):
-        phases.append(args[27] if len(args) > 27 else None)
+        strata = args[9] if len(args) > 9 else None  # (..., pairs, seeds, step, strata)
+        phases.append(None if strata is None else strata[3])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)
     AdversarialMFRecommender(8, n_epochs=3, n_jobs=2, random_state=0).fit(X)
     assert phases == ([0, 1] * 3 if enabled else [None] * 3)
+
+
+def test_thread_seconds_are_reported_per_thread():
+    # Benchmarks pass thread_seconds to tell load imbalance from slow sampling.
+    rng = np.random.RandomState(0)
+    matrix = sparse.csr_matrix((rng.rand(40, 30) < 0.3).astype(float))
+    coo = matrix.tocoo()
+    users = coo.row.astype(np.int32)
+    P = rng.normal(0, 0.1, (40, 8)).astype(np.float32)
+    Q = rng.normal(0, 0.1, (30, 8)).astype(np.float32)
+    b = np.zeros(30, dtype=np.float32)
+    pairs = dict(
+        indptr=matrix.indptr.astype(np.int64), indices=matrix.indices.astype(np.int32),
+        users=users, items=coo.col.astype(np.int32), offsets=thread_offsets(users, 2),
+        n_draws=coo.nnz, block_pairs=0,
+    )  # fmt: skip
+    seconds = np.full(2, -1.0)
+    clean, _ = _mf_sgd.sgd_epoch(
+        P, Q, b, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32),
+        np.zeros(1, np.float32), pairs, np.array([1, 2], dtype=np.uint64),
+        step(0.05, 0.0, 1.0, 0.1, 0.1, "none", False, False), thread_seconds=seconds,
+    )  # fmt: skip
+    assert clean > 0 and (seconds >= 0).all()

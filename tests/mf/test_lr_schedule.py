@@ -39,7 +39,7 @@ def _record_kernel_rates(monkeypatch, backend):
         real = _cython_backend._mf_sgd.sgd_epoch
 
         def spy(*args, **kwargs):
-            rates.append(args[14])  # sgd_epoch(P, Q, b, 3 accumulators, ..., n_draws, lr, ...)
+            rates.append(args[8]["lr"])  # sgd_epoch(P, Q, b, 3 accumulators, pairs, seeds, step)
             return real(*args, **kwargs)
 
         monkeypatch.setattr(_cython_backend._mf_sgd, "sgd_epoch", spy)

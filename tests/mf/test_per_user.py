@@ -7,10 +7,10 @@ between the two backends, and on whole fits.
 
 import numpy as np
 import pytest
+from _kernel import step, testing
 from _reference import reference_step
 from sklearn.base import clone
 
-from skadv._ext import _mf_sgd
 from skadv.datasets import make_interactions
 from skadv.mf import AdversarialMFRecommender
 from skadv.mf._cython_backend import KERNEL_ADVERSARY_CODES as ADVERSARIES
@@ -43,14 +43,14 @@ def test_kernel_radius_follows_the_user_row_norm(adversary, mean_norm):
     rng = np.random.RandomState(0)
     qi, qj = rng.normal(size=k), rng.normal(size=k)
     c = 2 * _sigmoid(5.0 / mean_norm - 1.0)
-    du, di, dj = _mf_sgd.perturbation(
+    du, di, dj = testing.perturbation(
         p, qi, qj, 0.3, 0.2, ADVERSARIES[adversary], 3, inv_user_norm=1.0 / mean_norm
     )
     np.testing.assert_allclose(np.linalg.norm(du), 0.3 * c, rtol=1e-12)
     np.testing.assert_allclose(np.linalg.norm(di), 0.2 * c, rtol=1e-12)
     np.testing.assert_allclose(np.linalg.norm(dj), 0.2 * c, rtol=1e-12)
     # The direction is the one of the other modes: only the radius changes.
-    plain = _mf_sgd.perturbation(p, qi, qj, 0.3 * c, 0.2 * c, ADVERSARIES[adversary], 3)
+    plain = testing.perturbation(p, qi, qj, 0.3 * c, 0.2 * c, ADVERSARIES[adversary], 3)
     np.testing.assert_allclose(np.concatenate([du, di, dj]), np.concatenate(plain), rtol=1e-12)
 
 
@@ -69,10 +69,10 @@ def test_kernel_step_matches_the_reference_with_scaled_radii(optimizer):
     mean_norm = 1.3
     kernel = _params()
     ref = [a.copy() for a in kernel]
-    _mf_sgd.sgd_triples(
-        *kernel, *(np.ascontiguousarray(triples[:, c]) for c in range(3)), HYPER["lr"],
-        HYPER["reg"], HYPER["adv_reg"], HYPER["eps_user"], HYPER["eps_item"],
-        ADVERSARIES["fgsm"], optimizer == "adagrad", True, 0, 0, inv_user_norm=1 / mean_norm,
+    testing.sgd_triples(
+        *kernel, *(np.ascontiguousarray(triples[:, c]) for c in range(3)),
+        step(**HYPER, adversary="fgsm", adagrad=optimizer == "adagrad", use_bias=True,
+             inv_user_norm=1 / mean_norm), 0,
     )  # fmt: skip
     P, Q, b, aP, aQ, ab = ref
     for u, i, j in triples:
@@ -100,10 +100,9 @@ def test_backends_agree_on_a_batch_without_shared_rows(dtype):
         tb.on_device(state, "cpu"), t[:, 0], t[:, 1], t[:, 2], adversary="fgsm",
         use_bias=True, mean_user_norm=1.3, **HYPER,
     )  # fmt: skip
-    k_clean, k_adv = _mf_sgd.sgd_triples(
+    k_clean, k_adv = testing.sgd_triples(
         *kernel, *(np.ascontiguousarray(disjoint[:, c], dtype=np.int32) for c in range(3)),
-        HYPER["lr"], HYPER["reg"], HYPER["adv_reg"], HYPER["eps_user"], HYPER["eps_item"],
-        ADVERSARIES["fgsm"], True, True, 0, 0, inv_user_norm=1 / 1.3,
+        step(**HYPER, adversary="fgsm", adagrad=True, use_bias=True, inv_user_norm=1 / 1.3), 0,
     )  # fmt: skip
     rtol = 2e-5 if dtype == np.float32 else 1e-11
     assert adv.item() == pytest.approx(k_adv, rel=rtol)

@@ -6,16 +6,15 @@ import sys
 
 import numpy as np
 import pytest
+from _kernel import step, testing
 from _reference import reference_step
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
-from skadv._ext import _mf_sgd
 from skadv.baseline import PopularityRecommender
 from skadv.datasets import make_interactions
 from skadv.mf import AdversarialMFRecommender
-from skadv.mf._cython_backend import KERNEL_ADVERSARY_CODES as ADVERSARIES
 from skadv.model_selection import train_test_split_interactions
 from skadv.training import FactorState
 from skadv.utils import _backend
@@ -158,10 +157,9 @@ def test_batch_without_shared_rows_equals_the_kernel(dtype, adversary):
     state, kernel = _state(dtype), _state(dtype)
     loss = _step(state, disjoint, adversary=adversary, use_bias=True)
     t = [np.ascontiguousarray(disjoint[:, c], dtype=np.int32) for c in range(3)]
-    clean, adv = _mf_sgd.sgd_triples(
-        *_arrays(kernel), *t, HYPER["lr"], HYPER["reg"], HYPER["adv_reg"], HYPER["eps_user"],
-        HYPER["eps_item"], ADVERSARIES[adversary], True, True, 0, 0,
-    )  # fmt: skip
+    clean, adv = testing.sgd_triples(
+        *_arrays(kernel), *t, step(**HYPER, adversary=adversary, adagrad=True, use_bias=True), 0
+    )
     kernel_loss = clean + HYPER["adv_reg"] * adv
     assert loss == pytest.approx(kernel_loss, rel=RTOL[dtype])
     _assert_states_close(state, kernel, dtype)

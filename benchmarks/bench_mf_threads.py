@@ -1,0 +1,179 @@
+"""Thread scaling of the MF kernel on Zipf-skewed items (issue 23 item 5).
+
+    python benchmarks/bench_mf_threads.py              # 1 and 2 threads, ~1 min
+    python benchmarks/bench_mf_threads.py --skew 0     # uniform items, for comparison
+    python benchmarks/bench_mf_threads.py --ids popularity --balance-only
+
+Data: 100,000 users (log-normal activity), 40,000 items with Zipf(``--skew``, default 1.3)
+popularity over a random permutation of the ids (``--ids popularity``: ids numbered by
+popularity, the hottest items adjacent, as in data sets that number items by first
+appearance), about 750,000 distinct interactions.
+``AdversarialMFRecommender(64)``, float32, no item bias, ``--epochs`` BPR epochs then as many
+APR epochs, SGD and AdaGrad; M samples/s = draws per epoch / the compiled epoch's time (the
+timer of ``bench_mf.py``), median over epochs. Also prints, for the item strata of threaded
+epochs, how evenly they split the work: per phase, the largest thread share of the pairs over
+the mean (1.00 = balanced; an epoch then takes that factor longer than a balanced one),
+mean and worst over 10 strata draws, for chunks of 16 items (skadv's, 4 KiB of rows at k = 64)
+and of 1 and 4 items. These counts are deterministic; the timings are not. "thread time
+max/mean" is the same ratio for the measured seconds of each thread in each kernel call
+(``sgd_epoch``'s ``thread_seconds``), averaged over the calls.
+Record the foreign load (printed): the machine is shared, and a busy second core caps the
+second thread.
+"""
+
+import argparse
+import functools
+import time
+import warnings
+
+import numpy as np
+from bench_mf import ForeignLoad, KernelTimer, _load_average
+from sklearn.exceptions import ConvergenceWarning
+
+from skadv.mf import AdversarialMFRecommender, _cython_backend
+from skadv.mf._cython_backend import ItemStrata, thread_offsets
+
+N_USERS, N_ITEMS, TARGET = 100_000, 40_000, 750_000
+OPTIMIZERS = {
+    "SGD": dict(optimizer="sgd", learning_rate=0.05, reg=0.01),
+    "AdaGrad": dict(optimizer="adagrad", learning_rate=0.05, reg=0.0),
+}
+
+
+def zipf_interactions(skew, seed=0, ids="random"):
+    """Distinct (user, item) pairs: log-normal user activity, Zipf item popularity."""
+    rng = np.random.RandomState(seed)
+    activity = rng.lognormal(0.0, 1.0, N_USERS)
+    weights = np.arange(1, N_ITEMS + 1, dtype=np.float64) ** -skew
+    item_of_rank = rng.permutation(N_ITEMS)
+    pairs = np.empty((0, 2), dtype=np.int64)
+    n_draw = TARGET
+    while pairs.shape[0] < TARGET:  # duplicates of popular pairs are dropped: draw more
+        users = rng.choice(N_USERS, n_draw, p=activity / activity.sum())
+        items = item_of_rank[rng.choice(N_ITEMS, n_draw, p=weights / weights.sum())]
+        pairs = np.unique(np.vstack([pairs, np.column_stack([users, items])]), axis=0)
+        n_draw = int((TARGET - pairs.shape[0]) * 1.5) + 1000
+    pairs = pairs[rng.permutation(pairs.shape[0])[:TARGET]]
+    if ids == "popularity":  # renumber items by their interaction count
+        counts = np.bincount(pairs[:, 1], minlength=N_ITEMS)
+        rank = np.empty(N_ITEMS, dtype=np.int64)
+        rank[np.argsort(-counts, kind="stable")] = np.arange(N_ITEMS)
+        pairs[:, 1] = rank[pairs[:, 1]]
+    return pairs
+
+
+def strata_balance(X, n_threads, chunk, seed=0):
+    """Per phase, the largest thread share of the drawn pairs over the mean share."""
+    users = np.unique(X[:, 0], return_inverse=True)[1].astype(np.int32)
+    items = np.unique(X[:, 1], return_inverse=True)[1].astype(np.int32)
+    order = np.argsort(users, kind="stable")
+    users, items = users[order], items[order]
+    offsets = thread_offsets(users, n_threads)
+    item_stratum, _, _ = ItemStrata(items, items.max() + 1, n_threads, chunk).draw(
+        np.random.RandomState(seed)
+    )
+    ratios = []
+    for phase in range(n_threads):
+        work = [
+            np.count_nonzero(item_stratum[items[offsets[t] : offsets[t + 1]]]
+                             == (t + phase) % n_threads)
+            for t in range(n_threads)
+        ]  # fmt: skip
+        ratios.append(max(work) / np.mean(work))
+    return ratios
+
+
+class ThreadTimes:
+    """Each kernel call's per-thread seconds (``sgd_epoch(..., thread_seconds=)``), inside
+    :class:`bench_mf.KernelTimer` (which proxies the module the same way)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __enter__(self):
+        self._real = real = _cython_backend._mf_sgd
+        calls = self.calls
+
+        class _Proxy:
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            @staticmethod
+            def sgd_epoch(*args, **kwargs):
+                seconds = np.zeros(len(args[7]))  # one per seed: one per thread
+                out = real.sgd_epoch(*args, **kwargs, thread_seconds=seconds)
+                calls.append(seconds)
+                return out
+
+        _cython_backend._mf_sgd = _Proxy()
+        return self
+
+    def __exit__(self, *exc):
+        _cython_backend._mf_sgd = self._real
+
+    def imbalance(self):
+        """Mean over kernel calls (phases) of the slowest thread's time over the mean."""
+        return float(np.mean([s.max() / s.mean() for s in self.calls if s.mean() > 0]))
+
+
+def run(X, optimizer, n_threads, epochs, item_strata):
+    train = functools.partial(_cython_backend.train, item_strata=item_strata)
+    original = _cython_backend.train
+    _cython_backend.train = train
+    try:
+        model = AdversarialMFRecommender(
+            64, n_epochs=2 * epochs, adv_start=epochs, item_bias=False, n_jobs=n_threads,
+            random_state=0, **OPTIMIZERS[optimizer],
+        )  # fmt: skip
+        with ThreadTimes() as threads, KernelTimer() as timer, warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X)
+    finally:
+        _cython_backend.train = original
+    seconds = np.array(timer.seconds)
+    n_draws = X.shape[0]
+    return (
+        n_draws / np.median(seconds[:epochs]) / 1e6,
+        n_draws / np.median(seconds[epochs:]) / 1e6,
+        threads.imbalance(),
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skew", type=float, default=1.3)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--ids", choices=["random", "popularity"], default="random")
+    parser.add_argument("--balance-only", action="store_true", help="skip the timings")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    X = zipf_interactions(args.skew, ids=args.ids)
+    counts = np.bincount(X[:, 1], minlength=N_ITEMS)
+    top = np.sort(counts)[::-1]
+    print(f"{X.shape[0]} interactions, {len(np.unique(X[:, 0]))} users, "
+          f"{np.count_nonzero(counts)} items; top item {top[0] / X.shape[0]:.1%}, "
+          f"top 16 {top[:16].sum() / X.shape[0]:.1%} of the interactions "
+          f"(generated in {time.perf_counter() - start:.1f} s)")  # fmt: skip
+    for chunk in (16, 4, 1):
+        worst = [max(strata_balance(X, 2, chunk, seed=s)) for s in range(10)]
+        print(
+            f"strata balance, 2 threads, {chunk}-item chunks: max / mean thread share per "
+            f"phase {np.mean(worst):.3f} (mean), {np.max(worst):.3f} (worst of 10 draws)"
+        )
+    if args.balance_only:
+        return
+    print(f"load average before: {_load_average()}")
+    print("| optimizer | threads | item strata | BPR M/s | APR M/s | thread time max/mean "
+          "| foreign load (cores) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for optimizer in OPTIMIZERS:
+        for n_threads, strata in ((1, False), (2, True), (2, False)):
+            with ForeignLoad() as load:
+                bpr, apr, imbalance = run(X, optimizer, n_threads, args.epochs, strata)
+            foreign = "n/a" if load.value is None else f"{load.value:.2f}"
+            print(f"| {optimizer} | {n_threads} | {'yes' if strata else 'no'} | {bpr:.2f} | "
+                  f"{apr:.2f} | {imbalance:.3f} | {foreign} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
