@@ -19,7 +19,6 @@ MAX_PARAMETERS = 15
 
 #: ``(kind, "path relative to skadv[:function]")`` -> reason.
 KNOWN_LARGE = {
-    ("module", "mf/_adversarial_mf.py"): "the estimator and its fit loop; split pending",
     ("function", "neural/_base.py:_train"): "the torch epoch loop; split pending",
 }
 

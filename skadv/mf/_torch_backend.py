@@ -291,14 +291,7 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
     if adversary == "none":
         g_user, core, a = sd, sp, s
     else:
-        user_scale = None
-        if vulnerability is not None:
-            user_scale = vulnerability[0].index_select(0, users).to(p.dtype)
-        elif mean_user_norm > 0:
-            # Norms in float64, as the kernel computes them.
-            user_scale = per_user_scale(
-                torch.linalg.vector_norm(p, dim=1, dtype=torch.float64), mean_user_norm
-            ).to(p.dtype)
+        user_scale = _user_radius_scale(p, users, vulnerability, mean_user_norm)
         du, di, dj = row_perturbation(
             sd, sp, inv_u, inv_i, inv_j, rows_user.shape[0], rows_item.shape[0],
             eps_user=eps_user, eps_item=eps_item, adversary=adversary, generator=generator,
@@ -345,6 +338,17 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         _apply(b, factors.bias_acc, factors.bias_mom, rows_item, grad_bias, lr, **adam,
                trainable=trainable)  # fmt: skip
     return loss, adv_loss
+
+
+def _user_radius_scale(p, users, vulnerability, mean_user_norm):
+    """Per-triple factor of the radii: VAT's user scale, PamaCF's per-user scale, or None."""
+    if vulnerability is not None:
+        return vulnerability[0].index_select(0, users).to(p.dtype)
+    if mean_user_norm > 0:
+        # Norms in float64, as the kernel computes them.
+        norms = torch.linalg.vector_norm(p, dim=1, dtype=torch.float64)
+        return per_user_scale(norms, mean_user_norm).to(p.dtype)
+    return None
 
 
 class _VulnerabilityTables:
