@@ -73,3 +73,13 @@ class PopularityRecommender(BaseRecommender):
 
     def _pair_scores(self, user_codes, item_codes):
         return self.item_scores_[item_codes]
+
+    def _new_user_scores(self, matrix, reg):
+        # Everyone gets the same ranking: a new user's row is the items' scores.
+        def score(block, cols):
+            rows = np.broadcast_to(self.item_scores_, (block.stop - block.start, self.n_items_))
+            return np.array(rows if cols is None else np.take_along_axis(
+                rows, cols, axis=1) if np.ndim(cols) == 2 else rows[:, cols])  # fmt: skip
+
+        score.item_dim = None
+        return score

@@ -18,7 +18,17 @@ from scipy import sparse
 from skadv.utils._params import Interval, check_params
 from skadv.utils._threads import effective_n_threads
 
-__all__ = ["BYTES_PER_SCORE", "check_exclude", "check_scores", "row_blocks", "top_k"]
+__all__ = [
+    "BYTES_PER_SCORE",
+    "candidate_matrix",
+    "check_exclude",
+    "check_scores",
+    "cosine_normalize",
+    "fill_holes",
+    "padded_rows",
+    "row_blocks",
+    "top_k",
+]
 
 #: Bytes of working memory per item and user when ranking a block of users: a float64 score
 #: and the copy ``top_k`` may make of it. Blocks of users are sized so that this times
@@ -174,3 +184,111 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
     if n_rows:
         topk_exclude(scores, indptr, indices, k, n_threads, out_idx, out_val)
     return out_idx, out_val
+
+
+# ------------------------------------------------------------------ serving helpers
+def candidate_matrix(code_lists, n_items, drop=None):
+    """Per-row candidate item codes as a canonical CSR pattern of shape (n_rows, n_items).
+
+    Parameters
+    ----------
+    code_lists : list of ndarray of int, or scipy sparse matrix of shape (n_rows, n_items)
+        The candidate codes of each row (code -1, an unknown id, is dropped; duplicates
+        count once), or a matrix whose nonzero columns are the candidates.
+    n_items : int
+    drop : ndarray of int, default=None
+        Codes removed from every row (filtered items).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of bool
+        Sorted indices, no duplicates, no explicit zeros.
+
+    Examples
+    --------
+    >>> m = candidate_matrix([np.array([3, 1, 3]), np.array([-1, 0])], 4, drop=np.array([1]))
+    >>> [row.indices.tolist() for row in m]
+    [[3], [0]]
+    """
+    if sparse.issparse(code_lists):
+        mask = sparse.csr_matrix(code_lists, copy=True)
+        mask.data = mask.data != 0
+    else:
+        lengths = np.array([len(c) for c in code_lists], dtype=np.int64)
+        cols = (np.concatenate([np.asarray(c, dtype=np.int64) for c in code_lists])
+                if lengths.sum() else np.empty(0, dtype=np.int64))  # fmt: skip
+        rows = np.repeat(np.arange(len(code_lists)), lengths)
+        keep = cols >= 0
+        mask = sparse.csr_matrix(
+            (np.ones(int(keep.sum()), dtype=bool), (rows[keep], cols[keep])),
+            shape=(len(code_lists), n_items),
+        )
+    if drop is not None and len(drop):
+        keep_cols = np.ones(n_items, dtype=bool)
+        keep_cols[drop] = False
+        mask = mask.multiply(keep_cols[None, :]).tocsr()
+    mask.sum_duplicates()
+    mask.eliminate_zeros()
+    mask.data = np.ones(mask.nnz, dtype=bool)
+    return mask
+
+
+def padded_rows(matrix):
+    """The column indices of each CSR row, left-aligned in a dense array padded with -1.
+
+    Returns
+    -------
+    codes : ndarray of shape (n_rows, max_row_length), int64
+    lengths : ndarray of shape (n_rows,), int64
+
+    Examples
+    --------
+    >>> codes, lengths = padded_rows(sparse.csr_matrix([[0, 1, 1], [1, 0, 0]]))
+    >>> codes.tolist(), lengths.tolist()
+    ([[1, 2], [0, -1]], [2, 1])
+    """
+    lengths = np.diff(matrix.indptr).astype(np.int64)
+    width = int(lengths.max()) if lengths.size else 0
+    codes = np.full((matrix.shape[0], width), -1, dtype=np.int64)
+    pos = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], lengths)
+    codes[np.repeat(np.arange(matrix.shape[0]), lengths), pos] = matrix.indices
+    return codes, lengths
+
+
+def fill_holes(codes, n_items, forbidden=None):
+    """Replace the -1 slots of each row of ``codes`` by the lowest item codes that are neither
+    in the row nor ``forbidden`` (in place; returns ``codes``).
+
+    What pads a row of ``recommend`` that has fewer eligible items than requested: the
+    padding (score ``-inf``) is never a filtered item nor a duplicate.
+
+    Examples
+    --------
+    >>> fill_holes(np.array([[2, -1, -1]]), 5, forbidden=np.array([0])).tolist()
+    [[2, 1, 3]]
+    """
+    rows = np.flatnonzero((codes < 0).any(axis=1))
+    if not rows.size:
+        return codes
+    forbidden = np.zeros(0, dtype=np.int64) if forbidden is None else np.asarray(forbidden)
+    # Enough low codes to fill any row: at most width are in the row and len(forbidden) banned.
+    pool = np.arange(min(n_items, 2 * codes.shape[1] + forbidden.shape[0]), dtype=np.int64)
+    pool = pool[~np.isin(pool, forbidden)]
+    for r in rows:
+        holes = np.flatnonzero(codes[r] < 0)
+        free = pool[~np.isin(pool, codes[r])]
+        codes[r, holes] = free[: holes.shape[0]]
+    return codes
+
+
+def cosine_normalize(vectors):
+    """Rows scaled to unit L2 norm (all-zero rows stay zero: cosine 0 with everything).
+
+    Examples
+    --------
+    >>> cosine_normalize(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
+    vectors = np.asarray(vectors)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1).astype(vectors.dtype, copy=False)
