@@ -974,8 +974,11 @@ class BaseRecommender(BaseEstimator):
         X : array-like of shape (n_interactions, 2) or DataFrame
             ``(user, item)`` id pairs.
         y : array-like of shape (n_interactions,), default=None
-            Weights, used as graded gains and thresholded by ``positive_threshold``. Without
-            ``y`` the threshold cannot apply: every pair of ``X`` is relevant.
+            Weights (ratings). **Passing y switches NDCG to graded gains**: each held-out
+            pair's gain is its weight (a 5-star item counts more than a 4-star one), after
+            the ``positive_threshold`` filter. ``score(X)`` without ``y`` is binary NDCG
+            (every pair of ``X`` relevant with gain 1, no threshold), so ``score(X)`` and
+            ``score(X, y)`` differ on the same pairs unless every weight is 1.
 
         Returns
         -------
