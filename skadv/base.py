@@ -482,8 +482,12 @@ class BaseRecommender(BaseEstimator):
                     "array-like of item ids per user, or one array-like for all of them."
                 )
             lengths = [len(c) for c in items]
-            flat = [v for c in items for v in c]
-            codes = self._item_codes(flat, "items") if flat else np.empty(0, dtype=np.int32)
+            parts = [np.asarray(c) for c in items]
+            numeric = all(p.dtype.kind in "iu" for p in parts)
+            # One concatenated array: ids of NumPy integer lists are checked in bulk.
+            flat = np.concatenate(parts) if numeric else [v for c in items for v in c]
+            codes = (self._item_codes(flat, "items") if len(flat)
+                     else np.empty(0, dtype=np.int32))  # fmt: skip
             lists = np.split(codes, np.cumsum(lengths)[:-1])
             return candidate_matrix(lists, self.n_items_, drop=filtered), filtered
         codes = self._item_codes(items, "items")
@@ -1103,7 +1107,10 @@ def _factor_scores(fac, vectors, cols):
     if np.ndim(cols) == 1:
         scores = vectors @ item[cols].T
     else:
-        scores = np.einsum("bk,blk->bl", vectors, item[cols])
+        # One small matrix-vector product per row: no (rows, width, k) temporary.
+        scores = np.empty(cols.shape, dtype=np.result_type(vectors, item))
+        for r in range(cols.shape[0]):
+            np.dot(item[cols[r]], vectors[r], out=scores[r])
     if bias is not None:
         scores += bias[cols].astype(scores.dtype, copy=False)
     return scores
@@ -1111,17 +1118,22 @@ def _factor_scores(fac, vectors, cols):
 
 def _fold_in(fac, matrix, reg, target):
     """Ridge least-squares user vectors with the item factors fixed (see
-    ``BaseRecommender.new_user_factors``): one small k x k solve per user."""
+    ``BaseRecommender.new_user_factors``): batched k x k solves, in blocks of users."""
     Q = fac.item.astype(np.float64)
     k = Q.shape[1]
     lam = float(reg) * float(np.mean(np.einsum("ij,ij->i", Q, Q))) if Q.size else 0.0
     lam = lam if lam > 0 else float(reg)  # all-zero item factors: plain ridge
     out = np.zeros((matrix.shape[0], k), dtype=np.float64)
-    for r in range(matrix.shape[0]):
-        lo, hi = matrix.indptr[r], matrix.indptr[r + 1]
-        Qu, w = Q[matrix.indices[lo:hi]], matrix.data[lo:hi]
-        A = (Qu * w[:, None]).T @ Qu + lam * np.eye(k)
-        out[r] = target * np.linalg.solve(A, Qu.T @ w)
+    width = int(np.diff(matrix.indptr).max()) if matrix.shape[0] else 0
+    for block in row_blocks(matrix.shape[0], 2 * 8 * k * (max(width, 1) + k)):
+        rows = matrix[block]
+        cols, _ = padded_rows(rows)
+        weights = np.zeros(cols.shape)
+        weights[cols >= 0] = rows.data  # padded_rows keeps CSR order: data lines up
+        Qg = Q[np.maximum(cols, 0)]  # padding has weight 0
+        A = np.einsum("bl,blk,blj->bkj", weights, Qg, Qg) + lam * np.eye(k)
+        rhs = np.einsum("bl,blk->bk", weights, Qg)
+        out[block] = target * np.linalg.solve(A, rhs[:, :, None])[:, :, 0]
     return out
 
 
