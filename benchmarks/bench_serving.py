@@ -1,6 +1,7 @@
 """Serving on a large catalogue: candidates vs full ranking, filters, similar items, fold-in.
 
-    python benchmarks/bench_serving.py                       # 20k users x 200k items
+    python benchmarks/bench_serving.py                       # 20k users x ~200k items
+    python benchmarks/bench_serving.py --n-items 500000      # a 500k-item catalogue
     python benchmarks/bench_serving.py --n-items 20000       # a quick run
 
 The model: ``AdversarialMFRecommender(64)`` fitted for one epoch (only the shape matters) on
@@ -44,13 +45,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-users", type=int, default=20_000)
     parser.add_argument("--n-items", type=int, default=200_000)
+    parser.add_argument("--per-user", type=int, default=100, help="interactions per user")
     parser.add_argument("--n-queries", type=int, default=2_000, help="users (items) served")
     parser.add_argument("--n-candidates", type=int, default=1_000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
-    X = make_interactions(args.n_users, args.n_items, density=20 / args.n_items,
+    X = make_interactions(args.n_users, args.n_items, density=args.per_user / args.n_items,
                           random_state=0)  # fmt: skip
     start = time.perf_counter()
     model = AdversarialMFRecommender(64, n_epochs=1, n_jobs=args.threads, random_state=0).fit(X)

@@ -46,9 +46,10 @@ from sklearn.utils.validation import check_is_fitted
 from skadv.utils._params import BOOL, Interval, check_params, validate_params
 from skadv.utils._ranking import (
     BYTES_PER_SCORE,
-    candidate_matrix,
+    CandidateLists,
     cosine_normalize,
     fill_holes,
+    in_rows,
     padded_rows,
     row_blocks,
     top_k,
@@ -457,8 +458,8 @@ class BaseRecommender(BaseEstimator):
 
     def _serving_items(self, items, filter_items, n_rows):
         """``(candidates, filtered)``: None, sorted unique item codes (one set for every
-        row) or a CSR pattern (per row) for ``items``; sorted codes or None for
-        ``filter_items`` (filtered codes are already removed from the candidates)."""
+        row, filtered codes removed) or ``CandidateLists`` (per row) for ``items``; sorted
+        codes or None for ``filter_items``."""
         filtered = None
         if filter_items is not None:
             codes = self._item_codes(filter_items, "filter_items")
@@ -471,7 +472,7 @@ class BaseRecommender(BaseEstimator):
                     f"items as a sparse matrix must have shape (n_users, n_items_) = "
                     f"{(n_rows, self.n_items_)}, got {items.shape}."
                 )
-            return candidate_matrix(items, self.n_items_, drop=filtered), filtered
+            return CandidateLists.from_sparse(items), filtered
         per_user = (isinstance(items, (list, tuple)) and len(items) > 0
                     and all(np.ndim(c) == 1 and not isinstance(c, (str, bytes))
                             for c in items))  # fmt: skip
@@ -488,8 +489,7 @@ class BaseRecommender(BaseEstimator):
             flat = np.concatenate(parts) if numeric else [v for c in items for v in c]
             codes = (self._item_codes(flat, "items") if len(flat)
                      else np.empty(0, dtype=np.int32))  # fmt: skip
-            lists = np.split(codes, np.cumsum(lengths)[:-1])
-            return candidate_matrix(lists, self.n_items_, drop=filtered), filtered
+            return CandidateLists(codes, np.r_[0, np.cumsum(lengths)]), filtered
         codes = self._item_codes(items, "items")
         codes = np.unique(codes[codes >= 0])
         if filtered is not None:
@@ -535,20 +535,22 @@ class BaseRecommender(BaseEstimator):
         and filters).
         """
         n_filtered = 0 if filtered is None else filtered.shape[0]
-        per_row = sparse.issparse(candidates)
+        per_row = isinstance(candidates, CandidateLists)
         if candidates is None and n_filtered:
             candidates = np.setdiff1d(np.arange(self.n_items_), filtered)
         if candidates is None:
             width, row_bytes = min(n, self.n_items_), self.n_items_ * BYTES_PER_SCORE
         elif per_row:
-            lengths = np.diff(candidates.indptr)
-            width = min(n, int(lengths.max()) if lengths.size else 0)
+            longest = candidates.max_length
+            width = min(n, longest, self.n_items_ - n_filtered)
             item_dim = getattr(score, "item_dim", None) or 0
-            row_bytes = max(int(lengths.max()) if lengths.size else 0, 1) * (
-                BYTES_PER_SCORE + 8 * item_dim
-            )
+            row_bytes = max(longest, 1) * (BYTES_PER_SCORE + 8 + 8 * item_dim)
             if item_dim == 0:  # full rows are scored, then gathered
                 row_bytes += self.n_items_ * BYTES_PER_SCORE
+            banned = None
+            if n_filtered:
+                banned = np.zeros(self.n_items_, dtype=bool)
+                banned[filtered] = True
         else:
             width = min(n, candidates.shape[0])
             row_bytes = max(candidates.shape[0], 1) * BYTES_PER_SCORE
@@ -574,22 +576,21 @@ class BaseRecommender(BaseEstimator):
                                               exclude=exclude, n_jobs=n_jobs)  # fmt: skip
                 block_idx = candidates[block_idx]
             else:
-                cols, lengths = padded_rows(candidates[block])
+                cols = candidates.rows(block, self.n_items_, banned)
                 scores = np.array(score(block, np.maximum(cols, 0)), copy=True)
-                pad = cols < 0
+                pad = cols < 0  # unknown, filtered or repeated candidates
                 mask = pad.copy()
                 if exclude is not None:
-                    mask |= _in_rows(exclude.tocsr(), cols)
-                # Padding columns sit after each row's candidates: the kernel returns the
-                # row's seen candidates first, then padding, all at -inf.
+                    mask |= in_rows(exclude, cols)
                 scores[pad] = -np.inf
-                if scores.shape[1] < width:
+                if scores.shape[1] < width:  # a block of short lists
                     extra = width - scores.shape[1]
                     scores = np.pad(scores, ((0, 0), (0, extra)), constant_values=-np.inf)
                     cols = np.pad(cols, ((0, 0), (0, extra)), constant_values=-1)
                     mask = np.pad(mask, ((0, 0), (0, extra)), constant_values=True)
                 block_idx, block_vals = top_k(scores, width, exclude=sparse.csr_matrix(mask),
                                               n_jobs=n_jobs)  # fmt: skip
+                # Padding left by the kernel (code -1) becomes distinct unfiltered items.
                 block_idx = fill_holes(np.take_along_axis(cols, block_idx, axis=1),
                                        self.n_items_, filtered)  # fmt: skip
             if vals is None:
@@ -1135,15 +1136,6 @@ def _fold_in(fac, matrix, reg, target):
         rhs = np.einsum("bl,blk->bk", weights, Qg)
         out[block] = target * np.linalg.solve(A, rhs[:, :, None])[:, :, 0]
     return out
-
-
-def _in_rows(matrix, cols):
-    """Boolean (n_rows, width): whether ``cols[r, j]`` is a stored column of CSR row r."""
-    n_items = matrix.shape[1]
-    keys = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-    stored = keys * n_items + matrix.indices
-    query = np.arange(cols.shape[0], dtype=np.int64)[:, None] * n_items + cols
-    return np.isin(query, stored) & (cols >= 0)
 
 
 # ------------------------------------------------------------------------ dot-product models

@@ -20,11 +20,12 @@ from skadv.utils._threads import effective_n_threads
 
 __all__ = [
     "BYTES_PER_SCORE",
-    "candidate_matrix",
+    "CandidateLists",
     "check_exclude",
     "check_scores",
     "cosine_normalize",
     "fill_holes",
+    "in_rows",
     "padded_rows",
     "row_blocks",
     "top_k",
@@ -187,50 +188,62 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
 
 
 # ------------------------------------------------------------------ serving helpers
-def candidate_matrix(code_lists, n_items, drop=None):
-    """Per-row candidate item codes as a canonical CSR pattern of shape (n_rows, n_items).
+class CandidateLists:
+    """Per-row candidate item codes, stored flat (CSR-like) and expanded block by block.
 
     Parameters
     ----------
-    code_lists : list of ndarray of int, or scipy sparse matrix of shape (n_rows, n_items)
-        The candidate codes of each row (code -1, an unknown id, is dropped; duplicates
-        count once), or a matrix whose nonzero columns are the candidates.
-    n_items : int
-    drop : ndarray of int, default=None
-        Codes removed from every row (filtered items).
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix of bool
-        Sorted indices, no duplicates, no explicit zeros.
+    codes : ndarray of int of shape (n_total,)
+        Candidate codes of every row, concatenated; -1 marks an unknown id (ignored).
+    indptr : ndarray of int of shape (n_rows + 1,)
+        Row ``r`` holds ``codes[indptr[r]:indptr[r + 1]]`` (in any order, duplicates allowed).
 
     Examples
     --------
-    >>> m = candidate_matrix([np.array([3, 1, 3]), np.array([-1, 0])], 4, drop=np.array([1]))
-    >>> [row.indices.tolist() for row in m]
-    [[3], [0]]
+    >>> lists = CandidateLists(np.array([3, 1, 3, -1, 0]), np.array([0, 3, 5]))
+    >>> lists.rows(slice(0, 2), 4, banned=np.array([False, True, False, False])).tolist()
+    [[3, -1, -1], [0, -1, -1]]
     """
-    if sparse.issparse(code_lists):
-        mask = sparse.csr_matrix(code_lists, copy=True)
-        mask.data = mask.data != 0
-    else:
-        lengths = np.array([len(c) for c in code_lists], dtype=np.int64)
-        cols = (np.concatenate([np.asarray(c, dtype=np.int64) for c in code_lists])
-                if lengths.sum() else np.empty(0, dtype=np.int64))  # fmt: skip
-        rows = np.repeat(np.arange(len(code_lists)), lengths)
-        keep = cols >= 0
-        mask = sparse.csr_matrix(
-            (np.ones(int(keep.sum()), dtype=bool), (rows[keep], cols[keep])),
-            shape=(len(code_lists), n_items),
-        )
-    if drop is not None and len(drop):
-        keep_cols = np.ones(n_items, dtype=bool)
-        keep_cols[drop] = False
-        mask = mask.multiply(keep_cols[None, :]).tocsr()
-    mask.sum_duplicates()
-    mask.eliminate_zeros()
-    mask.data = np.ones(mask.nnz, dtype=bool)
-    return mask
+
+    def __init__(self, codes, indptr):
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+
+    @classmethod
+    def from_sparse(cls, matrix):
+        """The nonzero columns of each row of a sparse matrix."""
+        mask = sparse.csr_matrix(matrix, copy=True)
+        mask.eliminate_zeros()
+        return cls(mask.indices, mask.indptr)
+
+    @property
+    def max_length(self):
+        """Length of the longest list (before duplicates and unknown ids are dropped)."""
+        lengths = np.diff(self.indptr)
+        return int(lengths.max()) if lengths.size else 0
+
+    def rows(self, block, n_items, banned=None):
+        """Candidates of the rows of ``block`` as an array of shape (n_block, width):
+        increasing codes, then -1 wherever an entry was unknown, ``banned`` (a boolean mask
+        over items) or a duplicate; ``width`` is the longest list of the block."""
+        start, stop = self.indptr[block.start], self.indptr[block.stop]
+        lengths = np.diff(self.indptr[block.start : block.stop + 1])
+        width = int(lengths.max()) if lengths.size else 0
+        sentinel = n_items  # sorts after every real code
+        cols = np.full((lengths.shape[0], width), sentinel, dtype=np.int64)
+        values = self.codes[start:stop]
+        values = np.where(values < 0, sentinel, values)
+        if banned is not None:
+            values = np.where(banned[np.minimum(values, n_items - 1)] & (values < sentinel),
+                              sentinel, values)  # fmt: skip
+        pos = np.arange(stop - start) - np.repeat(self.indptr[block.start : block.stop] - start,
+                                                  lengths)  # fmt: skip
+        cols[np.repeat(np.arange(lengths.shape[0]), lengths), pos] = values
+        cols.sort(axis=1)
+        drop = cols == sentinel
+        drop[:, 1:] |= cols[:, 1:] == cols[:, :-1]
+        cols[drop] = -1
+        return cols
 
 
 def padded_rows(matrix):
@@ -279,6 +292,28 @@ def fill_holes(codes, n_items, forbidden=None):
         free = pool[~np.isin(pool, codes[r])]
         codes[r, holes] = free[: holes.shape[0]]
     return codes
+
+
+def in_rows(matrix, cols):
+    """Boolean array of ``cols``'s shape: whether ``cols[r, j]`` is stored in CSR row ``r``
+    of ``matrix`` (entries -1 are not). A binary search per entry: no sort of ``cols``.
+
+    Examples
+    --------
+    >>> in_rows(sparse.csr_matrix([[0, 1, 0], [1, 0, 1]]), np.array([[1, 2], [2, -1]])).tolist()
+    [[True, False], [True, False]]
+    """
+    matrix = sparse.csr_matrix(matrix)
+    if not matrix.has_sorted_indices:
+        matrix = matrix.sorted_indices()
+    n_items = matrix.shape[1]
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    stored = rows * n_items + matrix.indices  # increasing: rows, then sorted columns
+    query = np.arange(cols.shape[0], dtype=np.int64)[:, None] * n_items + cols
+    if not stored.size:
+        return np.zeros(cols.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(stored, query), stored.shape[0] - 1)
+    return (stored[pos] == query) & (cols >= 0)
 
 
 def cosine_normalize(vectors):
