@@ -49,6 +49,7 @@ from skadv.utils._ranking import (
     CandidateLists,
     cosine_normalize,
     fill_holes,
+    gather_scores,
     in_rows,
     padded_rows,
     row_blocks,
@@ -370,8 +371,8 @@ class BaseRecommender(BaseEstimator):
         -------
         items : ndarray of shape (n_users, n_out)
             Original item ids, best first. ``n_out = min(n, n_candidates)``, where
-            ``n_candidates`` counts the items that are candidates and not filtered (the
-            largest such count over the users for per-user candidates): a user with at
+            ``n_candidates`` is the number of items that are candidates and not filtered
+            (for per-user candidates: the length of the longest list), so a user with at
             least ``n`` eligible items gets exactly ``n`` of them. A slot a user cannot fill
             holds padding with score ``-inf``: an item the user has seen, or else another
             item, never a filtered one and never twice.
@@ -510,7 +511,8 @@ class BaseRecommender(BaseEstimator):
             out = None
             if known.any():
                 part = _factor_scores(fac, fac.user[c[known]],
-                                      cols if np.ndim(cols) == 1 else cols[known])  # fmt: skip
+                                      cols if np.ndim(cols) == 1 else cols[known],
+                                      n_jobs=getattr(self, "n_jobs", None))  # fmt: skip
                 if known.all():
                     return part
                 out = np.empty((c.shape[0],) + part.shape[1:], dtype=part.dtype)
@@ -536,10 +538,9 @@ class BaseRecommender(BaseEstimator):
         """
         n_filtered = 0 if filtered is None else filtered.shape[0]
         per_row = isinstance(candidates, CandidateLists)
-        if candidates is None and n_filtered:
-            candidates = np.setdiff1d(np.arange(self.n_items_), filtered)
         if candidates is None:
-            width, row_bytes = min(n, self.n_items_), self.n_items_ * BYTES_PER_SCORE
+            width = min(n, self.n_items_ - n_filtered)
+            row_bytes = self.n_items_ * BYTES_PER_SCORE
         elif per_row:
             longest = candidates.max_length
             width = min(n, longest, self.n_items_ - n_filtered)
@@ -567,8 +568,21 @@ class BaseRecommender(BaseEstimator):
             elif candidates is None and ranker is not None:
                 block_idx, block_vals = ranker(block, width, exclude)
             elif candidates is None:
+                n_block = block.stop - block.start
+                if n_filtered:  # full rows, the filtered columns excluded
+                    banned = sparse.csr_matrix(
+                        (np.ones(n_block * n_filtered, dtype=bool), np.tile(filtered, n_block),
+                         np.arange(n_block + 1) * n_filtered),
+                        shape=(n_block, self.n_items_),
+                    )  # fmt: skip
+                    exclude = banned if exclude is None else (exclude.astype(bool) + banned)
                 block_idx, block_vals = top_k(score(block, None), width, exclude=exclude,
                                               n_jobs=n_jobs)  # fmt: skip
+                if n_filtered:  # padding must not be a filtered item either
+                    hit = np.isin(block_idx, filtered)
+                    if hit.any():
+                        block_idx[hit] = -1
+                        block_idx = fill_holes(block_idx, self.n_items_, filtered)
             elif not per_row:
                 if exclude is not None:
                     exclude = exclude.tocsr()[:, candidates]
@@ -848,15 +862,13 @@ class BaseRecommender(BaseEstimator):
         return user_ids, _fold_in(fac, matrix, reg, self._typical_positive_score(fac))
 
     def _typical_positive_score(self, fac):
-        """Mean over training interactions of ``user . item`` (no bias), in blocks."""
-        coo = self.interactions_.tocoo()
-        if coo.nnz == 0:
+        """Mean over training interactions of ``user . item`` (no bias): one sparse product
+        (sum of each user's item factors), no gathered copy per interaction."""
+        pattern = (self.interactions_ != 0).astype(np.float64)
+        if pattern.nnz == 0:
             return 1.0
-        total = 0.0
-        for block in row_blocks(coo.nnz, 16 * fac.user.shape[1]):
-            u = fac.user[coo.row[block]].astype(np.float64)
-            total += float(np.einsum("ij,ij->", u, fac.item[coo.col[block]]))
-        return total / coo.nnz
+        summed = pattern @ fac.item.astype(np.float64)  # (n_users, k)
+        return float(np.einsum("ij,ij->", fac.user, summed, dtype=np.float64)) / pattern.nnz
 
     def _new_user_matrix(self, interactions, y):
         """Ids of the new users and their CSR (n_new_users, n_items_) of weights."""
@@ -1097,9 +1109,9 @@ def _take_columns(scores, cols):
     return np.take_along_axis(scores, cols, axis=1)
 
 
-def _factor_scores(fac, vectors, cols):
+def _factor_scores(fac, vectors, cols, n_jobs=None):
     """Dot-product scores of user ``vectors`` against the items ``cols`` (see
-    ``_take_columns``), gathering only those item factors."""
+    ``_take_columns``), reading only those item factors."""
     item, bias = fac.item, fac.item_bias
     vectors = vectors.astype(item.dtype, copy=False)
     if cols is None:
@@ -1108,10 +1120,7 @@ def _factor_scores(fac, vectors, cols):
     if np.ndim(cols) == 1:
         scores = vectors @ item[cols].T
     else:
-        # One small matrix-vector product per row: no (rows, width, k) temporary.
-        scores = np.empty(cols.shape, dtype=np.result_type(vectors, item))
-        for r in range(cols.shape[0]):
-            np.dot(item[cols[r]], vectors[r], out=scores[r])
+        scores = gather_scores(item, vectors, cols, n_jobs=n_jobs)
     if bias is not None:
         scores += bias[cols].astype(scores.dtype, copy=False)
     return scores
@@ -1120,9 +1129,10 @@ def _factor_scores(fac, vectors, cols):
 def _fold_in(fac, matrix, reg, target):
     """Ridge least-squares user vectors with the item factors fixed (see
     ``BaseRecommender.new_user_factors``): batched k x k solves, in blocks of users."""
-    Q = fac.item.astype(np.float64)
+    Q = fac.item
     k = Q.shape[1]
-    lam = float(reg) * float(np.mean(np.einsum("ij,ij->i", Q, Q))) if Q.size else 0.0
+    mean_sq = np.einsum("ij,ij->", Q, Q, dtype=np.float64) / max(Q.shape[0], 1)
+    lam = float(reg) * float(mean_sq)
     lam = lam if lam > 0 else float(reg)  # all-zero item factors: plain ridge
     out = np.zeros((matrix.shape[0], k), dtype=np.float64)
     width = int(np.diff(matrix.indptr).max()) if matrix.shape[0] else 0
@@ -1131,7 +1141,7 @@ def _fold_in(fac, matrix, reg, target):
         cols, _ = padded_rows(rows)
         weights = np.zeros(cols.shape)
         weights[cols >= 0] = rows.data  # padded_rows keeps CSR order: data lines up
-        Qg = Q[np.maximum(cols, 0)]  # padding has weight 0
+        Qg = Q[np.maximum(cols, 0)].astype(np.float64)  # padding has weight 0
         A = np.einsum("bl,blk,blj->bkj", weights, Qg, Qg) + lam * np.eye(k)
         rhs = np.einsum("bl,blk->bk", weights, Qg)
         out[block] = target * np.linalg.solve(A, rhs[:, :, None])[:, :, 0]

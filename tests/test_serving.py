@@ -388,3 +388,24 @@ def test_gan_augmenter_serves_through_its_estimator():
     assert np.isin(items, CANDIDATES).all()
     assert aug.similar_items(aug.estimator_.item_ids_[:1], n=2)[0].shape == (1, 2)
     assert aug.recommend_new_users([["n", CANDIDATES[0]]], n=2)[1].shape == (1, 2)
+
+
+def test_padding_is_never_a_filtered_item():
+    tiny = np.array([[0, 0], [0, 1], [0, 2], [1, 3], [1, 4]])
+    model = PopularityRecommender().fit(tiny)
+    items, scores = model.recommend([0], n=5, filter_items=[3])
+    assert items.shape == (1, 4) and 3 not in items[0].tolist()
+    assert scores[0, :1].tolist() == [1.0] and np.all(scores[0, 1:] == -np.inf)
+    items, scores = model.recommend([0], n=3, items=[[3, 4, 4, 99]], filter_items=[3])
+    assert items[0, 0] == 4 and 3 not in items[0].tolist() and len(set(items[0])) == 3
+
+
+def test_gather_scores_matches_numpy():
+    from skadv.utils._ranking import gather_scores
+
+    rng = np.random.default_rng(0)
+    item = rng.standard_normal((50, 7)).astype(np.float32)
+    vectors = rng.standard_normal((6, 7)).astype(np.float32)
+    cols = rng.integers(0, 50, (6, 9))
+    expected = np.einsum("bk,blk->bl", vectors.astype(np.float64), item[cols].astype(np.float64))
+    assert_allclose(gather_scores(item, vectors, cols, n_jobs=2), expected, rtol=1e-5)

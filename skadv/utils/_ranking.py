@@ -25,6 +25,7 @@ __all__ = [
     "check_scores",
     "cosine_normalize",
     "fill_holes",
+    "gather_scores",
     "in_rows",
     "padded_rows",
     "row_blocks",
@@ -292,6 +293,32 @@ def fill_holes(codes, n_items, forbidden=None):
         free = pool[~np.isin(pool, codes[r])]
         codes[r, holes] = free[: holes.shape[0]]
     return codes
+
+
+def gather_scores(item, vectors, cols, *, n_jobs=None):
+    """``out[r, j] = vectors[r] @ item[cols[r, j]]``, reading the rows of ``item`` in place.
+
+    The thin side of ``gather_dot`` in ``src_ext/_topk.pyx``: dtypes made equal (float32
+    or float64, the item factors'), C-contiguity, ``n_jobs`` mapped to threads.
+
+    Examples
+    --------
+    >>> item = np.arange(8.0).reshape(4, 2)
+    >>> gather_scores(item, np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[3, 0], [1, 1]]))
+    array([[6., 0.],
+           [3., 3.]])
+    """
+    from skadv._ext._topk import gather_dot
+
+    item = np.ascontiguousarray(item)
+    if item.dtype not in (np.float32, np.float64):
+        item = item.astype(np.float64)
+    vectors = np.ascontiguousarray(vectors, dtype=item.dtype)
+    cols = np.ascontiguousarray(cols, dtype=np.int64)
+    out = np.empty(cols.shape, dtype=item.dtype)
+    if cols.size:
+        gather_dot(item, vectors, cols, effective_n_threads(n_jobs), out)
+    return out
 
 
 def in_rows(matrix, cols):
