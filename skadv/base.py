@@ -1116,7 +1116,9 @@ def _factor_scores(fac, vectors, cols, n_jobs=None):
     vectors = vectors.astype(item.dtype, copy=False)
     if cols is None:
         scores = vectors @ item.T
-        return scores if bias is None else scores + bias.astype(scores.dtype, copy=False)
+        if bias is not None:
+            scores += bias.astype(scores.dtype, copy=False)  # in place: rows are large
+        return scores
     if np.ndim(cols) == 1:
         scores = vectors @ item[cols].T
     else:
