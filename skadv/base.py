@@ -53,6 +53,7 @@ from skadv.utils._ranking import (
     in_rows,
     padded_rows,
     row_blocks,
+    take_columns,
     top_k,
 )
 from skadv.utils._record import fit_record
@@ -506,7 +507,7 @@ class BaseRecommender(BaseEstimator):
         def score(block, cols):
             c = codes[block]
             if cols is None or fac is None:
-                return _take_columns(self.score_users(c), cols)
+                return take_columns(self.score_users(c), cols)
             known = c >= 0
             out = None
             if known.any():
@@ -518,7 +519,7 @@ class BaseRecommender(BaseEstimator):
                 out = np.empty((c.shape[0],) + part.shape[1:], dtype=part.dtype)
                 out[known] = part
             row = self.unknown_user_scores()
-            unknown = _take_columns(np.broadcast_to(row, (int((~known).sum()), row.shape[0])),
+            unknown = take_columns(np.broadcast_to(row, (int((~known).sum()), row.shape[0])),
                                     cols if np.ndim(cols) == 1 else cols[~known])  # fmt: skip
             if out is None:
                 return np.ascontiguousarray(unknown)
@@ -943,8 +944,10 @@ class BaseRecommender(BaseEstimator):
         Raises
         ------
         NotImplementedError
-            For a model with no fold-in (neither dot-product factors nor a family rule;
-            :class:`~skadv.PopularityRecommender` recommends the most popular items).
+            For a model with no fold-in: neither dot-product factors nor a family rule
+            (:class:`~skadv.PopularityRecommender` recommends the most popular items,
+            :class:`~skadv.CFGANRecommender` conditions its generator on the new profile;
+            NeuMF raises).
 
         Examples
         --------
@@ -1098,15 +1101,6 @@ def _first_index(inverse, n):
 def _frame_dtype(ids):
     """Column dtype of ids in a served frame: their own (object for Python ints >= 2**63)."""
     return ids.dtype if isinstance(ids, np.ndarray) and ids.dtype.kind in "iu" else object
-
-
-def _take_columns(scores, cols):
-    """``scores`` restricted to ``cols``: None (all), 1-d (shared) or 2-d (per row)."""
-    if cols is None:
-        return scores
-    if np.ndim(cols) == 1:
-        return scores[:, cols]
-    return np.take_along_axis(scores, cols, axis=1)
 
 
 def _factor_scores(fac, vectors, cols, n_jobs=None):

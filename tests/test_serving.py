@@ -368,7 +368,17 @@ def test_popularity_folds_in_as_popularity():
     assert_array_equal(items[0], top[top != model.item_ids_[0]][:4])
 
 
-@pytest.mark.parametrize("name", ["neumf", "cfgan"])
+def test_cfgan_folds_in_through_its_generator():
+    model = _fitted("cfgan")
+    user = model.user_ids_[4]
+    profile = model.item_ids_[model.interactions_[4].indices]
+    users, items, scores = model.recommend_new_users([["copy", i] for i in profile], n=5)
+    expected_items, expected_scores = model.recommend([user], n=5)
+    assert_array_equal(items, expected_items)
+    assert_allclose(scores, expected_scores, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["neumf"])
 def test_fold_in_without_factors_is_a_clear_error(name):
     model = _fitted(name)
     with pytest.raises(NotImplementedError, match="factors\\(\\) is None"):

@@ -4,6 +4,7 @@ import numpy as np
 
 from skadv.base import BaseRecommender
 from skadv.utils._params import BOOL, NONE, Interval, Options
+from skadv.utils._ranking import take_columns
 
 
 class PopularityRecommender(BaseRecommender):
@@ -78,8 +79,7 @@ class PopularityRecommender(BaseRecommender):
         # Everyone gets the same ranking: a new user's row is the items' scores.
         def score(block, cols):
             rows = np.broadcast_to(self.item_scores_, (block.stop - block.start, self.n_items_))
-            return np.array(rows if cols is None else np.take_along_axis(
-                rows, cols, axis=1) if np.ndim(cols) == 2 else rows[:, cols])  # fmt: skip
+            return np.array(take_columns(rows, cols))
 
         score.item_dim = None
         return score

@@ -29,6 +29,7 @@ __all__ = [
     "in_rows",
     "padded_rows",
     "row_blocks",
+    "take_columns",
     "top_k",
 ]
 
@@ -319,6 +320,26 @@ def gather_scores(item, vectors, cols, *, n_jobs=None):
     if cols.size:
         gather_dot(item, vectors, cols, effective_n_threads(n_jobs), out)
     return out
+
+
+def take_columns(scores, cols):
+    """``scores`` restricted to ``cols``: None (every column), a 1-d array of columns shared
+    by every row, or a 2-d array of columns per row (what a serving ``score(block, cols)``
+    callable of :class:`~skadv.base.BaseRecommender` receives).
+
+    Examples
+    --------
+    >>> scores = np.arange(6).reshape(2, 3)
+    >>> take_columns(scores, np.array([2, 0])).tolist()
+    [[2, 0], [5, 3]]
+    >>> take_columns(scores, np.array([[1], [2]])).tolist()
+    [[1], [5]]
+    """
+    if cols is None:
+        return scores
+    if np.ndim(cols) == 1:
+        return scores[:, cols]
+    return np.take_along_axis(scores, cols, axis=1)
 
 
 def in_rows(matrix, cols):
