@@ -293,12 +293,21 @@ class BaseRecommender(BaseEstimator):
                 if fac.item_bias is not None:
                     row += fac.item_bias
                 return row.astype(fac.item.dtype)
+        # A pass over every training user: computed once per fitted state (fit and
+        # partial_fit make a new fit_record_), not once per block of a serving call.
+        # The cache holds the objects themselves (not their ids, which a refit may reuse).
+        cached = getattr(self, "_mean_row_cache", None)
+        if (cached is not None and cached[0] is self.fit_record_
+                and cached[1] is self.interactions_ and cached[2].shape[0] == self.n_items_):
+            return cached[2]  # fmt: skip
         total, dtype = np.zeros(self.n_items_, dtype=np.float64), np.float64
         for block in row_blocks(self.n_users_, self.n_items_ * BYTES_PER_SCORE):
             rows = self._user_item_scores(np.arange(block.start, block.stop, dtype=np.int32))
             total += rows.sum(axis=0, dtype=np.float64)
             dtype = rows.dtype
-        return (total / max(self.n_users_, 1)).astype(dtype)
+        row = (total / max(self.n_users_, 1)).astype(dtype)
+        self._mean_row_cache = (self.fit_record_, self.interactions_, row)
+        return row
 
     # ----------------------------------------------------------------- public API
     def predict(self, X):

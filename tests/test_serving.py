@@ -419,3 +419,16 @@ def test_gather_scores_matches_numpy():
     cols = rng.integers(0, 50, (6, 9))
     expected = np.einsum("bk,blk->bl", vectors.astype(np.float64), item[cols].astype(np.float64))
     assert_allclose(gather_scores(item, vectors, cols, n_jobs=2), expected, rtol=1e-5)
+
+
+def test_average_user_row_follows_a_refit():
+    pytest.importorskip("torch")
+    from skadv.augmentation import CFGANRecommender
+
+    model = CFGANRecommender(n_epochs=1, random_state=0).fit(X)
+    first = model.unknown_user_scores()
+    assert model.unknown_user_scores() is not None  # served from the cache the second time
+    model.fit(X[: len(X) // 2])
+    mean_row = model.score_users(np.arange(model.n_users_)).astype(np.float64).mean(axis=0)
+    assert_allclose(np.sort(model.unknown_user_scores()), np.sort(mean_row), rtol=1e-5)
+    assert first.shape[0] == 40 and model.unknown_user_scores().shape[0] == model.n_items_
