@@ -432,3 +432,15 @@ def test_average_user_row_follows_a_refit():
     mean_row = model.score_users(np.arange(model.n_users_)).astype(np.float64).mean(axis=0)
     assert_allclose(np.sort(model.unknown_user_scores()), np.sort(mean_row), rtol=1e-5)
     assert first.shape[0] == 40 and model.unknown_user_scores().shape[0] == model.n_items_
+
+
+def test_top_k_finds_nan_in_its_scan_even_at_excluded_items():
+    from skadv.utils._ranking import top_k
+
+    scores = np.array([[0.5, np.nan, 0.1], [0.2, 0.3, 0.4]])
+    with pytest.raises(ValueError, match="NaN"):
+        top_k(scores, 1)
+    with pytest.raises(ValueError, match="NaN"):
+        top_k(scores, 1, exclude=sparse.csr_matrix([[0, 1, 0], [0, 0, 0]]))
+    idx, _ = top_k(np.array([[0.5, -np.inf, np.inf]]), 3)
+    assert idx.tolist() == [[2, 0, 1]]

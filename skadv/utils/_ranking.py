@@ -58,11 +58,12 @@ def row_blocks(n_rows, row_bytes, working_memory=None):
     return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
 
 
-def check_scores(scores, name="scores"):
+def check_scores(scores, name="scores", *, check_nan=True):
     """Return ``scores`` as a C-contiguous 2-d float32/float64 array without NaN.
 
     Other numeric dtypes (integers, bool, float16) are converted to float64; ``-inf`` and
-    ``+inf`` are valid scores.
+    ``+inf`` are valid scores. ``check_nan=False`` leaves the NaN check to the caller
+    (``top_k``'s kernel counts NaN during its scan: no separate pass).
     """
     if sparse.issparse(scores):
         raise TypeError(f"{name} must be a dense array, not a sparse matrix.")
@@ -76,7 +77,7 @@ def check_scores(scores, name="scores"):
             f"{name} must be 2-dimensional (n_users, n_items), got shape {scores.shape}."
         )
     scores = np.ascontiguousarray(scores)
-    if np.isnan(scores).any():
+    if check_nan and np.isnan(scores).any():
         raise ValueError(f"{name} contains NaN; NaN cannot be ranked.")
     return scores
 
@@ -173,7 +174,7 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
     """
     from skadv._ext._topk import topk_exclude
 
-    scores = check_scores(scores)
+    scores = check_scores(scores, check_nan=False)  # the kernel counts NaN as it scans
     n_rows, n_items = scores.shape
     check_params({"k": (k, [Interval("int", 1, n_items)])}, caller="top_k")
     k = int(k)
@@ -184,8 +185,8 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
     indices = mask.indices.astype(np.int32) if mask.nnz else np.zeros(1, dtype=np.int32)
     out_idx = np.empty((n_rows, k), dtype=np.int64)
     out_val = np.empty((n_rows, k), dtype=scores.dtype)
-    if n_rows:
-        topk_exclude(scores, indptr, indices, k, n_threads, out_idx, out_val)
+    if n_rows and topk_exclude(scores, indptr, indices, k, n_threads, out_idx, out_val):
+        raise ValueError("scores contains NaN; NaN cannot be ranked.")
     return out_idx, out_val
 
 
