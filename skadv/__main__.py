@@ -378,7 +378,9 @@ def _serve(argv):
             return model.similar_items(block, n=args.n, as_frame=True)
 
     n_rows = 0
-    with _Writer(out) as writer, _progress(len(ids), command) as bar:
+    columns = ["user", "rank", "item", "score"] if command == "recommend" else (
+        ["item", "rank", "similar_item", "score"])  # fmt: skip
+    with _Writer(out, columns) as writer, _progress(len(ids), command) as bar:
         for start in range(0, len(ids), args.batch_size):
             block = ids[start : start + args.batch_size]
             frame = serve(block)
@@ -430,8 +432,9 @@ def _read_ids(path, column, known):
 class _Writer:
     """Appends DataFrames to a CSV or Parquet file, one block at a time."""
 
-    def __init__(self, path):
+    def __init__(self, path, columns):
         self.path, self.parquet, self.handle = path, path.suffix.lower() == ".parquet", None
+        self.columns = columns  # of the empty file written when no row comes
 
     def __enter__(self):
         return self
@@ -456,8 +459,14 @@ class _Writer:
     def __exit__(self, *exc):
         if self.handle is not None:
             self.handle.close()
-        elif not exc[0]:  # nothing written: still leave a valid (empty) file
-            Path(self.path).write_text("" if self.parquet else "", encoding="utf-8")
+        elif not exc[0]:  # nothing written: still leave a valid file, with no rows
+            if self.parquet:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                pq.write_table(pa.table({name: [] for name in self.columns}), self.path)
+            else:
+                Path(self.path).write_text(",".join(self.columns) + "\n", encoding="utf-8")
         return False
 
 

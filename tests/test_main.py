@@ -130,3 +130,12 @@ def test_serving_rejects_an_unknown_output_suffix(saved_model, tmp_path, capsys)
     with pytest.raises(SystemExit):
         main(["recommend", "--model", str(path), "--users", "u.txt", "--out", "recs.xlsx"])
     assert ".csv or .parquet" in capsys.readouterr().err
+
+
+def test_no_users_leaves_a_csv_with_the_header(saved_model, tmp_path):
+    _, path = saved_model
+    (tmp_path / "empty.txt").write_text("")
+    out = tmp_path / "recs.csv"
+    main(["recommend", "--model", str(path), "--users", str(tmp_path / "empty.txt"),
+          "--out", str(out)])  # fmt: skip
+    assert out.read_text() == "user,rank,item,score\n"
