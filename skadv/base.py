@@ -297,8 +297,12 @@ class BaseRecommender(BaseEstimator):
         # partial_fit make a new fit_record_), not once per block of a serving call.
         # The cache holds the objects themselves (not their ids, which a refit may reuse).
         cached = getattr(self, "_mean_row_cache", None)
-        if (cached is not None and cached[0] is self.fit_record_
-                and cached[1] is self.interactions_ and cached[2].shape[0] == self.n_items_):
+        if (
+            cached is not None
+            and cached[0] is self.fit_record_
+            and cached[1] is self.interactions_
+            and cached[2].shape[0] == self.n_items_
+        ):
             return cached[2]  # fmt: skip
         total, dtype = np.zeros(self.n_items_, dtype=np.float64), np.float64
         for block in row_blocks(self.n_users_, self.n_items_ * BYTES_PER_SCORE):
@@ -874,11 +878,18 @@ class BaseRecommender(BaseEstimator):
     def _typical_positive_score(self, fac):
         """Mean over training interactions of ``user . item`` (no bias): one sparse product
         (sum of each user's item factors), no gathered copy per interaction."""
+        # What the value depends on (fit and partial_fit make a new fit_record_).
+        state = (self.fit_record_, self.interactions_, fac.user, fac.item)
+        cached = getattr(self, "_typical_score_cache", None)
+        if cached is not None and all(a is b for a, b in zip(cached[0], state, strict=True)):
+            return cached[1]
         pattern = (self.interactions_ != 0).astype(np.float64)
-        if pattern.nnz == 0:
-            return 1.0
-        summed = pattern @ fac.item.astype(np.float64)  # (n_users, k)
-        return float(np.einsum("ij,ij->", fac.user, summed, dtype=np.float64)) / pattern.nnz
+        value = 1.0
+        if pattern.nnz:
+            summed = pattern @ fac.item.astype(np.float64)  # (n_users, k)
+            value = float(np.einsum("ij,ij->", fac.user, summed, dtype=np.float64)) / pattern.nnz
+        self._typical_score_cache = (state, value)
+        return value
 
     def _new_user_matrix(self, interactions, y):
         """Ids of the new users and their CSR (n_new_users, n_items_) of weights."""
