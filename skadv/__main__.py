@@ -8,6 +8,15 @@ injected into the training data), then top-5 recommendations for a few users (mo
 MovieLens). ``--gan`` adds ``GANAugmenter`` around APR (needs PyTorch). With
 ``--plot DIR`` and matplotlib installed it also writes the training curves and the robustness
 curves there as PNG files.
+
+Batch serving of a model saved with :func:`skadv.io.dump` (see ``docs/serving.rst``)::
+
+    python -m skadv recommend --model model.skops --users users.txt --n 20 --out recs.parquet
+    python -m skadv similar --model model.skops --items items.csv --n 20 --out similar.csv
+
+Users (items) are read from a text file (one id per line), or a column of a CSV or Parquet
+file; results are written in blocks (bounded memory) as CSV or Parquet, by the suffix of
+``--out``, with a progress bar when tqdm is installed and the output is a terminal.
 """
 
 import argparse
@@ -25,11 +34,22 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default is None else super()._get_help_string(action)
 
 
+SUBCOMMANDS = {
+    "recommend": "top-n items for users of a file, from a model saved with skadv.io.dump",
+    "similar": "most similar items for items of a file (cosine of the item embeddings)",
+}
+
+
 def _parse_args(argv):
+    epilog = "subcommands (serving a saved model; `python -m skadv SUBCOMMAND --help`):\n" + (
+        "\n".join(f"  {name:<10} {text}" for name, text in SUBCOMMANDS.items())
+    )
     parser = argparse.ArgumentParser(
         prog="skadv",
-        description="Demo: BPR vs adversarially trained (APR) matrix factorization.",
-        formatter_class=_DefaultsFormatter,
+        description="Demo: BPR vs adversarially trained (APR) matrix factorization. With a "
+        "subcommand (recommend, similar): batch serving of a saved model.",
+        epilog=epilog,
+        formatter_class=_EpilogDefaultsFormatter,
     )
     parser.add_argument(
         "--movielens",
@@ -82,6 +102,10 @@ def _parse_args(argv):
     return args
 
 
+class _EpilogDefaultsFormatter(_DefaultsFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown, and the subcommand list kept as written."""
+
+
 def _movielens_folder(path):
     """The folder holding u.data: ``path`` itself or its ``ml-100k`` child, or the folder of
     a file given instead (``ml-100k/u.data``); None when there is none."""
@@ -105,7 +129,15 @@ def _load(args):
 
 
 def main(argv=None):
-    """Run the demo; returns the process exit code."""
+    """Run the demo, or a serving subcommand; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return _serve(argv)
+    return _demo(argv)
+
+
+def _demo(argv):
+    """The demo (``python -m skadv`` with no subcommand)."""
     from sklearn.model_selection import GridSearchCV
 
     from skadv import AdversarialMFRecommender, PopularityRecommender
@@ -245,6 +277,218 @@ def _plot(folder, models, X_test, eps, seed):
     display.figure_.savefig(folder / "robustness_curves.png", dpi=120)
     plt.close("all")
     print(f"\nfigures written to {folder}/: training_curves.png, robustness_curves.png")
+
+
+# ------------------------------------------------------------------------------ serving
+def _serve_parser(command):
+    parser = argparse.ArgumentParser(
+        prog=f"skadv {command}",
+        description=SUBCOMMANDS[command],
+        formatter_class=_DefaultsFormatter,
+    )
+    what = "users" if command == "recommend" else "items"
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="FILE",
+        help="model saved with skadv.io.dump (skops format)",
+    )
+    parser.add_argument(
+        f"--{what}",
+        required=True,
+        metavar="FILE",
+        help=f"{what}: one id per line (.txt), or a column of a .csv or .parquet file",
+    )
+    parser.add_argument(
+        "--column",
+        default=None,
+        help=f"column of a CSV/Parquet --{what} file (default: the first)",
+    )
+    parser.add_argument("--n", type=int, default=10, help="items per row")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="output: .csv or .parquet (Parquet needs pyarrow)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=10_000, help=f"{what} per written block (bounds memory)"
+    )
+    if command == "recommend":
+        parser.add_argument(
+            "--candidates",
+            metavar="FILE",
+            default=None,
+            help="only rank these items (one id per line, or a column)",
+        )
+        parser.add_argument(
+            "--filter-items", metavar="FILE", default=None, help="never recommend these items"
+        )
+        parser.add_argument(
+            "--exclude-seen",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="leave out items seen in training",
+        )
+    parser.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="extra type name to trust when loading (repeatable)",
+    )
+    return parser
+
+
+def _serve(argv):
+    """``python -m skadv recommend|similar ...``: read ids, serve in blocks, write."""
+    command, rest = argv[0], argv[1:]
+    parser = _serve_parser(command)
+    args = parser.parse_args(rest)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        parser.error(f"--out {out}: use a .csv or .parquet file name.")
+    if out.suffix.lower() == ".parquet" and not _has_pyarrow():
+        parser.error(
+            f"--out {out}: Parquet output needs pyarrow (pip install pyarrow); "
+            "or write CSV: --out recs.csv."
+        )
+    if args.n < 1 or args.batch_size < 1:
+        parser.error("--n and --batch-size must be at least 1.")
+    from skadv.io import load
+
+    model = load(args.model, trusted=args.trust)
+    estimator = getattr(model, "estimator_", model)  # GANAugmenter serves through it
+    known = estimator.user_ids_ if command == "recommend" else estimator.item_ids_
+    ids = _read_ids(
+        getattr(args, "users" if command == "recommend" else "items"), args.column, known
+    )
+    if command == "recommend":
+        options = {"exclude_seen": args.exclude_seen}
+        if args.candidates:
+            options["items"] = _read_ids(args.candidates, None, estimator.item_ids_)
+        if args.filter_items:
+            options["filter_items"] = _read_ids(args.filter_items, None, estimator.item_ids_)
+
+        def serve(block):
+            return model.recommend(block, n=args.n, as_frame=True, **options)
+    else:
+
+        def serve(block):
+            return model.similar_items(block, n=args.n, as_frame=True)
+
+    n_rows = 0
+    columns = ["user", "rank", "item", "score"] if command == "recommend" else (
+        ["item", "rank", "similar_item", "score"])  # fmt: skip
+    with _Writer(out, columns) as writer, _progress(len(ids), command) as bar:
+        for start in range(0, len(ids), args.batch_size):
+            block = ids[start : start + args.batch_size]
+            frame = serve(block)
+            writer.write(frame)
+            n_rows += len(frame)
+            bar.update(len(block))
+    print(
+        f"{n_rows} rows for {len(ids)} {'users' if command == 'recommend' else 'items'} "
+        f"written to {out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _has_pyarrow():
+    import importlib.util
+
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+def _read_ids(path, column, known):
+    """Ids from a text file (one per line), or a column of a CSV/Parquet file, cast to the
+    type of the model's ``known`` ids (a text file's "196" is the integer 196 for a model
+    fitted on integers)."""
+    import pandas as pd
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        values = frame[column] if column else frame.iloc[:, 0]
+    elif suffix == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        values = frame[column] if column else frame.iloc[:, 0]
+    else:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        values = pd.Series([line.strip() for line in lines if line.strip()], dtype=object)
+    values = values.to_numpy(dtype=object)
+    if known.dtype.kind in "iu" or (len(known) and all(isinstance(v, int) for v in known[:100])):
+        try:
+            return np.array([int(v) for v in values], dtype=object)
+        except ValueError:
+            pass  # not integers: left as read, and the model names the cast to do
+    elif len(known) and all(isinstance(v, str) for v in known[:100]):
+        return np.array([str(v) for v in values], dtype=object)
+    return values
+
+
+class _Writer:
+    """Appends DataFrames to a CSV or Parquet file, one block at a time."""
+
+    def __init__(self, path, columns):
+        self.path, self.parquet, self.handle = path, path.suffix.lower() == ".parquet", None
+        self.columns = columns  # of the empty file written when no row comes
+
+    def __enter__(self):
+        return self
+
+    def write(self, frame):
+        if not len(frame):
+            return
+        if self.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self.handle is None:
+                self.handle = pq.ParquetWriter(self.path, table.schema)
+            self.handle.write_table(table.cast(self.handle.schema))
+        else:
+            first = self.handle is None
+            if first:
+                self.handle = open(self.path, "w", encoding="utf-8", newline="")
+            frame.to_csv(self.handle, header=first, index=False)
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            self.handle.close()
+        elif not exc[0]:  # nothing written: still leave a valid file, with no rows
+            if self.parquet:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                pq.write_table(pa.table({name: [] for name in self.columns}), self.path)
+            else:
+                Path(self.path).write_text(",".join(self.columns) + "\n", encoding="utf-8")
+        return False
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+
+def _progress(total, command):
+    """A tqdm bar (hidden off a terminal) when tqdm is installed, else nothing."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
+    unit = "user" if command == "recommend" else "item"
+    return tqdm(total=total, unit=unit, desc=command, disable=None)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import its own layer and the layers below it::
     7  skadv.detection
     8  skadv.evaluation
     9  skadv.plotting
-    10 skadv (the top-level ``__init__``) and skadv.__main__
+    10 skadv (the top-level ``__init__``), skadv.__main__ and skadv.io (persistence: knows
+       every skadv type, reading the package's source)
 
 Every import of a skadv module is read from the source (``import a.b``, ``from a import b``;
 ``from a import b`` counts as an import of the module ``a.b`` when that is a module, else of
@@ -67,6 +68,7 @@ LAYERS = {
     "skadv.evaluation": 8,
     "skadv.plotting": 9,
     "skadv.__main__": 10,
+    "skadv.io": 10,
 }
 TOP = 10  # skadv/__init__.py: exactly "skadv"; a new top-level module must be placed above
 FAMILIES = ("skadv.baseline", "skadv.mf", "skadv.neural", "skadv.augmentation")

@@ -23,19 +23,20 @@ class DotProductRanker:
         self.Q = torch.from_numpy(np.ascontiguousarray(item)).to(self.device)
         self.bias = None if bias is None else torch.from_numpy(
             np.asarray(bias, dtype=item.dtype)).to(self.device)  # fmt: skip
-        self.popularity = torch.from_numpy(
-            model.item_popularity_.astype(item.dtype)).to(self.device)  # fmt: skip
+        # The row of users not seen in fit (the scoring protocol's code -1).
+        self.unknown_row = torch.from_numpy(
+            model.score_users(np.array([-1]))[0].astype(item.dtype)).to(self.device)  # fmt: skip
 
     def top_k(self, user_codes, n, exclude=None):
         """``(indices, scores)`` as NumPy arrays of shape (len(user_codes), n); code -1 rows
-        are scored by item popularity; ``exclude``: CSR rows of items to leave out."""
+        are scored as ``model.score_users([-1])``; ``exclude``: CSR rows of items to leave out."""
         with torch.no_grad():
             codes = torch.from_numpy(np.asarray(user_codes, dtype=np.int64)).to(self.device)
             known = codes >= 0
             scores = self.P.index_select(0, codes.clamp(min=0)) @ self.Q.T
             if self.bias is not None:
                 scores += self.bias
-            scores[~known] = self.popularity
+            scores[~known] = self.unknown_row
             excluded = torch.zeros(scores.shape, dtype=torch.bool, device=self.device)
             if exclude is not None and exclude.nnz:
                 exclude = exclude.tocsr()

@@ -241,11 +241,26 @@ class GANAugmenter(BaseInteractionSampler):
         check_is_fitted(self)
         return self.estimator_.predict(X)
 
-    def recommend(self, users, n=10, *, exclude_seen=True):
+    def recommend(self, users, n=10, **kwargs):
         """``estimator_.recommend``: top-``n`` items per user (see
-        :meth:`skadv.base.BaseRecommender.recommend`)."""
+        :meth:`skadv.base.BaseRecommender.recommend` for the keyword arguments)."""
         check_is_fitted(self)
-        return self.estimator_.recommend(users, n, exclude_seen=exclude_seen)
+        return self.estimator_.recommend(users, n, **kwargs)
+
+    def recommend_new_users(self, interactions, n=10, **kwargs):
+        """``estimator_.recommend_new_users``: fold-in of users not seen in ``fit``."""
+        check_is_fitted(self)
+        return self.estimator_.recommend_new_users(interactions, n, **kwargs)
+
+    def similar_items(self, items, n=10, **kwargs):
+        """``estimator_.similar_items``: nearest items by cosine of the embeddings."""
+        check_is_fitted(self)
+        return self.estimator_.similar_items(items, n, **kwargs)
+
+    def similar_users(self, users, n=10, **kwargs):
+        """``estimator_.similar_users``: nearest users by cosine of the embeddings."""
+        check_is_fitted(self)
+        return self.estimator_.similar_users(users, n, **kwargs)
 
     def score(self, X, y=None):
         """``estimator_.score(X, y)``: NDCG@10 on held-out interactions."""

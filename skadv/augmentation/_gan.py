@@ -48,7 +48,7 @@ from skadv.utils._params import (
     check_params,
 )
 from skadv.utils._random import check_random_state, draw_seeds
-from skadv.utils._ranking import row_blocks
+from skadv.utils._ranking import row_blocks, take_columns
 from skadv.utils._threads import effective_n_threads
 from skadv.utils._validation import check_interactions, encode_ids
 
@@ -492,6 +492,17 @@ class CFGANRecommender(BaseRecommender):
 
     def _user_item_scores(self, user_codes):
         return self._logits(binary_pattern(self.interactions_)[user_codes].toarray())
+
+    def _new_user_scores(self, matrix, reg):
+        # The generator is conditioned on a profile: a new user's profile is its condition,
+        # so serving a new user is the same forward pass as for a training user.
+        conditions = binary_pattern(matrix)
+
+        def score(block, cols):
+            return take_columns(self._logits(conditions[block].toarray()), cols)
+
+        score.item_dim = None
+        return score
 
     def generate(self, user_codes, rng):
         """Generated vectors :math:`\\hat r_u` (float32, in (0, 1)) of users given by code,

@@ -4,6 +4,7 @@ import numpy as np
 
 from skadv.base import BaseRecommender
 from skadv.utils._params import BOOL, NONE, Interval, Options
+from skadv.utils._ranking import take_columns
 
 
 class PopularityRecommender(BaseRecommender):
@@ -73,3 +74,12 @@ class PopularityRecommender(BaseRecommender):
 
     def _pair_scores(self, user_codes, item_codes):
         return self.item_scores_[item_codes]
+
+    def _new_user_scores(self, matrix, reg):
+        # Everyone gets the same ranking: a new user's row is the items' scores.
+        def score(block, cols):
+            rows = np.broadcast_to(self.item_scores_, (block.stop - block.start, self.n_items_))
+            return np.array(take_columns(rows, cols))
+
+        score.item_dim = None
+        return score

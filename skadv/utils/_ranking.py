@@ -18,7 +18,20 @@ from scipy import sparse
 from skadv.utils._params import Interval, check_params
 from skadv.utils._threads import effective_n_threads
 
-__all__ = ["BYTES_PER_SCORE", "check_exclude", "check_scores", "row_blocks", "top_k"]
+__all__ = [
+    "BYTES_PER_SCORE",
+    "CandidateLists",
+    "check_exclude",
+    "check_scores",
+    "cosine_normalize",
+    "fill_holes",
+    "gather_scores",
+    "in_rows",
+    "padded_rows",
+    "row_blocks",
+    "take_columns",
+    "top_k",
+]
 
 #: Bytes of working memory per item and user when ranking a block of users: a float64 score
 #: and the copy ``top_k`` may make of it. Blocks of users are sized so that this times
@@ -45,11 +58,12 @@ def row_blocks(n_rows, row_bytes, working_memory=None):
     return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
 
 
-def check_scores(scores, name="scores"):
+def check_scores(scores, name="scores", *, check_nan=True):
     """Return ``scores`` as a C-contiguous 2-d float32/float64 array without NaN.
 
     Other numeric dtypes (integers, bool, float16) are converted to float64; ``-inf`` and
-    ``+inf`` are valid scores.
+    ``+inf`` are valid scores. ``check_nan=False`` leaves the NaN check to the caller
+    (``top_k``'s kernel counts NaN during its scan: no separate pass).
     """
     if sparse.issparse(scores):
         raise TypeError(f"{name} must be a dense array, not a sparse matrix.")
@@ -63,7 +77,7 @@ def check_scores(scores, name="scores"):
             f"{name} must be 2-dimensional (n_users, n_items), got shape {scores.shape}."
         )
     scores = np.ascontiguousarray(scores)
-    if np.isnan(scores).any():
+    if check_nan and np.isnan(scores).any():
         raise ValueError(f"{name} contains NaN; NaN cannot be ranked.")
     return scores
 
@@ -160,7 +174,7 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
     """
     from skadv._ext._topk import topk_exclude
 
-    scores = check_scores(scores)
+    scores = check_scores(scores, check_nan=False)  # the kernel counts NaN as it scans
     n_rows, n_items = scores.shape
     check_params({"k": (k, [Interval("int", 1, n_items)])}, caller="top_k")
     k = int(k)
@@ -171,6 +185,194 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
     indices = mask.indices.astype(np.int32) if mask.nnz else np.zeros(1, dtype=np.int32)
     out_idx = np.empty((n_rows, k), dtype=np.int64)
     out_val = np.empty((n_rows, k), dtype=scores.dtype)
-    if n_rows:
-        topk_exclude(scores, indptr, indices, k, n_threads, out_idx, out_val)
+    if n_rows and topk_exclude(scores, indptr, indices, k, n_threads, out_idx, out_val):
+        raise ValueError("scores contains NaN; NaN cannot be ranked.")
     return out_idx, out_val
+
+
+# ------------------------------------------------------------------ serving helpers
+class CandidateLists:
+    """Per-row candidate item codes, stored flat (CSR-like) and expanded block by block.
+
+    Parameters
+    ----------
+    codes : ndarray of int of shape (n_total,)
+        Candidate codes of every row, concatenated; -1 marks an unknown id (ignored).
+    indptr : ndarray of int of shape (n_rows + 1,)
+        Row ``r`` holds ``codes[indptr[r]:indptr[r + 1]]`` (in any order, duplicates allowed).
+
+    Examples
+    --------
+    >>> lists = CandidateLists(np.array([3, 1, 3, -1, 0]), np.array([0, 3, 5]))
+    >>> lists.rows(slice(0, 2), 4, banned=np.array([False, True, False, False])).tolist()
+    [[3, -1, -1], [0, -1, -1]]
+    """
+
+    def __init__(self, codes, indptr):
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+
+    @classmethod
+    def from_sparse(cls, matrix):
+        """The nonzero columns of each row of a sparse matrix."""
+        mask = sparse.csr_matrix(matrix, copy=True)
+        mask.eliminate_zeros()
+        return cls(mask.indices, mask.indptr)
+
+    @property
+    def max_length(self):
+        """Length of the longest list (before duplicates and unknown ids are dropped)."""
+        lengths = np.diff(self.indptr)
+        return int(lengths.max()) if lengths.size else 0
+
+    def rows(self, block, n_items, banned=None):
+        """Candidates of the rows of ``block`` as an array of shape (n_block, width):
+        increasing codes, then -1 wherever an entry was unknown, ``banned`` (a boolean mask
+        over items) or a duplicate; ``width`` is the longest list of the block."""
+        start, stop = self.indptr[block.start], self.indptr[block.stop]
+        lengths = np.diff(self.indptr[block.start : block.stop + 1])
+        width = int(lengths.max()) if lengths.size else 0
+        sentinel = n_items  # sorts after every real code
+        cols = np.full((lengths.shape[0], width), sentinel, dtype=np.int64)
+        values = self.codes[start:stop]
+        values = np.where(values < 0, sentinel, values)
+        if banned is not None:
+            values = np.where(banned[np.minimum(values, n_items - 1)] & (values < sentinel),
+                              sentinel, values)  # fmt: skip
+        pos = np.arange(stop - start) - np.repeat(self.indptr[block.start : block.stop] - start,
+                                                  lengths)  # fmt: skip
+        cols[np.repeat(np.arange(lengths.shape[0]), lengths), pos] = values
+        cols.sort(axis=1)
+        drop = cols == sentinel
+        drop[:, 1:] |= cols[:, 1:] == cols[:, :-1]
+        cols[drop] = -1
+        return cols
+
+
+def padded_rows(matrix):
+    """The column indices of each CSR row, left-aligned in a dense array padded with -1.
+
+    Returns
+    -------
+    codes : ndarray of shape (n_rows, max_row_length), int64
+    lengths : ndarray of shape (n_rows,), int64
+
+    Examples
+    --------
+    >>> codes, lengths = padded_rows(sparse.csr_matrix([[0, 1, 1], [1, 0, 0]]))
+    >>> codes.tolist(), lengths.tolist()
+    ([[1, 2], [0, -1]], [2, 1])
+    """
+    lengths = np.diff(matrix.indptr).astype(np.int64)
+    width = int(lengths.max()) if lengths.size else 0
+    codes = np.full((matrix.shape[0], width), -1, dtype=np.int64)
+    pos = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], lengths)
+    codes[np.repeat(np.arange(matrix.shape[0]), lengths), pos] = matrix.indices
+    return codes, lengths
+
+
+def fill_holes(codes, n_items, forbidden=None):
+    """Replace the -1 slots of each row of ``codes`` by the lowest item codes that are neither
+    in the row nor ``forbidden`` (in place; returns ``codes``).
+
+    What pads a row of ``recommend`` that has fewer eligible items than requested: the
+    padding (score ``-inf``) is never a filtered item nor a duplicate.
+
+    Examples
+    --------
+    >>> fill_holes(np.array([[2, -1, -1]]), 5, forbidden=np.array([0])).tolist()
+    [[2, 1, 3]]
+    """
+    rows = np.flatnonzero((codes < 0).any(axis=1))
+    if not rows.size:
+        return codes
+    forbidden = np.zeros(0, dtype=np.int64) if forbidden is None else np.asarray(forbidden)
+    # Enough low codes to fill any row: at most width are in the row and len(forbidden) banned.
+    pool = np.arange(min(n_items, 2 * codes.shape[1] + forbidden.shape[0]), dtype=np.int64)
+    pool = pool[~np.isin(pool, forbidden)]
+    for r in rows:
+        holes = np.flatnonzero(codes[r] < 0)
+        free = pool[~np.isin(pool, codes[r])]
+        codes[r, holes] = free[: holes.shape[0]]
+    return codes
+
+
+def gather_scores(item, vectors, cols, *, n_jobs=None):
+    """``out[r, j] = vectors[r] @ item[cols[r, j]]``, reading the rows of ``item`` in place.
+
+    The thin side of ``gather_dot`` in ``src_ext/_topk.pyx``: dtypes made equal (float32
+    or float64, the item factors'), C-contiguity, ``n_jobs`` mapped to threads.
+
+    Examples
+    --------
+    >>> item = np.arange(8.0).reshape(4, 2)
+    >>> gather_scores(item, np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[3, 0], [1, 1]]))
+    array([[6., 0.],
+           [3., 3.]])
+    """
+    from skadv._ext._topk import gather_dot
+
+    item = np.ascontiguousarray(item)
+    if item.dtype not in (np.float32, np.float64):
+        item = item.astype(np.float64)
+    vectors = np.ascontiguousarray(vectors, dtype=item.dtype)
+    cols = np.ascontiguousarray(cols, dtype=np.int64)
+    out = np.empty(cols.shape, dtype=item.dtype)
+    if cols.size:
+        gather_dot(item, vectors, cols, effective_n_threads(n_jobs), out)
+    return out
+
+
+def take_columns(scores, cols):
+    """``scores`` restricted to ``cols``: None (every column), a 1-d array of columns shared
+    by every row, or a 2-d array of columns per row (what a serving ``score(block, cols)``
+    callable of :class:`~skadv.base.BaseRecommender` receives).
+
+    Examples
+    --------
+    >>> scores = np.arange(6).reshape(2, 3)
+    >>> take_columns(scores, np.array([2, 0])).tolist()
+    [[2, 0], [5, 3]]
+    >>> take_columns(scores, np.array([[1], [2]])).tolist()
+    [[1], [5]]
+    """
+    if cols is None:
+        return scores
+    if np.ndim(cols) == 1:
+        return scores[:, cols]
+    return np.take_along_axis(scores, cols, axis=1)
+
+
+def in_rows(matrix, cols):
+    """Boolean array of ``cols``'s shape: whether ``cols[r, j]`` is stored in CSR row ``r``
+    of ``matrix`` (entries -1 are not). A binary search per entry: no sort of ``cols``.
+
+    Examples
+    --------
+    >>> in_rows(sparse.csr_matrix([[0, 1, 0], [1, 0, 1]]), np.array([[1, 2], [2, -1]])).tolist()
+    [[True, False], [True, False]]
+    """
+    matrix = sparse.csr_matrix(matrix)
+    if not matrix.has_sorted_indices:
+        matrix = matrix.sorted_indices()
+    n_items = matrix.shape[1]
+    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    stored = rows * n_items + matrix.indices  # increasing: rows, then sorted columns
+    query = np.arange(cols.shape[0], dtype=np.int64)[:, None] * n_items + cols
+    if not stored.size:
+        return np.zeros(cols.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(stored, query), stored.shape[0] - 1)
+    return (stored[pos] == query) & (cols >= 0)
+
+
+def cosine_normalize(vectors):
+    """Rows scaled to unit L2 norm (all-zero rows stay zero: cosine 0 with everything).
+
+    Examples
+    --------
+    >>> cosine_normalize(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    """
+    vectors = np.asarray(vectors)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1).astype(vectors.dtype, copy=False)

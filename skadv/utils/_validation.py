@@ -23,20 +23,29 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["check_id_types", "check_interactions", "encode_ids", "lookup_ids"]
+__all__ = [
+    "check_id_array",
+    "check_id_types",
+    "check_interactions",
+    "encode_ids",
+    "lookup_ids",
+]
 
 
 def _column_as_ids(col, name):
     """Return one id column as an int64 array or an object array of hashables."""
     if isinstance(col, pd.Series):
         if pd.api.types.is_integer_dtype(col.dtype) and not col.hasnans:
+            # uint64 ids >= 2**63 would wrap to negative int64 ids: keep them Python ints.
+            if col.dtype.kind == "u" and len(col) and col.max() > np.iinfo(np.int64).max:
+                return np.array([int(v) for v in col], dtype=object)
             return col.to_numpy(dtype=np.int64)
         col = col.to_numpy(dtype=object)
     col = np.asarray(col)
     kind = col.dtype.kind
     if kind in "iu":
         if kind == "u" and col.size and col.max() > np.iinfo(np.int64).max:
-            return col.astype(object)
+            return np.array([int(v) for v in col], dtype=object)  # Python ints, never wrapped
         return col.astype(np.int64, copy=False)
     if kind == "b":
         return col.astype(np.int64)
@@ -292,3 +301,46 @@ def lookup_ids(uniques, values):
     """
     index = pd.Index(uniques)
     return index.get_indexer(pd.Index(values)).astype(np.int32)
+
+
+def check_id_array(ids, name):
+    """Validate a 1-d array-like of ids (users or items to serve) the way ``X``'s columns are.
+
+    Parameters
+    ----------
+    ids : array-like of shape (n,)
+        Hashable ids; a scalar or a string is refused (``[id]`` is meant).
+    name : str
+        How to call ``ids`` in error messages (``"users"``, ``"items"``).
+
+    Returns
+    -------
+    ids : ndarray of shape (n,)
+        int64 when every id is an integer below ``2**63``, otherwise object (Python ints for
+        larger integers: an id always comes back unchanged).
+
+    Examples
+    --------
+    >>> check_id_array([3, 1], "users").tolist()
+    [3, 1]
+    >>> check_id_array(np.array([2**64 - 1], dtype=np.uint64), "users").tolist()
+    [18446744073709551615]
+    >>> check_id_array(5, "users")
+    Traceback (most recent call last):
+    ...
+    TypeError: users must be a 1-d array-like of ids, not a scalar (pass [5]).
+    """
+    if isinstance(ids, (str, bytes)) or np.ndim(ids) == 0:
+        raise TypeError(f"{name} must be a 1-d array-like of ids, not a scalar (pass [{ids!r}]).")
+    if isinstance(ids, pd.Index):
+        ids = ids.to_series()
+    if not isinstance(ids, (pd.Series, np.ndarray)):
+        try:
+            ids = np.asarray(ids, dtype=object)
+        except ValueError:
+            raise ValueError(f"{name} must be a 1-d array-like of ids.") from None
+    if np.ndim(ids) != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {np.shape(ids)}.")
+    if len(ids) == 0:
+        return np.empty(0, dtype=np.int64)
+    return _column_as_ids(ids, name)

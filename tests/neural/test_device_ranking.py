@@ -50,6 +50,7 @@ def test_ties_and_exhausted_candidates_follow_the_kernel(model):
     factors = DotProductFactors(np.zeros((2, 3), np.float32), np.zeros((6, 3), np.float32), None)
     tied.factors = lambda: factors
     tied.item_popularity_ = np.zeros(6)
+    tied.score_users = lambda codes: np.zeros((len(codes), 6), np.float32)  # unknown users' row
     exclude = sparse.csr_matrix(np.array([[0, 0, 0, 0, 0, 0], [1, 1, 0, 1, 0, 1]], bool))
     idx, vals = DotProductRanker(tied, "cpu").top_k(np.array([0, 1]), 4, exclude)
     want_idx, want_vals = top_k(np.zeros((2, 6), np.float32), 4, exclude=exclude)

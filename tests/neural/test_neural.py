@@ -410,7 +410,8 @@ def test_unknown_users_and_items_follow_handle_unknown(split):
     train, _ = split
     model = _model().fit(train)
     scores = model.predict([[10**9, train[0, 1]], [train[0, 0], 10**9]])
-    assert scores[0] == model.item_popularity_[model.item_ids_ == train[0, 1]][0]
+    # On the model's scale (issue 21): the average user's scores, handed out by popularity.
+    assert scores[0] == model.unknown_user_scores()[model.item_ids_ == train[0, 1]][0]
     assert scores[1] == UNKNOWN_ITEM_SCORE
     strict = _model(handle_unknown="error").fit(train)
     with pytest.raises(ValueError, match="not seen in fit"):

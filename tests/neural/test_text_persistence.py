@@ -1,23 +1,18 @@
-"""The text model and encoder through pickle and skops (trusted types from docs/ecosystem.rst)."""
+"""The text model and encoder through pickle and skops (trusted types: skadv.io.trusted_types)."""
 
 import pickle
-import re
-from pathlib import Path
 
 import pytest
 from numpy.testing import assert_array_equal
 
 from skadv.datasets import make_interactions
+from skadv.io import trusted_types
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 sio = pytest.importorskip("skops.io")
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "ecosystem.rst"
-BLOCK = DOCS.read_text(encoding="utf-8").split(".. trusted-types-start", 1)[1]
-TRUSTED = re.findall(
-    r"^\s+((?:skadv|scipy)\.[\w.]+)\s*$", BLOCK.split(".. trusted-types-end", 1)[0], re.M
-)
+TRUSTED = trusted_types()
 X = make_interactions(n_users=40, n_items=30, random_state=0)
 
 
