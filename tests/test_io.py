@@ -100,7 +100,7 @@ def test_trusted_types_come_from_the_package():
     assert len(names) == len(set(names))
     for name in ("skadv.mf._adversarial_mf.AdversarialMFRecommender",
                  "skadv.detection._detector.FakeUserFilter",
-                 "skadv.augmentation._gan.GANAugmenter",
+                 "skadv.augmentation._augmenter.GANAugmenter",
                  "skadv.attacks._poisoning._ShillingAttack",  # private classes too
                  "skadv.neural._text_encoder.TextEncoder",
                  "scipy.sparse._csr.csr_matrix"):  # fmt: skip

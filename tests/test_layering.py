@@ -5,7 +5,7 @@ import its own layer and the layers below it::
 
     0  skadv.utils, skadv._ext, skadv._version
     1  skadv.datasets, skadv.metrics, skadv.model_selection
-    2  skadv.base
+    2  skadv.base (with its serving mixins skadv._serving, skadv._fold_in)
     3  the torch layer: skadv._torch
     4  skadv.training
     5  the families: skadv.baseline, skadv.mf, skadv.neural, skadv.augmentation
@@ -57,6 +57,8 @@ LAYERS = {
     "skadv.metrics": 1,
     "skadv.model_selection": 1,
     "skadv.base": 2,
+    "skadv._serving": 2,
+    "skadv._fold_in": 2,
     "skadv._torch": 3,
     "skadv.training": 4,
     "skadv.baseline": 5,
