@@ -66,6 +66,8 @@ __all__ = ["SurrogateAttack"]
 MOMENTUM = 0.9
 #: Temperature of the smoothed rank (``objective="rank"``), in units of a user's score spread.
 RANK_TEMPERATURE = 0.1
+#: Temperature of the smoothed top-k hit (``objective="hit"``), in units of a user's score spread.
+HIT_TEMPERATURE = 0.5
 
 
 class SurrogateAttack(_ShillingAttack):
@@ -156,7 +158,8 @@ class SurrogateAttack(_ShillingAttack):
         "n_iter": [Interval("int", 1, None)],
         "learning_rate": [Interval("real", 0, None, closed="neither")],
         "max_users": [Interval("int", 1, None)],
-        "objective": [Options("cross-entropy", "rank")],
+        "objective": [Options("cross-entropy", "rank", "hit")],
+        "top_k": [Interval("int", 1, None)],
         "n_jobs": [NONE, Interval("int", None, None)],
     }
 
@@ -164,7 +167,7 @@ class SurrogateAttack(_ShillingAttack):
                  attack_size=0.05, filler_size=0.01, goal="push", rating_range=None,
                  n_factors=32, reg=1.0, confidence=5.0, n_epochs=10, refit_epochs=3,
                  unroll_steps=2, n_iter=20, learning_rate=30.0, max_users=512,
-                 objective="cross-entropy", n_jobs=None,
+                 objective="cross-entropy", top_k=50, n_jobs=None,
                  random_state=None):  # fmt: skip
         super().__init__(target_items, n_targets=n_targets,
                          target_popularity=target_popularity, attack_size=attack_size,
@@ -180,6 +183,7 @@ class SurrogateAttack(_ShillingAttack):
         self.learning_rate = learning_rate
         self.max_users = max_users
         self.objective = objective
+        self.top_k = top_k
         self.n_jobs = n_jobs
 
     def _filler_ratings(self, fillers, stats, rng):
@@ -283,7 +287,7 @@ def _optimize(attack, R, Z, targets, is_candidate, n_filler, sample, rng):
             rhs = b_real + (alpha * B_t).T @ P_f
             Q_t = torch.linalg.solve(A, rhs.unsqueeze(-1)).squeeze(-1)
         loss = _attack_loss(P_real[sample] @ Q_t.T, mask_seen, targets_t, pair_weight,
-                            attack.objective)  # fmt: skip
+                            attack.objective, attack.top_k)  # fmt: skip
         value = float(loss.detach()) if push else -float(loss.detach())
         if it > 0:
             curve.append(value)
@@ -302,9 +306,20 @@ def _optimize(attack, R, Z, targets, is_candidate, n_filler, sample, rng):
     return best, curve, best_iter
 
 
-def _attack_loss(scores, mask_seen, targets, pair_weight, objective):
+def _attack_loss(scores, mask_seen, targets, pair_weight, objective, top_k=50):
     """The attack loss of a push (lower: targets ranked higher), over the sampled users."""
     import torch
+
+    if objective == "hit":
+        # A sigmoid-smoothed top-k hit: the target's margin over the user's k-th best unseen
+        # score (held fixed), on the scale of the user's score spread. Users far from their
+        # top-k get almost no gradient: the loss spends the budget where a hit is reachable.
+        masked = scores.detach().masked_fill(mask_seen, -torch.inf)
+        k = min(top_k, masked.shape[1])
+        threshold = torch.topk(masked, k, dim=1).values[:, -1:]
+        spread = scores.detach().std(dim=1, keepdim=True).clamp_min(1e-12) * HIT_TEMPERATURE
+        hit = torch.sigmoid((scores[:, targets] - threshold) / spread)
+        return -(pair_weight * hit).sum()
 
     if objective == "cross-entropy":
         log_p = torch.log_softmax(scores.masked_fill(mask_seen, -torch.inf), dim=1)[:, targets]
