@@ -250,12 +250,18 @@ def _initial_profiles(R, is_candidate, n_fake, n_filler, popularity, rng):
     return Z
 
 
+#: Rows of the relaxed profiles projected at once (bounds the sort's temporaries).
+PROJECT_ROWS = 64
+
+
 def _project(Z, is_candidate, n_filler):
     """0/1 fillers: each row's ``n_filler`` highest candidate entries (ties: lower code)."""
-    scores = np.where(is_candidate, Z, -np.inf)
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :n_filler]
     B = np.zeros_like(Z)
-    np.put_along_axis(B, top, 1.0, axis=1)
+    for start in range(0, Z.shape[0], PROJECT_ROWS):
+        rows = slice(start, start + PROJECT_ROWS)
+        scores = np.where(is_candidate, Z[rows], -np.inf)
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :n_filler]
+        np.put_along_axis(B[rows], top, 1.0, axis=1)
     return B
 
 
@@ -317,8 +323,10 @@ def _optimize(attack, R, Z, targets, is_candidate, n_filler, sample, rng):
         grad[:, targets] = 0.0
         grad[:, ~is_candidate] = 0.0
         grad /= np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-12)
-        velocity = MOMENTUM * velocity + grad
-        Z = Z - attack.learning_rate * velocity
+        # In place: Z and velocity are the largest arrays of the attack (n_fake x n_items).
+        velocity *= MOMENTUM
+        velocity += grad
+        Z -= attack.learning_rate * velocity
     best[:, targets] = 0.0
     return best, curve, best_iter
 
