@@ -112,7 +112,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: seed 0, 5 %% only")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.sizes, args.attacks = [0], [0.05], ["bandwagon", "surrogate-hit"]
+        args.seeds, args.sizes, args.attacks = (
+            [0],
+            [0.05],
+            ["bandwagon", "surrogate", "surrogate-hit"],
+        )
     X_train, _ = load_ml100k_split_or_exit()
     start = time.perf_counter()
     rows = run(X_train, args.seeds, args.sizes, args.attacks, args.n_jobs)
