@@ -27,6 +27,12 @@ among each user's unseen items (``goal="nuke"`` maximizes it). ``objective="rank
 instead :math:`\frac{1}{|\{(u, t)\}|}\sum_{u, t}\frac{1}{|J_u|}\sum_{j \in J_u}
 \sigma((s_{uj} - s_{ut}) / \tau_u)`, with :math:`J_u` the user's unseen items,
 :math:`s = P Q^\top` and :math:`\tau_u` a tenth of the standard deviation of the user's scores.
+``objective="hit"`` takes :math:`-\frac{1}{|\{(u, t)\}|}\sum_{u, t}
+\sigma((s_{ut} - \theta_u) / \tau_u)` with :math:`\theta_u` the user's ``top_k``-th highest
+unseen score (held fixed in the gradient) and :math:`\tau_u` half the standard deviation of
+the user's scores: a smoothed T-HR@``top_k`` (Fang et al. 2020 smooth the same hit with a
+sigmoid of the score margin). Its gradient vanishes for users far below their top-k, so the
+profiles are shaped for the users a hit can reach rather than for the mean rank.
 
 Gradient. From the surrogate's fit :math:`(P, Q)` on :math:`(X, B)`, ``unroll_steps``
 differentiable half-sweeps update the fake users' factors, then the item factors, as
@@ -66,6 +72,8 @@ __all__ = ["SurrogateAttack"]
 MOMENTUM = 0.9
 #: Temperature of the smoothed rank (``objective="rank"``), in units of a user's score spread.
 RANK_TEMPERATURE = 0.1
+#: Temperature of the smoothed top-k hit (``objective="hit"``), in units of a user's score spread.
+HIT_TEMPERATURE = 0.5
 
 
 class SurrogateAttack(_ShillingAttack):
@@ -106,10 +114,19 @@ class SurrogateAttack(_ShillingAttack):
         iterations.
     max_users : int, default=512
         Real users in the attack loss (a fixed random sample).
-    objective : {"cross-entropy", "rank"}, default="cross-entropy"
+    objective : {"cross-entropy", "rank", "hit"}, default="cross-entropy"
         Attack loss: Tang et al.'s cross-entropy of the targets under a softmax over each
-        user's unseen items, or a smoothed rank (the sigmoid-weighted share of unseen items
-        scored above each target), a direct surrogate of the rank shift.
+        user's unseen items, a smoothed rank (the sigmoid-weighted share of unseen items
+        scored above each target), a direct surrogate of the rank shift, or a smoothed
+        top-``top_k`` hit (the sigmoid of each target's margin over the user's
+        ``top_k``-th best unseen score), a direct surrogate of T-HR@``top_k``. The first two
+        move the targets' mean rank; ``"hit"`` spends the budget on the users whose
+        top-``top_k`` the targets can reach, and is the one to use when the attack is
+        judged by the targets' hit rate (on MovieLens 100k against tuned BPR with 5 % fake
+        users, T-HR@50 about seven times the cross-entropy's, for a smaller mean rank
+        shift: see ``benchmarks/bench_strong_attack.py``).
+    top_k : int, default=50
+        Cut-off of ``objective="hit"`` (ignored by the other objectives).
     n_jobs : int, default=None
         Torch and BLAS threads (None: 1; -1: all cores).
 
@@ -133,6 +150,8 @@ class SurrogateAttack(_ShillingAttack):
        factorization-based collaborative filtering", NeurIPS 2016.
     .. [3] Y. Hu, Y. Koren and C. Volinsky, "Collaborative filtering for implicit feedback
        datasets", ICDM 2008.
+    .. [4] M. Fang, N. Z. Gong and J. Liu, "Influence function based data poisoning attacks
+       to top-N recommender systems", WWW 2020.
 
     Examples
     --------
@@ -156,7 +175,8 @@ class SurrogateAttack(_ShillingAttack):
         "n_iter": [Interval("int", 1, None)],
         "learning_rate": [Interval("real", 0, None, closed="neither")],
         "max_users": [Interval("int", 1, None)],
-        "objective": [Options("cross-entropy", "rank")],
+        "objective": [Options("cross-entropy", "rank", "hit")],
+        "top_k": [Interval("int", 1, None)],
         "n_jobs": [NONE, Interval("int", None, None)],
     }
 
@@ -164,7 +184,7 @@ class SurrogateAttack(_ShillingAttack):
                  attack_size=0.05, filler_size=0.01, goal="push", rating_range=None,
                  n_factors=32, reg=1.0, confidence=5.0, n_epochs=10, refit_epochs=3,
                  unroll_steps=2, n_iter=20, learning_rate=30.0, max_users=512,
-                 objective="cross-entropy", n_jobs=None,
+                 objective="cross-entropy", top_k=50, n_jobs=None,
                  random_state=None):  # fmt: skip
         super().__init__(target_items, n_targets=n_targets,
                          target_popularity=target_popularity, attack_size=attack_size,
@@ -180,6 +200,7 @@ class SurrogateAttack(_ShillingAttack):
         self.learning_rate = learning_rate
         self.max_users = max_users
         self.objective = objective
+        self.top_k = top_k
         self.n_jobs = n_jobs
 
     def _filler_ratings(self, fillers, stats, rng):
@@ -229,12 +250,18 @@ def _initial_profiles(R, is_candidate, n_fake, n_filler, popularity, rng):
     return Z
 
 
+#: Rows of the relaxed profiles projected at once (bounds the sort's temporaries).
+PROJECT_ROWS = 64
+
+
 def _project(Z, is_candidate, n_filler):
     """0/1 fillers: each row's ``n_filler`` highest candidate entries (ties: lower code)."""
-    scores = np.where(is_candidate, Z, -np.inf)
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :n_filler]
     B = np.zeros_like(Z)
-    np.put_along_axis(B, top, 1.0, axis=1)
+    for start in range(0, Z.shape[0], PROJECT_ROWS):
+        rows = slice(start, start + PROJECT_ROWS)
+        scores = np.where(is_candidate, Z[rows], -np.inf)
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :n_filler]
+        np.put_along_axis(B[rows], top, 1.0, axis=1)
     return B
 
 
@@ -283,7 +310,7 @@ def _optimize(attack, R, Z, targets, is_candidate, n_filler, sample, rng):
             rhs = b_real + (alpha * B_t).T @ P_f
             Q_t = torch.linalg.solve(A, rhs.unsqueeze(-1)).squeeze(-1)
         loss = _attack_loss(P_real[sample] @ Q_t.T, mask_seen, targets_t, pair_weight,
-                            attack.objective)  # fmt: skip
+                            attack.objective, attack.top_k)  # fmt: skip
         value = float(loss.detach()) if push else -float(loss.detach())
         if it > 0:
             curve.append(value)
@@ -296,15 +323,28 @@ def _optimize(attack, R, Z, targets, is_candidate, n_filler, sample, rng):
         grad[:, targets] = 0.0
         grad[:, ~is_candidate] = 0.0
         grad /= np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-12)
-        velocity = MOMENTUM * velocity + grad
-        Z = Z - attack.learning_rate * velocity
+        # In place: Z and velocity are the largest arrays of the attack (n_fake x n_items).
+        velocity *= MOMENTUM
+        velocity += grad
+        Z -= attack.learning_rate * velocity
     best[:, targets] = 0.0
     return best, curve, best_iter
 
 
-def _attack_loss(scores, mask_seen, targets, pair_weight, objective):
+def _attack_loss(scores, mask_seen, targets, pair_weight, objective, top_k=50):
     """The attack loss of a push (lower: targets ranked higher), over the sampled users."""
     import torch
+
+    if objective == "hit":
+        # A sigmoid-smoothed top-k hit: the target's margin over the user's k-th best unseen
+        # score (held fixed), on the scale of the user's score spread. Users far from their
+        # top-k get almost no gradient: the loss spends the budget where a hit is reachable.
+        masked = scores.detach().masked_fill(mask_seen, -torch.inf)
+        k = min(top_k, masked.shape[1])
+        threshold = torch.topk(masked, k, dim=1).values[:, -1:]
+        spread = scores.detach().std(dim=1, keepdim=True).clamp_min(1e-12) * HIT_TEMPERATURE
+        hit = torch.sigmoid((scores[:, targets] - threshold) / spread)
+        return -(pair_weight * hit).sum()
 
     if objective == "cross-entropy":
         log_p = torch.log_softmax(scores.masked_fill(mask_seen, -torch.inf), dim=1)[:, targets]
