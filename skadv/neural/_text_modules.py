@@ -75,8 +75,9 @@ class TextTwoTower(nn.Module):
     def text_from_embeds(self, embeds, tokens):
         """Mean-pooled encoder output of (possibly perturbed) token embeddings."""
         return encode_embeds(
-            self.encoder, embeds, tokens["attention_mask"], tokens.get("token_type_ids")
-        )
+            self.encoder, embeds, tokens["attention_mask"], tokens.get("token_type_ids"),
+            self.config.get("pooling", "mean"),
+        )  # fmt: skip
 
     def text_vectors(self, items, tokens=None):
         """Text vectors of ``items``: from the cache, else by running the encoder."""
@@ -128,7 +129,10 @@ class TextTwoTower(nn.Module):
             out.append(self.text_from_embeds(self.token_embeddings(tokens), tokens))
         self.encoder.train(was_training)
         hidden = self.encoder.config.hidden_size
-        self.text_cache = torch.cat(out) if out else self.proj.weight.new_zeros((0, hidden))
+        # Float32 whatever the autocast it was computed under (exported with the vectors).
+        self.text_cache = (
+            torch.cat(out).float() if out else self.proj.weight.new_zeros((0, hidden))
+        )
 
     @torch.no_grad()
     def all_item_vectors(self):
