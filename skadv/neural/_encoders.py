@@ -26,6 +26,7 @@ __all__ = [
     "MINILM_NAMES",
     "POOLINGS",
     "add_lora",
+    "enable_checkpointing",
     "embed_tokens",
     "encode_embeds",
     "encode_texts",
@@ -606,3 +607,18 @@ def merged_encoder(model):
 
         return copy.deepcopy(model).merge_and_unload()
     return model
+
+
+def enable_checkpointing(model):
+    """Turn on the model's gradient (activation) checkpointing, non-reentrant.
+
+    transformers 5 renamed ``gradient_checkpointing_enable`` to
+    ``activation_checkpointing_enable`` (the old name warns): use whichever exists. Takes
+    effect in training mode only; the recomputed forward replays the saved RNG state, so
+    dropout draws match a run without checkpointing.
+    """
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)

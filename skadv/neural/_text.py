@@ -450,7 +450,12 @@ class AdversarialTextRecommender(TorchRecommender):
 
     def _load_encoder(self):
         """The encoder (trainable layers set, adapters added) and its tokenizer."""
-        from skadv.neural._encoders import add_lora, load_encoder, set_trainable_layers
+        from skadv.neural._encoders import (
+            add_lora,
+            enable_checkpointing,
+            load_encoder,
+            set_trainable_layers,
+        )
 
         encoder, tokenizer = load_encoder(self.encoder, device="cpu")
         trainable = None
@@ -460,9 +465,7 @@ class AdversarialTextRecommender(TorchRecommender):
             except ValueError as exc:
                 raise ValueError(f"trainable_layers={self.trainable_layers}: {exc}") from None
         if self.gradient_checkpointing:
-            encoder.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False}
-            )
+            enable_checkpointing(encoder)
         if self.adapter == "lora":
             # peft freezes every weight of the model: give back those trainable_layers opens.
             trainable = [p for p in encoder.parameters() if p.requires_grad]
