@@ -103,6 +103,8 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
         A mask per tensor of ``_embed`` (zero = never perturbed), or None (the default).
     ``_batch_loss(module, batch, embeddings)``
         The training loss of a batch given (possibly perturbed) embeddings.
+    ``_start_epoch(module)``, ``_after_step(module)``
+        Run before every epoch and after every optimizer step (no-ops by default).
     ``_export(module, final=True)``
         Store what inference needs as NumPy arrays: after fit (``final``) and, with early
         stopping, after every epoch (``final=False``: only what scoring needs).
@@ -271,6 +273,9 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
     def _start_epoch(self, module):
         """Hook run before every epoch (e.g. refresh cached tables)."""
 
+    def _after_step(self, module):
+        """Hook run after every optimizer step (e.g. count steps to a cache refresh)."""
+
     # ---------------------------------------------------------------- persistence
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -341,6 +346,7 @@ class _Stepper:
             torch.nn.utils.clip_grad_norm_(self.params, model.clip_grad_norm)
         self.precision.step(self.optimizer)
         self.scheduler.step()
+        model._after_step(module)
         return clean_sum, adv_sum
 
     def _backward(self, batch, plan, weight):

@@ -87,6 +87,16 @@ class AdversarialTextRecommender(TorchRecommender):
         (``transformers``' gradient checkpointing, non-reentrant): less memory for a long
         ``max_length`` or a large encoder, about one more forward pass of time. Only acts
         when the encoder runs in a training step.
+    item_cache_steps : int, default=None
+        With an encoder that learns (``trainable_layers`` not 0, or an ``adapter``): encode
+        only the positive items of each step, and take the text vectors of the negatives
+        from a cache of the whole catalogue recomputed every ``item_cache_steps``
+        optimizer steps (a freshly encoded item also updates its row): about half the
+        encoder's work per step, with negatives up to ``item_cache_steps`` steps stale
+        (ANCE-style asynchronous negatives, Xiong et al. 2021). None: every item of a
+        step is encoded. Needs ``adv_target`` other than ``"tokens"`` (the tokens of a
+        cached item are not run). Ignored when the encoder is frozen (its text vectors are
+        then all cached anyway).
     item_id_embedding : bool, default=True
         Add a learned id embedding (``n_factors`` wide, initialized like the user
         embeddings) to the projected text vector of each training item, so that warm items
@@ -278,6 +288,7 @@ class AdversarialTextRecommender(TorchRecommender):
         "adv_target": [Options("factors", "text", "tokens")],
         "pooling": [Options("mean", "cls", "last")],
         "gradient_checkpointing": [BOOL],
+        "item_cache_steps": [NONE, Interval("int", 1, None)],
         "adapter": [NONE, Options("lora")],
         "lora_rank": [Interval("int", 1, None)],
         "lora_alpha": [Interval("int", 1, None)],
@@ -298,6 +309,7 @@ class AdversarialTextRecommender(TorchRecommender):
         lora_dropout=0.0,
         lora_targets=None,
         gradient_checkpointing=False,
+        item_cache_steps=None,
         item_id_embedding=True,
         id_dropout=0.0,
         user_tower="id",
@@ -344,6 +356,7 @@ class AdversarialTextRecommender(TorchRecommender):
         self.lora_dropout = lora_dropout
         self.lora_targets = lora_targets
         self.gradient_checkpointing = gradient_checkpointing
+        self.item_cache_steps = item_cache_steps
         self.item_id_embedding = item_id_embedding
         self.id_dropout = id_dropout
         self.user_tower = user_tower
@@ -441,6 +454,12 @@ class AdversarialTextRecommender(TorchRecommender):
             and self.adapter is None
             and (self.adv_target != "tokens" or self.adversary == "none"),
         }
+        config["stale_negatives"] = self.item_cache_steps is not None and not config["cache_text"]
+        if config["stale_negatives"] and self.adv_target == "tokens":
+            raise ValueError(
+                f"item_cache_steps={self.item_cache_steps} needs adv_target='factors' or "
+                "'text': the token embeddings of a cached item are never computed."
+            )
         binary = (self.interactions_ > 0).astype(np.float64)
         counts = np.asarray(binary.sum(axis=1)).ravel()
         history = sparse.diags(1.0 / np.maximum(counts, 1.0)) @ binary
@@ -497,6 +516,10 @@ class AdversarialTextRecommender(TorchRecommender):
     def _start_epoch(self, module):
         module.refresh_history()
 
+    def _after_step(self, module):
+        if module.config["stale_negatives"]:
+            module.count_step(self.item_cache_steps)
+
     def _prepare_batch(self, module, batch):
         import torch
 
@@ -510,14 +533,20 @@ class AdversarialTextRecommender(TorchRecommender):
             # the clean and the perturbed pass drop the same ids.
             keep = torch.rand(items.shape[0], device=items.device) >= self.id_dropout
             batch["keep_id"] = keep.to(module.proj.weight.dtype)
-        batch["tokens"] = None if module.cache_text else module.batch_tokens(items)
+        batch["fresh"] = None
+        if module.config["stale_negatives"]:
+            # Only the positives run the encoder; the other items come from the cache.
+            batch["fresh"] = torch.isin(items, batch["pos"]).nonzero().squeeze(1)
+            batch["tokens"] = module.batch_tokens(items.index_select(0, batch["fresh"]))
+        else:
+            batch["tokens"] = None if module.cache_text else module.batch_tokens(items)
         batch["inv_pos"], batch["inv_neg"] = inverse[:n], inverse[n:]
         return batch
 
     def _embed(self, module, batch):
         if self.adv_target == "tokens":
             return (module.token_embeddings(batch["tokens"]),)
-        text = module.text_vectors(batch["items"], batch["tokens"])
+        text = module.text_vectors(batch["items"], batch["tokens"], batch["fresh"])
         if self.adv_target == "text":
             return (text,)
         items = module.item_vectors_from_text(text, batch["items"], batch["keep_id"])

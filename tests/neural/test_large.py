@@ -267,3 +267,27 @@ def test_two_processes_gloo_equal_one_process(tmp_path, interactions):
     np.testing.assert_allclose(ddp.item_factors_, single.item_factors_, atol=1e-5)
     np.testing.assert_allclose(ddp.loss_curve_, single.loss_curve_, rtol=1e-5)
     np.testing.assert_allclose(ddp.adv_loss_curve_, single.adv_loss_curve_, rtol=1e-5)
+
+
+# ------------------------------------------------------------------- cached item vectors
+def test_item_cache_steps_fine_tuning(tiny_bert_path, texts, blocks):
+    params = dict(FINE_TUNING, adv_target="factors", epsilon_mode="relative", epsilon=0.3,
+                  n_epochs=4)  # fmt: skip
+    every = AdversarialTextRecommender(tiny_bert_path, **params).fit(blocks, item_texts=texts)
+    cached = AdversarialTextRecommender(tiny_bert_path, item_cache_steps=3, **params)
+    cached.fit(blocks, item_texts=texts)
+    assert np.all(np.isfinite(cached.loss_curve_))
+    assert not np.array_equal(cached.item_factors_, every.item_factors_)
+    # The encoder still learns: the fitted encoder differs from the one loaded.
+    base = transformers.AutoModel.from_pretrained(tiny_bert_path).state_dict()
+    state = cached.encoder_state_["encoder"]["state_dict"]
+    assert any(not np.array_equal(base[k].numpy(), state[k]) for k in base)
+    # add_items encodes with the fitted encoder as usual.
+    cached.add_items([99], ["space war"])
+    np.testing.assert_allclose(cached.item_factors_[-1], cached.item_factors_[2], atol=1e-5)
+
+
+def test_item_cache_steps_rejects_token_adversary(tiny_bert_path, texts, blocks):
+    model = AdversarialTextRecommender(tiny_bert_path, item_cache_steps=2, **FINE_TUNING)
+    with pytest.raises(ValueError, match="item_cache_steps=2 needs adv_target"):
+        model.fit(blocks, item_texts=texts)
