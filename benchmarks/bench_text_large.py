@@ -7,7 +7,8 @@ Every figure is a ratio against a reference measured in the same run, on the sam
   embeddings (``adv_target="tokens"``), from two fits of 1 and 1 + ``--epochs`` epochs (their
   difference: no loading, no catalogue encoding, no export), for full fine-tuning
   (``trainable_layers=None``) and ``adapter="lora"`` (rank ``--lora-rank``), in each
-  ``--precision``; the reference is full fine-tuning in fp32.
+  ``--precision``; the reference is full fine-tuning in fp32. ``--clean`` adds a clean step
+  (``adversary="none"``) of full fine-tuning: the FGM / clean ratio.
 - **trainable share**: LoRA's trainable parameters over the encoder's parameters (peft's
   default targets: query and value of every layer).
 - **quality** (``--quality``): warm NDCG@10 of LoRA and of full fine-tuning on a user subset
@@ -25,7 +26,7 @@ Usage::
 
     python benchmarks/bench_text_large.py                          # CPU, fp32 and bf16
     python benchmarks/bench_text_large.py --ddp --quality
-    python benchmarks/bench_text_large.py --device cuda --precision bf16 fp32 --ddp
+    python benchmarks/bench_text_large.py --device cuda --precision bf16 fp32 --clean --ddp
 """
 
 import argparse
@@ -137,6 +138,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per fit")
     parser.add_argument("--lora-rank", type=int, default=8)
     parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--clean", action="store_true", help="also time a clean step (FGM/clean)")
     parser.add_argument("--ddp", action="store_true", help="2 processes vs 1 (torchrun)")
     parser.add_argument("--quality", action="store_true", help="NDCG@10 of LoRA vs full")
     parser.add_argument("--quality-users", type=int, default=100)
@@ -163,7 +165,10 @@ def main():
     print("| setting | s/step | ratio to full fp32 | load |")
     reference = None
     for precision in args.precision:
-        for name, params in (("full", base), ("lora", lora)):
+        settings = [("full", base), ("lora", lora)]
+        if args.clean:
+            settings.append(("full clean (no adversary)", dict(base, adversary="none")))
+        for name, params in settings:
             seconds, _ = step_seconds(X, texts, dict(params, precision=precision), args.epochs)
             reference = reference or seconds
             print(f"| {name} {precision} | {seconds:.3f} | {seconds / reference:.2f} | "

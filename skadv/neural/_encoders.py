@@ -18,6 +18,7 @@ encodings), so no separate tokenizer state is needed; models do not pickle porta
 """
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -591,7 +592,10 @@ def add_lora(model, *, rank, alpha, dropout, targets=None):
         bias="none",
     )
     try:
-        return peft.get_peft_model(model, config)
+        with warnings.catch_warnings():
+            # peft asks transformers 5 for a deprecated attribute: not the user's concern.
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+            return peft.get_peft_model(model, config)
     except ValueError as exc:
         raise ValueError(f"lora_targets={targets!r}: {exc}") from None
 

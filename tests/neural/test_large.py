@@ -291,3 +291,32 @@ def test_item_cache_steps_rejects_token_adversary(tiny_bert_path, texts, blocks)
     model = AdversarialTextRecommender(tiny_bert_path, item_cache_steps=2, **FINE_TUNING)
     with pytest.raises(ValueError, match="item_cache_steps=2 needs adv_target"):
         model.fit(blocks, item_texts=texts)
+
+
+# ------------------------------------------------------------------------------- GPU only
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.gpu
+@cuda
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_gpu_low_precision_lora_matches_cpu_fp32(tiny_bert_path, texts, blocks, precision):
+    pytest.importorskip("peft")
+    cpu = AdversarialTextRecommender(tiny_bert_path, adapter="lora", device="cpu", **LORA)
+    cpu.fit(blocks, item_texts=texts)
+    gpu = AdversarialTextRecommender(tiny_bert_path, adapter="lora", device="cuda",
+                                     precision=precision, gradient_checkpointing=True,
+                                     **LORA)  # fmt: skip
+    gpu.fit(blocks, item_texts=texts)
+    assert gpu.device_.startswith("cuda") and gpu.item_factors_.dtype == np.float32
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, atol=0.05)
+
+
+@pytest.mark.gpu
+@cuda
+def test_gpu_neural_bf16_accumulation(interactions):
+    ref = AdversarialNeuralRecommender(device="cuda", **NEURAL).fit(interactions)
+    low = AdversarialNeuralRecommender(device="cuda", precision="bf16", accumulate_steps=2,
+                                       **NEURAL)  # fmt: skip
+    low.fit(interactions)
+    np.testing.assert_allclose(low.loss_curve_, ref.loss_curve_, atol=0.02)
