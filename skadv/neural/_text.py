@@ -20,7 +20,7 @@ class AdversarialTextRecommender(TorchRecommender):
     r"""Two-tower recommender with a text encoder in its item tower, trained adversarially.
 
     Each item is represented by its text (title, genres, description...) encoded by a
-    pretrained BERT-style encoder (mean pooling: the *text vector*), projected to
+    pretrained Hugging Face encoder (mean-pooled by default: the *text vector*), projected to
     ``n_factors`` dimensions, plus an item id embedding (``item_id_embedding``); each user by
     an id embedding and/or the mean vector of the items in its history. The model is trained
     with BPR on (user, positive, negative) triples and adversarial training (FGSM, PGD,
@@ -40,6 +40,12 @@ class AdversarialTextRecommender(TorchRecommender):
     layers), ``item_id_embedding=False`` and ``adv_target="tokens"``; the earlier defaults
     were also ``n_epochs=3, batch_size=64, learning_rate=1e-3, epsilon=1.0,
     epsilon_mode="absolute", adv_start=0`` (see the last example).
+
+    Larger encoders (any ``transformers`` model, decoder-only ones included, see
+    ``pooling``) train with LoRA adapters (``adapter="lora"``), in bf16 or fp16
+    (``precision``), with gradient checkpointing and accumulation, and on several GPUs or
+    machines under ``torchrun`` (:mod:`skadv.neural.launch`): see the user guide page
+    "Training large text models".
 
     Parameters
     ----------

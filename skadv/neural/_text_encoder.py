@@ -21,7 +21,7 @@ _TEXT_HINT = "pip install 'skadv[text]'"
 
 
 class TextEncoder(TransformerMixin, BaseEstimator):
-    """Encode texts as mean-pooled embeddings of a pretrained BERT-style encoder.
+    """Encode texts as pooled embeddings of a pretrained BERT-style (or any HF) encoder.
 
     A frozen feature extractor (no training happens in ``fit``): each text is tokenized,
     run through a Hugging Face encoder, and its last hidden states are averaged over the real
