@@ -78,12 +78,18 @@ def all_reduce_gradients(params, world_size):
     """Average the gradients of ``params`` across ranks, in place (one flat all-reduce).
 
     A parameter without a gradient on this rank contributes zeros (another rank's share
-    may have reached it); every rank ends with the same ``.grad`` for every parameter.
+    may have reached it); one that no rank reached keeps no gradient (the optimizer skips
+    it, as in a single process). Every rank ends with the same ``.grad`` for every
+    parameter.
     """
     if world_size == 1 or not params:
         return
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1).to(torch.float32) for g in grads])
+    reached = [float(p.grad is not None) for p in params]
+    flat = torch.cat(
+        [g.reshape(-1).to(torch.float32) for g in grads]
+        + [torch.tensor(reached, dtype=torch.float32, device=grads[0].device)]
+    )
     torch.distributed.all_reduce(flat)
     flat /= world_size
     offset = 0
@@ -91,6 +97,9 @@ def all_reduce_gradients(params, world_size):
         n = g.numel()
         p.grad = flat[offset : offset + n].view_as(g).to(g.dtype)
         offset += n
+    for p, flag in zip(params, flat[offset:].tolist(), strict=True):
+        if flag == 0.0:
+            p.grad = None
 
 
 def all_reduce_sum(values, world_size):
