@@ -141,6 +141,7 @@ def main():
     parser.add_argument("--clean", action="store_true", help="also time a clean step (FGM/clean)")
     parser.add_argument("--ddp", action="store_true", help="2 processes vs 1 (torchrun)")
     parser.add_argument("--quality", action="store_true", help="NDCG@10 of LoRA vs full")
+    parser.add_argument("--no-timing", action="store_true", help="skip the step timings")
     parser.add_argument("--quality-users", type=int, default=100)
     parser.add_argument("--quality-epochs", type=int, default=2)
     args = parser.parse_args()
@@ -164,7 +165,7 @@ def main():
     )
     print("| setting | s/step | ratio to full fp32 | load |")
     reference = None
-    for precision in args.precision:
+    for precision in [] if args.no_timing else args.precision:
         settings = [("full", base), ("lora", lora)]
         if args.clean:
             settings.append(("full clean (no adversary)", dict(base, adversary="none")))
