@@ -93,8 +93,9 @@ def test_accumulate_steps_is_the_same_update(interactions):
 
 
 def test_accumulate_steps_text_frozen(tiny_bert_path, texts, blocks):
-    # SGD: Adam divides a near-zero gradient by its own size, which turns the rounding of
-    # the projection's bias gradient (summed in two parts or in one) into whole steps.
+    # SGD: the projection's bias cancels out of BPR (q_i - q_j), so its gradient is pure
+    # rounding noise, different when summed in two parts; Adam divides it by its own size
+    # and turns it into whole learning-rate steps.
     params = dict(n_factors=8, n_epochs=3, batch_size=32, adversary="none", optimizer="sgd",
                   random_state=0)  # fmt: skip
     one = AdversarialTextRecommender(tiny_bert_path, **params).fit(blocks, item_texts=texts)
@@ -320,3 +321,23 @@ def test_gpu_neural_bf16_accumulation(interactions):
                                        **NEURAL)  # fmt: skip
     low.fit(interactions)
     np.testing.assert_allclose(low.loss_curve_, ref.loss_curve_, atol=0.02)
+
+
+@pytest.mark.slow
+def test_two_processes_gloo_text_model(tmp_path, tiny_bert_path, texts, blocks):
+    # Frozen (cached) encoder and no id dropout: no dropout draw differs between the ranks.
+    # SGD: see test_accumulate_steps_text_frozen (Adam turns the rounding noise of the
+    # projection bias's zero gradient into steps).
+    params = dict(encoder=str(tiny_bert_path), n_factors=8, n_epochs=3, batch_size=32,
+                  adversary="fgsm", optimizer="sgd", random_state=0)  # fmt: skip
+    config = _write_config(tmp_path, blocks, "text", params, texts)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+           "2", "-m", "skadv.neural.launch", "--config", str(tmp_path / "run.json")]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    ddp = pickle.loads((tmp_path / "model.pkl").read_bytes())
+    single = launch.run(dict(config, params=dict(params, accumulate_steps=2)))
+    np.testing.assert_allclose(ddp.user_factors_, single.user_factors_, atol=1e-5)
+    np.testing.assert_allclose(ddp.item_factors_, single.item_factors_, atol=1e-5)
+    np.testing.assert_allclose(ddp.loss_curve_, single.loss_curve_, rtol=1e-5)
