@@ -8,6 +8,9 @@ that decides whether torch is needed); its modules do:
 - ``skadv._torch.utils``: thread count, optimizers, module state <-> NumPy, row norms;
 - ``skadv._torch.sampling``: (user, positive, negative) triples drawn on the device;
 - ``skadv._torch.adversary``: FGM / PGD / FreeLB / random steps on embeddings;
+- ``skadv._torch.precision``: autocast and the fp16 gradient scaler (``precision``);
+- ``skadv._torch.distributed``: data-parallel steps over a ``torch.distributed`` group
+  (``torchrun``): each rank's share of a batch, one gradient all-reduce per step;
 - ``skadv._torch.ranker``: top-k of a dot-product model on its torch device;
 - ``skadv._torch.mlp``: the MLP builder of every torch model;
 - ``skadv._torch.numpy_twin`` (torch-free): the NumPy forward pass of those MLPs, so

@@ -64,6 +64,8 @@ TRAINING_CONSTRAINTS = {
     "pgd_alpha": [NONE, Interval("real", 0, None, closed="neither")],
     "norm": [Options("per-example", "global", "per-token")],
     "adv_start": [Options("auto"), Interval("int", 0, None)],
+    "precision": [Options("fp32", "bf16", "fp16")],
+    "accumulate_steps": [Interval("int", 1, None)],
 }
 
 
@@ -101,6 +103,8 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
         A mask per tensor of ``_embed`` (zero = never perturbed), or None (the default).
     ``_batch_loss(module, batch, embeddings)``
         The training loss of a batch given (possibly perturbed) embeddings.
+    ``_start_epoch(module)``, ``_after_step(module)``
+        Run before every epoch and after every optimizer step (no-ops by default).
     ``_export(module, final=True)``
         Store what inference needs as NumPy arrays: after fit (``final``) and, with early
         stopping, after every epoch (``final=False``: only what scoring needs).
@@ -178,9 +182,8 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
     def _train(self, pair_users, pair_items, pair_weights, rng, X_val):
         import torch
 
-        from skadv._torch.adversary import adversarial_backward
         from skadv._torch.sampling import TripleSampler
-        from skadv._torch.utils import make_optimizer, torch_threads
+        from skadv._torch.utils import torch_threads
 
         device = torch.device(self.device_)
         seed = int(draw_seeds(rng, 1)[0])
@@ -206,50 +209,18 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
                                     generator, pair_weights)  # fmt: skip
             batch_size = resolve_batch_size(self.batch_size, sampler.n_pairs)
             steps_per_epoch = -(-sampler.n_pairs // batch_size)
-            optimizer = make_optimizer(
-                self.optimizer, self._param_groups(module), self.learning_rate,
-                self.weight_decay,
-            )  # fmt: skip
-            # The learning rate follows the schedule per step (the epoch's plan is not read).
-            total = self.n_epochs * steps_per_epoch
-            warmup = self.warmup_epochs * steps_per_epoch
-            scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer,
-                lambda step: learning_rate_factor(
-                    min(step, total - 1), total, schedule=self.lr_schedule, warmup_steps=warmup,
-                ),
-            )  # fmt: skip
-            params = [p for p in module.parameters() if p.requires_grad]
+            step = _Stepper(self, module, schedule, generator, steps_per_epoch)
 
             def run_epoch(plan):
                 module.train()
                 self._start_epoch(module)
                 clean_sum = adv_sum = 0.0
                 for batch in sampler.epoch(batch_size):
-                    batch = self._prepare_batch(module, batch)
-                    optimizer.zero_grad(set_to_none=True)
-
-                    def embed(batch=batch):
-                        return self._embed(module, batch)
-
-                    def loss_fn(*embeddings, batch=batch):
-                        return self._batch_loss(module, batch, embeddings)
-
-                    clean, adv = adversarial_backward(
-                        embed, loss_fn, adversary=plan.adversary, epsilon=plan.eps_user,
-                        adv_reg=schedule.adv_reg, n_steps=self.pgd_steps,
-                        step_size=self.pgd_alpha, norm=self.norm, masks=self._masks(batch),
-                        generator=generator, epsilon_mode=schedule.epsilon_mode,
-                    )  # fmt: skip
-                    if self.clip_grad_norm is not None:
-                        torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    n = batch["users"].shape[0]
-                    clean_sum += clean * n
-                    adv_sum += adv * n
+                    clean, adv = step(batch, plan)
+                    clean_sum += clean
+                    adv_sum += adv
                 module.eval()
-                return clean_sum, adv_sum
+                return step.reduce(clean_sum, adv_sum)
 
             stopper = None
             if X_val is not None:
@@ -302,6 +273,9 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
     def _start_epoch(self, module):
         """Hook run before every epoch (e.g. refresh cached tables)."""
 
+    def _after_step(self, module):
+        """Hook run after every optimizer step (e.g. count steps to a cache refresh)."""
+
     # ---------------------------------------------------------------- persistence
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -309,3 +283,99 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
         for key in [k for k in state if k.startswith("_cache_")]:
             del state[key]
         return state
+
+
+class _Stepper:
+    """One optimizer step of a :class:`TorchRecommender` fit: ``stepper(batch, plan)``.
+
+    Owns the optimizer, the per-step learning-rate schedule, the precision (autocast and
+    the fp16 scaler), gradient accumulation (``accumulate_steps`` micro-batches per step)
+    and the data-parallel share of each batch under a process group
+    (:mod:`skadv._torch.distributed`). With the defaults (fp32, one micro-batch, one
+    process) a step is exactly the plain loop: zero the gradients, prepare the batch, one
+    :func:`~skadv._torch.adversary.adversarial_backward`, clip, step.
+    """
+
+    def __init__(self, model, module, schedule, generator, steps_per_epoch):
+        import torch
+
+        from skadv._torch.distributed import world
+        from skadv._torch.precision import Precision
+        from skadv._torch.utils import make_optimizer
+
+        self.model, self.module = model, module
+        self.schedule, self.generator = schedule, generator
+        self.rank, self.world_size = world()
+        self.accumulate_steps = int(model.accumulate_steps)
+        self.precision = Precision(model.precision, next(module.parameters()).device)
+        self.optimizer = make_optimizer(
+            model.optimizer, model._param_groups(module), model.learning_rate,
+            model.weight_decay,
+        )  # fmt: skip
+        # The learning rate follows the schedule per step (the epoch's plan is not read).
+        total = model.n_epochs * steps_per_epoch
+        warmup = model.warmup_epochs * steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda step: learning_rate_factor(
+                min(step, total - 1), total, schedule=model.lr_schedule, warmup_steps=warmup,
+            ),
+        )  # fmt: skip
+        self.params = [p for p in module.parameters() if p.requires_grad]
+
+    def __call__(self, batch, plan):
+        """Train on ``batch``; return its clean and adversarial losses summed over triples
+        (this rank's share of them under a process group)."""
+        import torch
+
+        from skadv._torch.distributed import all_reduce_gradients, batch_parts
+
+        model, module = self.model, self.module
+        self.optimizer.zero_grad(set_to_none=True)
+        clean_sum = adv_sum = 0.0
+        parts = batch_parts(batch, self.accumulate_steps, self.rank, self.world_size)
+        for part, weight in parts:
+            part = model._prepare_batch(module, part)
+            clean, adv = self._backward(part, plan, weight)
+            n = part["users"].shape[0]
+            clean_sum += clean * n
+            adv_sum += adv * n
+        all_reduce_gradients(self.params, self.world_size)
+        self.precision.unscale(self.optimizer)
+        if model.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.params, model.clip_grad_norm)
+        self.precision.step(self.optimizer)
+        self.scheduler.step()
+        model._after_step(module)
+        return clean_sum, adv_sum
+
+    def _backward(self, batch, plan, weight):
+        """Forward and backward passes of one micro-batch, its loss scaled by ``weight``
+        (its share of the step) and by the fp16 loss scale; the losses come back unscaled."""
+        from skadv._torch.adversary import adversarial_backward
+
+        model, module, precision = self.model, self.module, self.precision
+        factor = weight * precision.scale
+
+        def embed():
+            with precision.autocast():
+                return model._embed(module, batch)
+
+        def loss_fn(*embeddings):
+            with precision.autocast():
+                loss = model._batch_loss(module, batch, embeddings)
+            return loss if factor == 1.0 else loss * factor
+
+        clean, adv = adversarial_backward(
+            embed, loss_fn, adversary=plan.adversary, epsilon=plan.eps_user,
+            adv_reg=self.schedule.adv_reg, n_steps=model.pgd_steps,
+            step_size=model.pgd_alpha, norm=model.norm, masks=model._masks(batch),
+            generator=self.generator, epsilon_mode=self.schedule.epsilon_mode,
+        )  # fmt: skip
+        return clean / factor, adv / factor
+
+    def reduce(self, clean_sum, adv_sum):
+        """An epoch's summed losses, over every rank."""
+        from skadv._torch.distributed import all_reduce_sum
+
+        return tuple(all_reduce_sum((clean_sum, adv_sum), self.world_size))

@@ -18,12 +18,16 @@ encodings), so no separate tokenizer state is needed; models do not pickle porta
 """
 
 import os
+import warnings
 
 import numpy as np
 import torch
 
 __all__ = [
     "MINILM_NAMES",
+    "POOLINGS",
+    "add_lora",
+    "enable_checkpointing",
     "embed_tokens",
     "encode_embeds",
     "encode_texts",
@@ -31,6 +35,8 @@ __all__ = [
     "encoder_state",
     "load_encoder",
     "mean_pool",
+    "merged_encoder",
+    "pool",
     "resolve_encoder",
     "set_trainable_layers",
     "tokenize",
@@ -45,9 +51,19 @@ MINILM_NAMES = (
 _MINILM_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 _TEXT_HINT = "pip install 'skadv[text]'"
 
-# Where BERT-style architectures keep their stack of transformer layers (BERT, RoBERTa,
-# ELECTRA, MiniLM: encoder.layer; DistilBERT: transformer.layer).
-_LAYER_PATHS = (("encoder", "layer"), ("transformer", "layer"), ("encoder", "layers"))
+# Where architectures keep their stack of transformer layers (BERT, RoBERTa, ELECTRA, MiniLM:
+# encoder.layer; DistilBERT: transformer.layer; GPT-2: h; Llama, Mistral, Qwen: layers).
+_LAYER_PATHS = (
+    ("encoder", "layer"),
+    ("transformer", "layer"),
+    ("encoder", "layers"),
+    ("h",),
+    ("layers",),
+)
+#: How token states become one text vector: the mean over real tokens (sentence-transformers,
+#: E5), the first token (BERT's [CLS], BGE) or the last real token (decoder-only models).
+POOLINGS = ("mean", "cls", "last")
+_LORA_HINT = "pip install 'skadv[lora]'"
 
 
 def _import_transformers():
@@ -198,6 +214,10 @@ def load_encoder(encoder, *, device="cpu"):
     finally:
         if bars:
             transformers.utils.logging.enable_progress_bar()
+    if tokenizer.pad_token is None:
+        # Decoder-only tokenizers (GPT-2, Llama) have no padding token: pad with the end of
+        # text token, as their fine-tuning recipes do (padding is masked anyway).
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return model.to(device).eval(), tokenizer
 
 
@@ -256,6 +276,40 @@ def mean_pool(hidden, attention_mask):
     return (hidden * mask).sum(dim=1) / count
 
 
+def pool(hidden, attention_mask, pooling="mean"):
+    """One vector per text from its token states: ``"mean"``, ``"cls"`` or ``"last"``.
+
+    Parameters
+    ----------
+    hidden : torch.Tensor of shape (batch, n_tokens, dim)
+    attention_mask : torch.Tensor of shape (batch, n_tokens)
+    pooling : {"mean", "cls", "last"}, default="mean"
+        ``"mean"``: :func:`mean_pool`; ``"cls"``: the first token's state (BERT's ``[CLS]``,
+        BGE); ``"last"``: the state of the last real token (what a decoder-only model has
+        read the whole text at), wherever the padding is (left or right).
+
+    Returns
+    -------
+    pooled : torch.Tensor of shape (batch, dim)
+
+    Examples
+    --------
+    >>> hidden = torch.tensor([[[1.0], [2.0], [9.0]], [[9.0], [4.0], [5.0]]])
+    >>> mask = torch.tensor([[1, 1, 0], [0, 1, 1]])
+    >>> pool(hidden, mask, "last").tolist(), pool(hidden, mask, "cls").tolist()
+    ([[2.0], [5.0]], [[1.0], [9.0]])
+    """
+    if pooling == "mean":
+        return mean_pool(hidden, attention_mask)
+    if pooling == "cls":
+        return hidden[:, 0]
+    if pooling == "last":
+        positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+        last = (attention_mask.to(torch.long) * (positions + 1)).argmax(dim=1)
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+
+
 def embed_tokens(model, input_ids):
     """Word embeddings of ``input_ids``: the tensor adversarial training perturbs.
 
@@ -289,8 +343,8 @@ def embed_tokens(model, input_ids):
     return model.get_input_embeddings()(input_ids)
 
 
-def encode_embeds(model, inputs_embeds, attention_mask, token_type_ids=None):
-    """Run the encoder on word embeddings and mean-pool: the differentiable text vector.
+def encode_embeds(model, inputs_embeds, attention_mask, token_type_ids=None, pooling="mean"):
+    """Run the encoder on word embeddings and pool: the differentiable text vector.
 
     ``encode_embeds(model, embed_tokens(model, ids), mask)`` equals the mean-pooled output of
     ``model(input_ids=ids, attention_mask=mask)``; a perturbation added to the word
@@ -304,6 +358,8 @@ def encode_embeds(model, inputs_embeds, attention_mask, token_type_ids=None):
     attention_mask : torch.Tensor of shape (batch, n_tokens)
     token_type_ids : torch.Tensor of shape (batch, n_tokens), default=None
         ``None``: the model's default (all zeros for BERT).
+    pooling : {"mean", "cls", "last"}, default="mean"
+        See :func:`pool`.
 
     Returns
     -------
@@ -315,13 +371,21 @@ def encode_embeds(model, inputs_embeds, attention_mask, token_type_ids=None):
     if token_type_ids is not None:
         kwargs["token_type_ids"] = token_type_ids
     out = model(**kwargs, return_dict=True)
-    return mean_pool(out.last_hidden_state, attention_mask)
+    return pool(out.last_hidden_state, attention_mask, pooling)
 
 
 def encode_texts(
-    model, tokenizer, texts, *, max_length=64, batch_size=64, device="cpu", normalize=False
+    model,
+    tokenizer,
+    texts,
+    *,
+    max_length=64,
+    batch_size=64,
+    device="cpu",
+    normalize=False,
+    pooling="mean",
 ):
-    """Mean-pooled embeddings of ``texts`` (no gradients, dropout off).
+    """Pooled (by default mean-pooled) embeddings of ``texts`` (no gradients, dropout off).
 
     Parameters
     ----------
@@ -338,6 +402,8 @@ def encode_texts(
         Where the inputs go (the model must already be there).
     normalize : bool, default=False
         Scale each row to unit L2 norm (then dot products are cosine similarities).
+    pooling : {"mean", "cls", "last"}, default="mean"
+        See :func:`pool`.
 
     Returns
     -------
@@ -364,7 +430,7 @@ def encode_texts(
                     tokenizer, [texts[i] for i in idx], max_length=max_length, device=device
                 )
                 hidden = model(**inputs, return_dict=True).last_hidden_state
-                pooled = mean_pool(hidden, inputs["attention_mask"])
+                pooled = pool(hidden, inputs["attention_mask"], pooling)
                 if normalize:
                     pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
                 out[idx] = pooled.float().cpu().numpy()
@@ -490,3 +556,73 @@ def set_trainable_layers(model, n_layers):
     pooler = getattr(model, "pooler", None)
     if n_layers > 0 and isinstance(pooler, torch.nn.Module):
         pooler.requires_grad_(True)
+
+
+def add_lora(model, *, rank, alpha, dropout, targets=None):
+    """Wrap ``model`` with LoRA adapters (``peft``): only the adapters are trainable.
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        Its own weights are frozen (whatever they were); the adapters start at zero (the
+        wrapped model computes what ``model`` did).
+    rank, alpha : int
+        LoRA's rank ``r`` and scaling numerator (the update is ``alpha / rank * B @ A``).
+    dropout : float
+        Dropout on the adapters' input.
+    targets : sequence of str, default=None
+        Names of the linear modules that get adapters (``"query"``, ``"value"``...); None:
+        ``peft``'s default for the architecture (query and value projections of BERT,
+        ``c_attn`` of GPT-2, ``q_proj``/``v_proj`` of Llama).
+
+    Returns
+    -------
+    peft.PeftModel
+        Called like ``model``; :func:`merged_encoder` folds the adapters back in.
+    """
+    try:
+        import peft
+    except ImportError as exc:
+        raise ImportError(f"adapter='lora' needs the peft library: {_LORA_HINT}") from exc
+    config = peft.LoraConfig(
+        r=int(rank),
+        lora_alpha=int(alpha),
+        lora_dropout=float(dropout),
+        target_modules=None if targets is None else list(targets),
+        bias="none",
+    )
+    try:
+        with warnings.catch_warnings():
+            # peft asks transformers 5 for a deprecated attribute: not the user's concern.
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+            return peft.get_peft_model(model, config)
+    except ValueError as exc:
+        raise ValueError(f"lora_targets={targets!r}: {exc}") from None
+
+
+def merged_encoder(model):
+    """``model`` with its LoRA adapters folded into its weights (a copy); other models as is.
+
+    The result is a plain ``transformers`` model of the original architecture, so that
+    :func:`encoder_state` / :func:`encoder_from_state` round-trip it without ``peft``.
+    """
+    if type(model).__module__.startswith("peft"):
+        import copy
+
+        return copy.deepcopy(model).merge_and_unload()
+    return model
+
+
+def enable_checkpointing(model):
+    """Turn on the model's gradient (activation) checkpointing, non-reentrant.
+
+    transformers 5 renamed ``gradient_checkpointing_enable`` to
+    ``activation_checkpointing_enable`` (the old name warns): use whichever exists. Takes
+    effect in training mode only; the recomputed forward replays the saved RNG state, so
+    dropout draws match a run without checkpointing.
+    """
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)

@@ -108,6 +108,18 @@ class AdversarialNeuralRecommender(TorchRecommender):
     adv_start : int or "auto", default="auto"
         Clean epochs before adversarial training starts; ``"auto"``: half of ``n_epochs``
         (:func:`skadv.training.resolve_adv_start`, the rule of every family).
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Forward passes under :func:`torch.autocast` in bfloat16 or float16 (parameters,
+        gradients and optimizer state stay float32; fp16 adds a gradient scaler); the
+        adversaries' perturbation norms are always computed in float32. ``"fp32"`` runs
+        no autocast (the results of earlier versions, bit for bit).
+    accumulate_steps : int, default=1
+        Micro-batches per optimizer step: each batch of ``batch_size`` triples is cut into
+        ``accumulate_steps`` parts whose gradients are summed before the step (the same
+        update as one batch of ``batch_size``, within float rounding, with the memory of
+        one part; each part gets its own adversarial perturbation). Under ``torchrun``
+        each rank takes its share of the batch and gradients are averaged across ranks
+        (see :mod:`skadv.neural.launch`).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of each user's interactions, score NDCG@10 on them
         after every epoch, stop after ``n_iter_no_change`` epochs without an improvement of
@@ -253,6 +265,8 @@ class AdversarialNeuralRecommender(TorchRecommender):
         pgd_alpha=None,
         norm="per-example",
         adv_start="auto",
+        precision="fp32",
+        accumulate_steps=1,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
@@ -288,6 +302,8 @@ class AdversarialNeuralRecommender(TorchRecommender):
         self.pgd_alpha = pgd_alpha
         self.norm = norm
         self.adv_start = adv_start
+        self.precision = precision
+        self.accumulate_steps = accumulate_steps
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

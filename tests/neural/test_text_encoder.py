@@ -45,8 +45,9 @@ def test_import_leaves_torch_unloaded():
 
 def test_init_stores_parameters_untouched(tiny_bert_path):
     params = dict(
-        encoder=tiny_bert_path, max_length=7, batch_size=3, normalize=True, device="cpu", n_jobs=-1
-    )
+        encoder=tiny_bert_path, max_length=7, batch_size=3, normalize=True, pooling="cls",
+        device="cpu", n_jobs=-1,
+    )  # fmt: skip
     encoder = TextEncoder(**params)
     assert encoder.get_params() == params
     assert encoder.get_params()["encoder"] is tiny_bert_path
@@ -59,6 +60,7 @@ def test_defaults():
         max_length=64,
         batch_size=64,
         normalize=False,
+        pooling="mean",
         device=None,
         n_jobs=None,
     )
