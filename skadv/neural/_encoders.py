@@ -32,6 +32,7 @@ __all__ = [
     "encode_embeds",
     "encode_texts",
     "encoder_from_state",
+    "text_towers_from_state",
     "encoder_state",
     "load_encoder",
     "mean_pool",
@@ -626,3 +627,15 @@ def enable_checkpointing(model):
         model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
     else:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+def text_towers_from_state(encoder_state):
+    """(encoder, projection) in eval mode on CPU from a text model's ``encoder_state_``."""
+    import torch
+
+    encoder = encoder_from_state(encoder_state["encoder"]).eval()
+    state = encoder_state["projection"]
+    weight = torch.from_numpy(state["weight"])
+    proj = torch.nn.Linear(weight.shape[1], weight.shape[0])
+    proj.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    return encoder, proj.eval()

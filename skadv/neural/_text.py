@@ -9,8 +9,13 @@ from scipy import sparse
 from sklearn.utils.validation import check_is_fitted
 
 from skadv.base import dot_product_pair_scores, dot_product_scores
-from skadv.neural._base import TRAINING_CONSTRAINTS, TorchRecommender
-from skadv.utils._params import BOOL, NONE, PATH, STRING, Interval, Options, TupleOf
+from skadv.neural._base import TorchRecommender
+from skadv.neural._text_inputs import (
+    TEXT_CONSTRAINTS,
+    check_text_list,
+    check_text_source,
+    texts_of,
+)
 from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
 
 __all__ = ["AdversarialTextRecommender"]
@@ -269,38 +274,9 @@ class AdversarialTextRecommender(TorchRecommender):
     ((5, 8), 0)
     >>> model.recommend([1], n=2)[0].shape
     (1, 2)
-
-    The earlier defaults (whole encoder fine-tuned, text-only items, FGSM on the token
-    embeddings; minutes per epoch on a CPU):
-
-    >>> old = AdversarialTextRecommender(
-    ...     trainable_layers=None, item_id_embedding=False, adv_target="tokens",
-    ...     n_epochs=3, batch_size=64, learning_rate=1e-3, epsilon=1.0,
-    ...     epsilon_mode="absolute", adv_start=0,
-    ... )
     """
 
-    _parameter_constraints = {
-        **TRAINING_CONSTRAINTS,
-        "encoder": [PATH],
-        "max_length": [Interval("int", 2, None)],
-        "trainable_layers": [NONE, Interval("int", 0, None)],
-        "user_tower": [Options("id", "history", "both")],
-        "n_factors": [Interval("int", 1, None)],
-        "init_std": [Interval("real", 0, None, closed="neither")],
-        "encoder_learning_rate": [NONE, Interval("real", 0, None, closed="neither")],
-        "item_id_embedding": [BOOL],
-        "id_dropout": [Interval("real", 0, 1, closed="left")],
-        "adv_target": [Options("factors", "text", "tokens")],
-        "pooling": [Options("mean", "cls", "last")],
-        "gradient_checkpointing": [BOOL],
-        "item_cache_steps": [NONE, Interval("int", 1, None)],
-        "adapter": [NONE, Options("lora")],
-        "lora_rank": [Interval("int", 1, None)],
-        "lora_alpha": [Interval("int", 1, None)],
-        "lora_dropout": [Interval("real", 0, 1, closed="left")],
-        "lora_targets": [NONE, TupleOf(STRING, min_length=1)],
-    }
+    _parameter_constraints = TEXT_CONSTRAINTS
 
     def __init__(
         self,
@@ -435,8 +411,8 @@ class AdversarialTextRecommender(TorchRecommender):
     def _prepare(self, fit_params):
         item_texts = fit_params.pop("item_texts")
         super()._prepare(fit_params)
-        _check_text_source(item_texts, "item_texts")
-        self.item_texts_ = _texts_of(item_texts, self.item_ids_, "item_texts")
+        check_text_source(item_texts, "item_texts")
+        self.item_texts_ = texts_of(item_texts, self.item_ids_, "item_texts")
 
     def _make_module(self):
         from skadv.neural._text_modules import TextTwoTower
@@ -619,7 +595,7 @@ class AdversarialTextRecommender(TorchRecommender):
         from skadv.utils._threads import effective_n_threads
 
         check_is_fitted(self)
-        texts = _check_text_list(texts, "texts")
+        texts = check_text_list(texts, "texts")
         if not texts:
             return np.zeros((0, self.n_factors), dtype=np.float32)
         encoder, proj = self._cached_towers()
@@ -654,16 +630,9 @@ class AdversarialTextRecommender(TorchRecommender):
         """Encoder and projection on CPU, rebuilt from ``encoder_state_`` after unpickling."""
         towers = getattr(self, "_cache_towers", None)
         if towers is None:
-            import torch
+            from skadv.neural._encoders import text_towers_from_state
 
-            from skadv.neural._encoders import encoder_from_state
-
-            encoder = encoder_from_state(self.encoder_state_["encoder"]).eval()
-            weight = torch.from_numpy(self.encoder_state_["projection"]["weight"])
-            proj = torch.nn.Linear(weight.shape[1], weight.shape[0])
-            state = self.encoder_state_["projection"]
-            proj.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-            towers = self._cache_towers = (encoder, proj.eval())
+            towers = self._cache_towers = text_towers_from_state(self.encoder_state_)
         return towers
 
     def add_items(self, items, texts):
@@ -695,9 +664,9 @@ class AdversarialTextRecommender(TorchRecommender):
             else np.empty((0, 2)), allow_empty=True,
         )  # fmt: skip
         if isinstance(texts, (Mapping, pd.Series)) or callable(texts):
-            texts = _texts_of(texts, ids, "texts")
+            texts = texts_of(texts, ids, "texts")
         else:
-            texts = _check_text_list(texts, "texts")
+            texts = check_text_list(texts, "texts")
             if len(texts) != len(ids):
                 raise ValueError(f"texts has {len(texts)} entries for {len(ids)} items.")
         if len(ids) == 0:
@@ -724,59 +693,3 @@ class AdversarialTextRecommender(TorchRecommender):
         matrix.resize((self.n_users_, self.n_items_))
         self.interactions_ = matrix
         return self
-
-
-_GRID_HINT = (
-    " (GridSearchCV and cross_validate slice a fit parameter whose length equals len(X): "
-    "pass a callable, e.g. item_texts=texts.get; see the Notes of fit.)"
-)
-
-
-def _check_text_source(source, name):
-    """``source`` is a mapping, a Series or a callable (the forms ``item_texts`` takes)."""
-    if source is None:
-        raise ValueError(
-            f"{name} is required: a mapping item id -> text, a pandas Series indexed by "
-            "item id, or a callable item id -> text."
-        )
-    if not (isinstance(source, (Mapping, pd.Series)) or callable(source)):
-        hint = _GRID_HINT if isinstance(source, (list, np.ndarray)) else ""
-        raise TypeError(
-            f"{name} must be a mapping, a pandas Series or a callable, got "
-            f"{type(source).__name__}.{hint}"
-        )
-
-
-def _texts_of(source, ids, name):
-    """The text of each id as an object array; ValueError naming missing ids."""
-    if callable(source) and not isinstance(source, (Mapping, pd.Series)):
-        texts = [source(i) for i in ids]
-    else:
-        lookup = source
-        if isinstance(source, pd.Series):
-            if not source.index.is_unique:
-                raise ValueError(f"{name} has duplicate item ids in its index.")
-            lookup = source.to_dict()
-        missing = [i for i in ids if i not in lookup]
-        if missing:
-            raise ValueError(
-                f"{name} has no text for {len(missing)} item(s), e.g. {missing[:5]}."
-                + (_GRID_HINT if name == "item_texts" else "")
-            )
-        texts = [lookup[i] for i in ids]
-    bad = [(i, t) for i, t in zip(ids, texts, strict=True) if not isinstance(t, str)]
-    if bad:
-        raise TypeError(
-            f"{name} must give a str per item; item {bad[0][0]!r} has {type(bad[0][1]).__name__}."
-        )
-    return np.asarray(texts, dtype=object)
-
-
-def _check_text_list(texts, name):
-    if isinstance(texts, str) or not hasattr(texts, "__len__"):
-        raise TypeError(f"{name} must be a sequence of str, got {type(texts).__name__}.")
-    texts = list(texts)
-    for position, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"{name}[{position}] is {type(text).__name__}, not str.")
-    return texts
