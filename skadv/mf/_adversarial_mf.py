@@ -14,6 +14,7 @@ from skadv.training import (
     TrainingSchedule,
     extend_ids,
     resolve_adv_start,
+    validation_view,
     warn_if_below_popularity,
 )
 from skadv.utils._backend import resolve_backend
@@ -417,8 +418,8 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         previous = self._previous_state() if self.warm_start else None
 
         self._fit_interactions(X, y)
-        full = self.interactions_
-        coo = full.tocoo()
+        train = self.interactions_
+        coo = train.tocoo()
         pair_users = coo.row.astype(np.int32)
         pair_items = coo.col.astype(np.int32)
         init_user = rng.normal(0.0, self.init_std, (self.n_users_, self.n_factors))
@@ -433,21 +434,16 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
                  "item": self.item_ids_[pair_items[val_idx]]}
             )  # fmt: skip
             pair_users, pair_items = pair_users[train_idx], pair_items[train_idx]
-            # Validation scoring ranks every item not in the user's *training* part.
-            self.interactions_ = pairs_matrix(pair_users, pair_items, full.shape)
+            # Validation scores a view of the model that sees only the training part.
+            train = pairs_matrix(pair_users, pair_items, train.shape)
 
         self._set_state(state)
-        stopper = self._early_stopping(state, X_val) if self.early_stopping else None
-        try:
-            log = self._train(
-                state, self.interactions_, pair_users, pair_items, rng, n_threads, 0, stopper
-            )
-            warn_if_below_popularity(
-                self, log.best_validation_score, X_val,
-                "Train longer (n_epochs), or weaken the adversary (epsilon, adv_reg).",
-            )  # fmt: skip
-        finally:
-            self.interactions_ = full
+        stopper = self._early_stopping(state, X_val, train) if self.early_stopping else None
+        log = self._train(state, train, pair_users, pair_items, rng, n_threads, 0, stopper)
+        warn_if_below_popularity(
+            validation_view(self, train), log.best_validation_score, X_val,
+            "Train longer (n_epochs), or weaken the adversary (epsilon, adv_reg).",
+        )  # fmt: skip
         # Again after training: the arrays were updated in place, but Adam's step count is
         # an int, and early stopping keeps another state.
         self._set_state(stopper.best_state if stopper is not None else state)
@@ -659,15 +655,16 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
 
         return validation_holdout(pair_users, pair_items, self.validation_fraction, rng)
 
-    def _early_stopping(self, state, X_val):
-        """The shared rule, scoring NDCG@10 on ``X_val``: plain BPR pre-training never stops
-        training, and APR gets its own ``n_iter_no_change`` epochs."""
+    def _early_stopping(self, state, X_val, train):
+        """The shared rule, scoring NDCG@10 on ``X_val`` (the model seeing the ``train`` part
+        only): plain BPR pre-training never stops training, and APR gets its own
+        ``n_iter_no_change`` epochs."""
         from skadv.metrics import get_ranking_scorer
 
         scorer = get_ranking_scorer("ndcg@10")
         schedule = self._schedule()
         return EarlyStopping(
-            lambda: scorer(self, X_val),
+            lambda: scorer(validation_view(self, train), X_val),
             state.copy,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,

@@ -28,6 +28,7 @@ from skadv.training import (
     check_warmup,
     resolve_adv_start,
     run_epochs,
+    validation_view,
     warn_if_below_popularity,
 )
 from skadv.utils._backend import resolve_backend
@@ -95,8 +96,10 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
 
     ``_prepare(fit_params)``
         Called in ``fit`` after the ids are encoded: check and store side inputs.
-    ``_make_module()``
-        Build the torch module (parameters initialized from the global torch seed).
+    ``_make_module(train)``
+        Build the torch module (parameters initialized from the global torch seed) for the
+        training interactions ``train`` (CSR, the fit's training part: with early stopping,
+        ``interactions_`` less the validation part).
     ``_embed(module, batch)``
         The tensors the adversary perturbs, as a tuple.
     ``_masks(batch)``
@@ -145,8 +148,8 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
         rng = check_random_state(self.random_state)
         self._fit_interactions(X, y)
         self._prepare(fit_params)
-        full = self.interactions_
-        coo = full.tocoo()
+        train = self.interactions_
+        coo = train.tocoo()
         pair_users, pair_items, pair_weights = coo.row, coo.col, coo.data
 
         X_val = None
@@ -161,16 +164,13 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
             )
             pair_users, pair_items = pair_users[train_idx], pair_items[train_idx]
             pair_weights = pair_weights[train_idx]
-            self.interactions_ = sparse.csr_matrix(
-                (pair_weights, (pair_users, pair_items)), shape=full.shape
-            )
-        try:
-            self._train(pair_users, pair_items, pair_weights, rng, X_val)
-            warn_if_below_popularity(
-                self, self.best_validation_score_, X_val, self._below_popularity_hint
-            )
-        finally:
-            self.interactions_ = full
+            # Validation scores a view of the model that sees only the training part.
+            train = sparse.csr_matrix((pair_weights, (pair_users, pair_items)), shape=train.shape)
+        self._train(train, pair_users, pair_items, pair_weights, rng, X_val)
+        warn_if_below_popularity(
+            validation_view(self, train), self.best_validation_score_, X_val,
+            self._below_popularity_hint,
+        )  # fmt: skip
         return self
 
     def _prepare(self, fit_params):
@@ -179,7 +179,7 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
                 f"{type(self).__name__}.fit got unexpected arguments {sorted(fit_params)}."
             )
 
-    def _train(self, pair_users, pair_items, pair_weights, rng, X_val):
+    def _train(self, train, pair_users, pair_items, pair_weights, rng, X_val):
         import torch
 
         from skadv._torch.sampling import TripleSampler
@@ -204,8 +204,8 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
             torch.manual_seed(seed)
             generator = torch.Generator(device=device)
             generator.manual_seed(seed + 1)
-            module = self._make_module().to(device)
-            sampler = TripleSampler(self.interactions_, pair_users, pair_items, device,
+            module = self._make_module(train).to(device)
+            sampler = TripleSampler(train, pair_users, pair_items, device,
                                     generator, pair_weights)  # fmt: skip
             batch_size = resolve_batch_size(self.batch_size, sampler.n_pairs)
             steps_per_epoch = -(-sampler.n_pairs // batch_size)
@@ -224,7 +224,7 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
 
             stopper = None
             if X_val is not None:
-                stopper = self._early_stopping(module, X_val, schedule)
+                stopper = self._early_stopping(module, X_val, schedule, train)
             log = run_epochs(
                 schedule, run_epoch, n_draws=sampler.n_pairs,
                 check=lambda loss, epoch: check_finite(loss, (), epoch,
@@ -241,15 +241,16 @@ class TorchRecommender(DeviceRankingMixin, BaseRecommender):
         self.best_validation_score_ = log.best_validation_score
         self.n_iter_ = log.n_epochs
 
-    def _early_stopping(self, module, X_val, schedule):
-        """The shared rule (:class:`~skadv.training.EarlyStopping`) on NDCG@10 of ``X_val``."""
+    def _early_stopping(self, module, X_val, schedule, train):
+        """The shared rule (:class:`~skadv.training.EarlyStopping`) on NDCG@10 of ``X_val``,
+        scored on the model seeing the ``train`` part only."""
         from skadv.metrics import get_ranking_scorer
 
         scorer = get_ranking_scorer("ndcg@10")
 
         def score():
             self._export(module, final=False)
-            return scorer(self, X_val)
+            return scorer(validation_view(self, train), X_val)
 
         def snapshot():
             return {k: v.detach().clone() for k, v in module.state_dict().items()}

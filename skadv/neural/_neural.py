@@ -374,12 +374,12 @@ class AdversarialNeuralRecommender(TorchRecommender):
         )
         super()._prepare(fit_params)
 
-    def _make_module(self):
+    def _make_module(self, train):
         from skadv.neural._neural_modules import build_module
 
         tasks = tuple(self.tasks)
         weights = (1.0,) * len(tasks) if self.task_weights is None else self.task_weights
-        data = self.interactions_.data
+        data = train.data
         config = {
             "architecture": self.architecture,
             "n_users": self.n_users_,

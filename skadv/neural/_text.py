@@ -414,7 +414,7 @@ class AdversarialTextRecommender(TorchRecommender):
         check_text_source(item_texts, "item_texts")
         self.item_texts_ = texts_of(item_texts, self.item_ids_, "item_texts")
 
-    def _make_module(self):
+    def _make_module(self, train):
         from skadv.neural._text_modules import TextTwoTower
 
         encoder, tokenizer = self._load_encoder()
@@ -442,7 +442,7 @@ class AdversarialTextRecommender(TorchRecommender):
                 f"item_cache_steps={self.item_cache_steps} needs adv_target='factors' or "
                 "'text': the token embeddings of a cached item are never computed."
             )
-        binary = (self.interactions_ > 0).astype(np.float64)
+        binary = (train > 0).astype(np.float64)
         counts = np.asarray(binary.sum(axis=1)).ravel()
         history = sparse.diags(1.0 / np.maximum(counts, 1.0)) @ binary
         module = TextTwoTower(encoder, config, self._tokenize(self.item_texts_),
