@@ -2,6 +2,8 @@
 
     python benchmarks/bench_recommend.py                 # 100k users x 22.9k items, 746k pairs
     python benchmarks/bench_recommend.py --scale 0.1     # a quick run
+    python benchmarks/bench_recommend.py --n-users 20000 --n-items 500000 --per-user 60 \
+        --query-users 5000                               # a large catalogue
 
 The model of the "bounded memory" issue: ``AdversarialMFRecommender(64)`` fitted (a few epochs:
 only the shape matters) on ``make_interactions(n_users=100_000, n_items=22_900, ...)`` with
@@ -72,6 +74,20 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--working-memory", type=int, default=None, help="MiB (sklearn's)")
+    parser.add_argument("--n-users", type=int, default=None, help="overrides --scale")
+    parser.add_argument("--n-items", type=int, default=None, help="overrides --scale")
+    parser.add_argument(
+        "--per-user",
+        type=float,
+        default=None,
+        help="interactions per user (default: 7.46, as at scale 1)",
+    )
+    parser.add_argument(
+        "--query-users",
+        type=int,
+        default=None,
+        help="recommend for the first N users only (default: all)",
+    )
     args = parser.parse_args(argv)
     try:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
@@ -80,9 +96,10 @@ def main(argv=None):
               "pip install implicit")  # fmt: skip
         return 0
 
-    n_users, n_items = int(100_000 * args.scale), int(22_900 * args.scale)
-    density = 746_000 / (100_000 * 22_900)  # the same interactions per user at every scale
-    X = make_interactions(n_users=n_users, n_items=n_items, density=density / args.scale,
+    n_users = args.n_users or int(100_000 * args.scale)
+    n_items = args.n_items or int(22_900 * args.scale)
+    per_user = args.per_user or 746_000 / 100_000  # the same at every scale
+    X = make_interactions(n_users=n_users, n_items=n_items, density=per_user / n_items,
                           random_state=0)  # fmt: skip
     print(f"# bench_recommend.py, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
           f"skadv {skadv.__version__}")  # fmt: skip
@@ -92,8 +109,10 @@ def main(argv=None):
 
     model = AdversarialMFRecommender(64, n_epochs=args.epochs, n_jobs=args.threads,
                                      random_state=0).fit(X)  # fmt: skip
+    print(f"fitted: {model.n_users_:,} users x {model.n_items_:,} items (those in the data)")
     model_mb = (model.user_factors_.nbytes + model.item_factors_.nbytes) / 2**20
-    users = model.user_ids_
+    n_query = min(args.query_users or model.n_users_, model.n_users_)
+    users = model.user_ids_[:n_query]
     with sklearn.config_context(working_memory=args.working_memory or 1024):
         with PeakRSS() as mem:
             start = time.perf_counter()
@@ -101,15 +120,19 @@ def main(argv=None):
             skadv_s = time.perf_counter() - start
     skadv_extra = mem.extra_mb
 
+    # implicit gets the same id space as skadv's fitted model (ids seen in the data).
+    rows = np.searchsorted(model.user_ids_, X[:, 0])  # the fitted ids are sorted
+    cols = np.searchsorted(model.item_ids_, X[:, 1])
     csr = sparse.csr_matrix(
-        (np.ones(X.shape[0], dtype=np.float32), (X[:, 0], X[:, 1])), shape=(n_users, n_items)
+        (np.ones(X.shape[0], dtype=np.float32), (rows, cols)),
+        shape=(model.n_users_, model.n_items_),
     )
     csr.sum_duplicates()
     csr.data[:] = 1.0
     reference = BayesianPersonalizedRanking(factors=63, iterations=args.epochs,
                                             num_threads=args.threads, random_state=0)  # fmt: skip
     reference.fit(csr, show_progress=False)
-    userids = np.arange(n_users)
+    userids = np.arange(n_query)
     with PeakRSS() as ref_mem:
         start = time.perf_counter()
         reference.recommend(userids, csr[userids], N=10, filter_already_liked_items=True)
@@ -118,9 +141,9 @@ def main(argv=None):
     print()
     print("| | users/s | recommend s | extra memory MB | fitted factors MB |")
     print("|---|---|---|---|---|")
-    print(f"| skadv | {n_users / skadv_s:,.0f} | {skadv_s:.2f} | {skadv_extra:.0f} | "
+    print(f"| skadv | {n_query / skadv_s:,.0f} | {skadv_s:.2f} | {skadv_extra:.0f} | "
           f"{model_mb:.0f} |")  # fmt: skip
-    print(f"| implicit | {n_users / implicit_s:,.0f} | {implicit_s:.2f} | "
+    print(f"| implicit | {n_query / implicit_s:,.0f} | {implicit_s:.2f} | "
           f"{ref_mem.extra_mb:.0f} | |")  # fmt: skip
     ratio = implicit_s / skadv_s
     print()
@@ -129,7 +152,7 @@ def main(argv=None):
     print(f"skadv extra memory: {skadv_extra:.0f} MB (target <= 512: "
           f"{'met' if skadv_extra <= 512 else 'NOT met'})")  # fmt: skip
     print(f"load after: {os.getloadavg()[0]:.2f}")
-    assert items.shape == (n_users, 10)
+    assert items.shape == (n_query, 10)
     return 0
 
 

@@ -374,8 +374,28 @@ class BaseRecommender(ServingMixin, FoldInMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- evaluation support
     def seen_items(self, user_codes):
-        """Training interactions of users given by code, as CSR rows of shape
-        (len(user_codes), n_items_); empty rows for code -1 (the scoring protocol)."""
+        """Training interactions of users given by code (the scoring protocol).
+
+        Parameters
+        ----------
+        user_codes : array-like of int of shape (n_block,)
+            Positions in ``user_ids_``; -1 for a user not seen in ``fit``.
+
+        Returns
+        -------
+        rows : scipy.sparse.csr_matrix of shape (n_block, n_items)
+            Row ``k`` holds the training weights of user ``user_codes[k]`` (``n_items`` is
+            the fitted ``n_items_``); an empty row for code -1.
+
+        Examples
+        --------
+        >>> from skadv import PopularityRecommender
+        >>> from skadv.datasets import make_interactions
+        >>> model = PopularityRecommender().fit(make_interactions(20, 10, random_state=0))
+        >>> model.seen_items([0, -1]).shape
+        (2, 10)
+        """
+        user_codes = np.asarray(user_codes, dtype=np.int64)
         known = np.where(user_codes >= 0, user_codes, 0)
         rows = self.interactions_[known]
         if np.any(user_codes < 0):
