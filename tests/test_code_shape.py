@@ -57,14 +57,12 @@ def shape_violations():
 
 
 def test_no_new_oversized_module_or_function():
-    new = {k: v for k, v in shape_violations().items() if k not in KNOWN_LARGE}
+    # An entry excuses its code only with a reason.
+    excused = {key for key, reason in KNOWN_LARGE.items() if reason.strip()}
+    new = {k: v for k, v in shape_violations().items() if k not in excused}
     assert not new, f"over the shape targets (split the code, do not list it): {new}"
 
 
 def test_known_large_entries_are_still_over():
     gone = set(KNOWN_LARGE) - set(shape_violations())
     assert not gone, f"no longer over the targets: remove from KNOWN_LARGE: {sorted(gone)}"
-
-
-def test_known_large_entries_have_reasons():
-    assert all(reason.strip() for reason in KNOWN_LARGE.values())

@@ -31,11 +31,6 @@ def X(synthetic_interactions):
     return synthetic_interactions
 
 
-@pytest.fixture
-def ratings(X):
-    return np.random.RandomState(0).randint(1, 6, len(X)).astype(np.float64)
-
-
 @pytest.mark.parametrize("name", FAST)
 def test_fake_rows_are_marked_and_appended(name, X):
     attack = FAST[name](attack_size=0.05, filler_size=6, random_state=0)
