@@ -3,6 +3,16 @@
     python benchmarks/bench_mf_threads.py              # 1 and 2 threads, ~1 min
     python benchmarks/bench_mf_threads.py --skew 0     # uniform items, for comparison
     python benchmarks/bench_mf_threads.py --ids popularity --balance-only
+    python benchmarks/bench_mf_threads.py --against-implicit   # issue 23 item 5, ~3 min
+
+``--against-implicit`` times whole fits instead: ``AdversarialMFRecommender()`` with its
+defaults but ``n_epochs=20`` (so 10 BPR then 10 APR epochs, ``adv_start="auto"``) and
+``n_jobs`` = 1 and 2, against implicit's CPU ``BayesianPersonalizedRanking(factors=63)``
+(+ its bias column = 64 values per row, as in ``bench_mf.py``) for 20 epochs, same data.
+Samples/s = interactions x 20 / fit wall time (what a user waits for); also printed: the
+fit's fixed overhead (wall time minus the compiled epochs) in epochs, and the median
+adversarial epoch over the median BPR epoch. ``pip install implicit`` first (the reference,
+never a skadv dependency).
 
 Data: 100,000 users (log-normal activity), 40,000 items with Zipf(``--skew``, default 1.3)
 popularity over a random permutation of the ids (``--ids popularity``: ids numbered by
@@ -27,7 +37,7 @@ import time
 import warnings
 
 import numpy as np
-from bench_mf import ForeignLoad, KernelTimer, _load_average
+from bench_mf import ForeignLoad, KernelTimer, _load_average, _user_item_matrix, fit_implicit
 from sklearn.exceptions import ConvergenceWarning
 
 from skadv.mf import AdversarialMFRecommender, _cython_backend
@@ -139,12 +149,53 @@ def run(X, optimizer, n_threads, epochs, item_strata):
     )
 
 
+def against_implicit(X, n_epochs=20, repeats=2):
+    """Whole default fits against implicit's BPR at 1 and 2 threads (issue 23 item 5)."""
+    try:
+        import implicit  # noqa: F401
+    except ImportError:
+        print("implicit is not installed (pip install implicit): comparison skipped")
+        return
+    matrix = _user_item_matrix(X)
+    print(f"load average before: {_load_average()}")
+    print("| threads | skadv default M/s | implicit BPR M/s | x implicit | skadv overhead "
+          "(epochs) | APR epoch / BPR epoch | foreign load (cores) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for n_threads in (1, 2):
+        walls, overheads, adv_ratios, ref_walls = [], [], [], []
+        with ForeignLoad() as load:
+            for _ in range(repeats):
+                model = AdversarialMFRecommender(n_epochs=n_epochs, n_jobs=n_threads,
+                                                 random_state=0)  # fmt: skip
+                with KernelTimer() as timer, warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    start = time.perf_counter()
+                    model.fit(X)
+                    wall = time.perf_counter() - start
+                seconds = np.array(timer.seconds)
+                half = model.n_epochs // 2
+                walls.append(wall)
+                overheads.append((wall - seconds.sum()) / np.median(seconds))
+                adv_ratios.append(np.median(seconds[half:]) / np.median(seconds[:half]))
+                ref_walls.append(fit_implicit(matrix, n_threads, n_epochs)[3])
+        foreign = "n/a" if load.value is None else f"{load.value:.2f}"
+        ours = X.shape[0] * n_epochs / np.median(walls) / 1e6
+        ref = matrix.nnz * n_epochs / np.median(ref_walls) / 1e6
+        print(f"| {n_threads} | {ours:.2f} | {ref:.2f} | {ours / ref:.2f} | "
+              f"{np.median(overheads):.2f} | {np.median(adv_ratios):.2f} | {foreign} |",
+              flush=True)  # fmt: skip
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skew", type=float, default=1.3)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--ids", choices=["random", "popularity"], default="random")
     parser.add_argument("--balance-only", action="store_true", help="skip the timings")
+    parser.add_argument(
+        "--against-implicit", action="store_true",
+        help="whole default fits (20 epochs) against implicit's BPR, 1 and 2 threads",
+    )  # fmt: skip
     args = parser.parse_args()
     start = time.perf_counter()
     X = zipf_interactions(args.skew, ids=args.ids)
@@ -160,6 +211,9 @@ def main():
             f"strata balance, 2 threads, {chunk}-item chunks: max / mean thread share per "
             f"phase {np.mean(worst):.3f} (mean), {np.max(worst):.3f} (worst of 10 draws)"
         )
+    if args.against_implicit:
+        against_implicit(X)
+        return
     if args.balance_only:
         return
     print(f"load average before: {_load_average()}")

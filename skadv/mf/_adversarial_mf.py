@@ -18,7 +18,7 @@ from skadv.training import (
     warn_if_below_popularity,
 )
 from skadv.utils._backend import resolve_backend
-from skadv.utils._random import check_random_state
+from skadv.utils._random import check_random_state, normal_matrix
 from skadv.utils._record import fit_record
 from skadv.utils._threads import effective_n_threads
 from skadv.utils._validation import check_interactions
@@ -422,8 +422,8 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         coo = train.tocoo()
         pair_users = coo.row.astype(np.int32)
         pair_items = coo.col.astype(np.int32)
-        init_user = rng.normal(0.0, self.init_std, (self.n_users_, self.n_factors))
-        init_item = rng.normal(0.0, self.init_std, (self.n_items_, self.n_factors))
+        init_user = normal_matrix(rng, (self.n_users_, self.n_factors), self.init_std, dtype)
+        init_item = normal_matrix(rng, (self.n_items_, self.n_factors), self.init_std, dtype)
         state = self._initial_state(init_user, init_item, dtype, previous)
 
         X_val = None
@@ -496,8 +496,12 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         self.item_ids_, i = extend_ids(self.item_ids_, items, "X (item column)")
         self.n_users_, self.n_items_ = self.user_ids_.shape[0], self.item_ids_.shape[0]
         state = self._grown_state(
-            rng.normal(0.0, self.init_std, (self.n_users_ - n_old_users, self.n_factors)),
-            rng.normal(0.0, self.init_std, (self.n_items_ - n_old_items, self.n_factors)),
+            normal_matrix(
+                rng, (self.n_users_ - n_old_users, self.n_factors), self.init_std, dtype
+            ),
+            normal_matrix(
+                rng, (self.n_items_ - n_old_items, self.n_factors), self.init_std, dtype
+            ),
             dtype,
         )
 

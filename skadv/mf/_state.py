@@ -36,7 +36,7 @@ def initial_state(init_user, init_item, dtype, optimizer, previous, user_ids, it
     item = np.ascontiguousarray(init_item, dtype=dtype)
     bias = np.zeros(item.shape[0], dtype=dtype)
     slots = {
-        slot: [np.zeros_like(user), np.zeros_like(item), np.zeros_like(bias)]
+        slot: [np.zeros(a.shape, a.dtype) for a in (user, item, bias)]  # calloc: no fill pass
         for slot in OPTIMIZER_SLOTS[optimizer]
     }
     n_steps = 0

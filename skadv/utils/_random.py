@@ -20,6 +20,32 @@ def draw_seeds(rng, n):
     return rng.randint(1, _SEED_MAX, size=n, dtype=np.int64).astype(np.uint64)
 
 
+def normal_matrix(rng, shape, scale, dtype):
+    """An array of ``shape`` and float ``dtype`` drawn from N(0, ``scale``²), seeded by ``rng``.
+
+    ``RandomState.normal`` draws float64 only, by the polar method: for the factor matrices of
+    a large model that takes longer than a training epoch. One 32-bit seed drawn from ``rng``
+    starts a ``Generator`` (PCG64, ziggurat) that draws in ``dtype`` directly, several times
+    faster and with no conversion copy; the result is still fixed by ``rng``'s state.
+
+    Examples
+    --------
+    >>> a = normal_matrix(np.random.RandomState(0), (1000, 4), 0.1, np.float32)
+    >>> a.dtype, a.shape, bool(0.09 < a.std() < 0.11)
+    (dtype('float32'), (1000, 4), True)
+    >>> b = normal_matrix(np.random.RandomState(0), (1000, 4), 0.1, np.float32)
+    >>> bool((a == b).all())
+    True
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}.")
+    seed = rng.randint(1, _SEED_MAX, dtype=np.int64)
+    out = np.random.Generator(np.random.PCG64(seed)).standard_normal(shape, dtype=dtype)
+    out *= dtype.type(scale)
+    return out
+
+
 def check_random_state(random_state):
     """A ``numpy.random.RandomState`` from None, an int, a RandomState or a Generator.
 
