@@ -117,9 +117,12 @@ def test_robustness_curve_passes_norm_and_mode_through(fitted, small_split, norm
     curve = robustness_curve(fitted, small_split[1], [0.0, 1.0], **kwargs)
     assert curve["attacked"].iloc[0] == curve["clean"].iloc[0]
     # The curve's attacked model is the attack's perturbed copy with the same settings.
-    attacked = EmbeddingAttack("fgsm", 1.0, **kwargs).perturb(fitted)
+    attack = EmbeddingAttack("fgsm", 1.0, **kwargs)
+    attacked = attack.perturb(fitted)
     assert curve["attacked"].iloc[1] == get_ranking_scorer("ndcg@10")(attacked, small_split[1])
-    assert curve["attacked"].iloc[1] < curve["clean"].iloc[1]
+    # What FGSM promises is a higher training loss; on a tiny model's held-out NDCG the sign
+    # of the change depends on the seed.
+    assert attack.bpr_loss(attacked) > attack.bpr_loss(fitted)
 
 
 def test_robustness_curve_refuses_a_bad_norm_before_scoring(small_split):
