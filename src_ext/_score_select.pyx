@@ -35,87 +35,6 @@ def _load_blas():
 _load_blas()
 
 
-# The float32 path on x86-64 CPUs with AVX2 and FMA (checked at run time; the build stays
-# portable): a register-blocked micro-kernel scores 16 rows (SIMD lanes) against 6 items
-# and compares the 96 scores with the rows' heap thresholds in registers, so no score is
-# ever stored unless it may enter a heap. Each score is accumulated like OpenBLAS's GEMM
-# kernels do (one fused multiply-add per factor, in factor order, from zero), then the bias
-# added: the value NumPy's ``vectors @ item.T + bias`` gives.
-cdef extern from *:
-    """
-    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-    #include <immintrin.h>
-    #define SKADV_SIMD 1
-    static int skadv_has_avx2_fma(void) {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    /* 16 rows (panel: nf x 16, lanes are rows) x NJ items (rows of nf floats, stride nf).
-       Scores not <= thr (greater, or NaN) are reported: bit 16*t + lane of the returned
-       masks (one uint32 per item t, lanes 0-15), their scores stored in out[16*t + lane]. */
-    #define SKADV_KERNEL(NJ)                                                                 \\
-    __attribute__((target("avx2,fma"))) static unsigned skadv_k16x##NJ(                    \\
-            const float* panel, const float* it, int nf, const float* bias,                 \\
-            const float* thr, float* out, unsigned* masks) {                                \\
-        __m256 a0[NJ], a1[NJ];                                                               \\
-        int t, f;                                                                            \\
-        unsigned any = 0;                                                                    \\
-        for (t = 0; t < NJ; t++) { a0[t] = _mm256_setzero_ps(); a1[t] = _mm256_setzero_ps(); } \\
-        for (f = 0; f < nf; f++) {                                                           \\
-            __m256 p0 = _mm256_loadu_ps(panel + 16 * f);                                     \\
-            __m256 p1 = _mm256_loadu_ps(panel + 16 * f + 8);                                 \\
-            for (t = 0; t < NJ; t++) {                                                       \\
-                __m256 b = _mm256_broadcast_ss(it + (Py_ssize_t)t * nf + f);                 \\
-                a0[t] = _mm256_fmadd_ps(p0, b, a0[t]);                                       \\
-                a1[t] = _mm256_fmadd_ps(p1, b, a1[t]);                                       \\
-            }                                                                                \\
-        }                                                                                    \\
-        __m256 h0 = _mm256_loadu_ps(thr), h1 = _mm256_loadu_ps(thr + 8);                     \\
-        for (t = 0; t < NJ; t++) {                                                           \\
-            if (bias) {                                                                      \\
-                __m256 b = _mm256_broadcast_ss(bias + t);                                    \\
-                a0[t] = _mm256_add_ps(a0[t], b);                                             \\
-                a1[t] = _mm256_add_ps(a1[t], b);                                             \\
-            }                                                                                \\
-            unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a0[t], h0, _CMP_NLE_UQ)) \\
-                | ((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a1[t], h1, _CMP_NLE_UQ)) << 8); \\
-            masks[t] = m;                                                                    \\
-            if (m) {                                                                         \\
-                _mm256_storeu_ps(out + 16 * t, a0[t]);                                       \\
-                _mm256_storeu_ps(out + 16 * t + 8, a1[t]);                                   \\
-                any |= m;                                                                    \\
-            }                                                                                \\
-        }                                                                                    \\
-        return any;                                                                          \\
-    }
-    SKADV_KERNEL(6)
-    SKADV_KERNEL(1)
-    static inline int skadv_ctz(unsigned x) { return __builtin_ctz(x); }
-    #else
-    #define SKADV_SIMD 0
-    static int skadv_has_avx2_fma(void) { return 0; }
-    static unsigned skadv_k16x6(const float* p, const float* i, int nf, const float* b,
-                                const float* h, float* o, unsigned* m) { return 0; }
-    static unsigned skadv_k16x1(const float* p, const float* i, int nf, const float* b,
-                                const float* h, float* o, unsigned* m) { return 0; }
-    static inline int skadv_ctz(unsigned x) { int n = 0; while (!(x & 1u)) { x >>= 1; n++; } return n; }
-    #endif
-    """
-    int skadv_has_avx2_fma() noexcept nogil
-    unsigned skadv_k16x6(const float* panel, const float* it, int nf, const float* bias,
-                         const float* thr, float* out, unsigned* masks) noexcept nogil
-    unsigned skadv_k16x1(const float* panel, const float* it, int nf, const float* bias,
-                         const float* thr, float* out, unsigned* masks) noexcept nogil
-    int skadv_ctz(unsigned x) noexcept nogil
-
-cdef bint _simd = skadv_has_avx2_fma() != 0
-
-
-def simd_kernel():
-    """Whether float32 scores use the AVX2/FMA micro-kernel (else: a BLAS GEMM per tile)."""
-    return bool(_simd)
-
-
 cdef inline bint _worse(floating va, int64_t ia, floating vb, int64_t ib) noexcept nogil:
     # Lower score ranks later; equal scores rank by item index (as in _topk.pyx).
     return va < vb or (va == vb and ia > ib)
@@ -208,154 +127,6 @@ cdef inline void _gemm(const floating* a, const floating* b, floating* c, int m,
                c, &m)
 
 
-cdef void _finish(Py_ssize_t r0, Py_ssize_t r1, const int64_t* indptr,
-                  const int32_t* indices, const int32_t* shared, Py_ssize_t n_shared,
-                  Py_ssize_t k, Py_ssize_t* sizes, int64_t* out_idx,
-                  floating* out_val) noexcept nogil:
-    """Sort the heaps of rows ``r0 <= r < r1`` best first and pad the short ones."""
-    cdef Py_ssize_t n_rows = r1 - r0, r, p, q, pe, size
-    cdef floating* val
-    cdef int64_t* idx
-    cdef floating tv
-    cdef int64_t ti, nxt, prev
-    for r in range(n_rows):
-        val = out_val + (r0 + r) * k
-        idx = out_idx + (r0 + r) * k
-        size = sizes[r]
-        # Heap sort in place: moving the worst to the end each time leaves the best first.
-        for p in range(size - 1, 0, -1):
-            tv = val[0]
-            ti = idx[0]
-            val[0] = val[p]
-            idx[0] = idx[p]
-            val[p] = tv
-            idx[p] = ti
-            _sift_down(val, idx, p, 0)
-        # Fewer than k candidates: fill with excluded items (the row's and the shared ones
-        # merged, lowest index first) at -inf, as top_k does with one merged mask.
-        p = indptr[r0 + r]
-        pe = indptr[r0 + r + 1]
-        q = 0
-        prev = -1
-        while size < k and (p < pe or q < n_shared):
-            if q >= n_shared or (p < pe and indices[p] <= shared[q]):
-                nxt = indices[p]
-                p = p + 1
-            else:
-                nxt = shared[q]
-                q = q + 1
-            if nxt != prev:
-                idx[size] = nxt
-                val[size] = -INFINITY
-                size = size + 1
-            prev = nxt
-
-
-cdef inline void _take(Py_ssize_t r, int64_t j, floating v, Py_ssize_t r0,
-                       const int64_t* indptr, const int32_t* indices, const int32_t* shared,
-                       Py_ssize_t n_shared, Py_ssize_t k, Py_ssize_t* state, Py_ssize_t n_rows,
-                       floating* thr, int64_t* out_idx, floating* out_val,
-                       Py_ssize_t* n_nan) noexcept nogil:
-    """Item ``j`` scored ``v`` passed row ``r``'s threshold as the micro-kernel read it
-    (``v > thr[r]``, or NaN, or the heap is not full): insert it unless excluded or no
-    longer better than the heap's worst. Items of a row arrive in increasing index
-    order, so the row's exclusion pointers only move forward."""
-    cdef Py_ssize_t* sizes = state
-    cdef Py_ssize_t* pos_row = state + n_rows
-    cdef Py_ssize_t* pos_shared = state + 2 * n_rows
-    cdef Py_ssize_t p = pos_row[r], pe = indptr[r0 + r + 1], q = pos_shared[r]
-    cdef Py_ssize_t size = sizes[r]
-    cdef floating* val = out_val + (r0 + r) * k
-    cdef int64_t* idx = out_idx + (r0 + r) * k
-    if v != v:
-        n_nan[0] = n_nan[0] + 1
-        return
-    if size == k and v <= val[0]:  # the micro-kernel compared with a threshold since raised
-        return
-    while p < pe and indices[p] < j:
-        p = p + 1
-    pos_row[r] = p
-    if p < pe and indices[p] == j:
-        return
-    while q < n_shared and shared[q] < j:
-        q = q + 1
-    pos_shared[r] = q
-    if q < n_shared and shared[q] == j:
-        return
-    if size < k:
-        val[size] = v
-        idx[size] = j
-        _sift_up(val, idx, size)
-        sizes[r] = size + 1
-        if size + 1 == k:
-            thr[r] = val[0]
-    else:
-        val[0] = v
-        idx[0] = j
-        _sift_down(val, idx, k, 0)
-        thr[r] = val[0]
-
-
-cdef Py_ssize_t _chunk_simd(const float* item, const float* bias, const float* vectors,
-                            Py_ssize_t n_items, int nf, Py_ssize_t r0, Py_ssize_t r1,
-                            const int64_t* indptr, const int32_t* indices,
-                            const int32_t* shared, Py_ssize_t n_shared, Py_ssize_t k,
-                            Py_ssize_t tile, float* scratch, Py_ssize_t* state,
-                            int64_t* out_idx, float* out_val) noexcept nogil:
-    """``_chunk`` with the AVX2/FMA micro-kernel (float32): groups of 16 rows, 6 items at
-    a time, each tile of items read from cache by every group of the chunk."""
-    cdef Py_ssize_t n_rows = r1 - r0, n_groups = (n_rows + 15) // 16, g, r, f, lane
-    cdef Py_ssize_t t0, t1, j, tt, n_nan = 0
-    cdef float* panel = scratch  # (n_groups, nf, 16): the rows' vectors, lanes are rows
-    cdef float* thr = panel + n_groups * 16 * nf  # (n_groups * 16,): heap thresholds
-    cdef float* out = thr + n_groups * 16  # (6 * 16,): scores that passed
-    cdef const float* pg
-    cdef float* hg
-    cdef unsigned masks[6]
-    cdef unsigned valid, anyhit, m
-    for r in range(n_rows):
-        state[r] = 0
-        state[n_rows + r] = indptr[r0 + r]
-        state[2 * n_rows + r] = 0
-    for g in range(n_groups):
-        for f in range(nf):
-            for lane in range(16):
-                r = g * 16 + lane
-                panel[(g * nf + f) * 16 + lane] = vectors[(r0 + r) * nf + f] if r < n_rows else 0
-    for r in range(n_groups * 16):
-        thr[r] = NAN  # while a heap fills, every item passes
-    t0 = 0
-    while t0 < n_items:
-        t1 = min(t0 + tile, n_items)
-        for g in range(n_groups):
-            pg = panel + g * 16 * nf
-            hg = thr + g * 16
-            valid = 0xFFFF if n_rows - g * 16 >= 16 else (1u << (n_rows - g * 16)) - 1
-            j = t0
-            while j < t1:
-                if j + 6 <= t1:
-                    anyhit = skadv_k16x6(pg, item + j * nf, nf, NULL if bias == NULL else bias + j,
-                                         hg, out, masks)
-                    tt = 6
-                else:
-                    anyhit = skadv_k16x1(pg, item + j * nf, nf, NULL if bias == NULL else bias + j,
-                                         hg, out, masks)
-                    tt = 1
-                if anyhit & valid:
-                    for f in range(tt):
-                        m = masks[f] & valid
-                        while m:
-                            lane = skadv_ctz(m)
-                            m = m & (m - 1)
-                            _take(g * 16 + lane, j + f, out[16 * f + lane], r0, indptr,
-                                  indices, shared, n_shared, k, state, n_rows, thr, out_idx,
-                                  out_val, &n_nan)
-                j = j + tt
-        t0 = t1
-    _finish(r0, r1, indptr, indices, shared, n_shared, k, state, out_idx, out_val)
-    return n_nan
-
-
 cdef Py_ssize_t _chunk(const floating* item, const floating* bias, const floating* vectors,
                        Py_ssize_t n_items, int nf, Py_ssize_t r0, Py_ssize_t r1,
                        const int64_t* indptr, const int32_t* indices, const int32_t* shared,
@@ -415,14 +186,44 @@ cdef Py_ssize_t _chunk(const floating* item, const floating* bias, const floatin
             pos_row[r] = p
             pos_shared[r] = q
         t0 = t1
-    _finish(r0, r1, indptr, indices, shared, n_shared, k, sizes, out_idx, out_val)
+    for r in range(n_rows):
+        val = out_val + (r0 + r) * k
+        idx = out_idx + (r0 + r) * k
+        size = sizes[r]
+        # Heap sort in place: moving the worst to the end each time leaves the best first.
+        for p in range(size - 1, 0, -1):
+            tv = val[0]
+            ti = idx[0]
+            val[0] = val[p]
+            idx[0] = idx[p]
+            val[p] = tv
+            idx[p] = ti
+            _sift_down(val, idx, p, 0)
+        # Fewer than k candidates: fill with excluded items (the row's and the shared ones
+        # merged, lowest index first) at -inf, as top_k does with one merged mask.
+        p = indptr[r0 + r]
+        pe = indptr[r0 + r + 1]
+        q = 0
+        prev = -1
+        while size < k and (p < pe or q < n_shared):
+            if q >= n_shared or (p < pe and indices[p] <= shared[q]):
+                nxt = indices[p]
+                p = p + 1
+            else:
+                nxt = shared[q]
+                q = q + 1
+            if nxt != prev:
+                idx[size] = nxt
+                val[size] = -INFINITY
+                size = size + 1
+            prev = nxt
     return n_nan
 
 
 def score_select(const floating[:, ::1] item, const floating[::1] bias, bint has_bias,
                  const floating[:, ::1] vectors, const int64_t[::1] indptr,
                  const int32_t[::1] indices, const int32_t[::1] shared, Py_ssize_t n_shared,
-                 int k, int n_threads, Py_ssize_t chunk, Py_ssize_t tile, bint simd,
+                 int k, int n_threads, Py_ssize_t chunk, Py_ssize_t tile,
                  floating[:, ::1] scratch, Py_ssize_t[:, ::1] state,
                  int64_t[:, ::1] out_idx, floating[:, ::1] out_val):
     """Top-``k`` items of each row of ``vectors @ item.T (+ bias)``, skipping exclusions.
@@ -445,13 +246,8 @@ def score_select(const floating[:, ::1] item, const floating[::1] bias, bint has
         depend on it). The BLAS must be single-threaded during the call.
     chunk, tile : int
         Rows per chunk and items per tile: the scratch buffer of a thread holds a chunk's
-        scores of one tile (BLAS path), or the tile is read from cache by each group of 16
-        rows of the chunk (micro-kernel).
-    simd : bool
-        Use the AVX2/FMA micro-kernel (float32 only, and only where ``simd_kernel()``).
-    scratch : memoryview of shape (n_threads, size), same dtype
-        ``size >= chunk * tile`` (BLAS path), or ``>= c16 * (n_factors + 1) + 96`` with
-        ``c16`` the chunk rounded up to a multiple of 16 (micro-kernel).
+        scores of one tile.
+    scratch : memoryview of shape (n_threads, chunk * tile), same dtype
     state : memoryview of shape (n_threads, 3 * chunk), intp
     out_idx : memoryview of shape (n_rows, k), int64
     out_val : memoryview of shape (n_rows, k), same dtype
@@ -471,19 +267,9 @@ def score_select(const floating[:, ::1] item, const floating[::1] bias, bint has
     cdef const floating* bias_ptr = &bias[0] if has_bias else NULL
     if n_rows == 0:
         return 0
-    if simd and not (_simd and floating is float):
-        raise ValueError("the micro-kernel takes float32 on a CPU with AVX2 and FMA.")
     with nogil:
         for c in prange(n_chunks, num_threads=n_threads, schedule="dynamic"):
             t = threadid()
-            if floating is float:
-                if simd:
-                    n_nan += _chunk_simd(&item[0, 0], bias_ptr, &vectors[0, 0], n_items, nf,
-                                         c * chunk, min(c * chunk + chunk, n_rows), &indptr[0],
-                                         &indices[0], &shared[0], n_shared, k, tile,
-                                         &scratch[t, 0], &state[t, 0], &out_idx[0, 0],
-                                         &out_val[0, 0])
-                    continue
             n_nan += _chunk(&item[0, 0], bias_ptr, &vectors[0, 0], n_items, nf, c * chunk,
                             min(c * chunk + chunk, n_rows), &indptr[0], &indices[0],
                             &shared[0], n_shared, k, tile, &scratch[t, 0], &state[t, 0],

@@ -192,14 +192,11 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
 
 
 #: Rows per chunk and items per tile of ``dot_top_k``'s kernel: a thread's scratch holds a
-#: chunk's scores of one tile (64 x 2048 float32: 512 KiB, about half an L2 cache), and the
-#: item factors are streamed once per chunk.
-DOT_CHUNK_ROWS = 64
-DOT_TILE_ITEMS = 2048
-#: The same for the float32 micro-kernel (AVX2/FMA): a tile of items (1024 x 64 float32:
-#: 256 KiB) stays in L2 while every group of 16 rows of the chunk reads it.
-SIMD_CHUNK_ROWS = 256
-SIMD_TILE_ITEMS = 1024
+#: chunk's scores of one tile (256 x 512 float32: 512 KiB, half an L2 cache of 1 MiB), and
+#: the item factors are streamed once per chunk (measured at 64 factors, 500 k items: as
+#: fast as the GEMM alone; 64-row chunks were 20 % slower, see NOTES-fused.md).
+DOT_CHUNK_ROWS = 256
+DOT_TILE_ITEMS = 512
 
 _blas_controller = None
 
@@ -220,7 +217,7 @@ def _single_threaded_blas():
 
 
 def dot_top_k(vectors, item, k, *, item_bias=None, exclude=None, filtered=None, n_jobs=None,
-              chunk_rows=None, tile_items=None, kernel="auto"):
+              chunk_rows=None, tile_items=None):
     """``top_k(vectors @ item.T + item_bias, k, ...)`` without materializing the scores.
 
     The fused score-and-select kernel (``src_ext/_score_select.pyx``): each thread scores a
@@ -249,13 +246,8 @@ def dot_top_k(vectors, item, k, *, item_bias=None, exclude=None, filtered=None, 
         Threads, as in scikit-learn: ``None`` means 1, ``-1`` all cores. The BLAS is kept
         single-threaded during the call.
     chunk_rows, tile_items : int, default=None
-        Rows per chunk and items per tile (``DOT_CHUNK_ROWS``, ``DOT_TILE_ITEMS``, or
-        ``SIMD_*`` for the micro-kernel): tuning only, the result does not depend on them.
-    kernel : {"auto", "blas", "simd"}, default="auto"
-        How scores are computed: "simd" is a register-blocked AVX2/FMA micro-kernel that
-        compares scores with the heap thresholds in registers (float32 on x86-64 CPUs that
-        have AVX2 and FMA), "blas" one single-threaded BLAS GEMM per tile into a scratch
-        buffer; "auto" takes "simd" where it runs. For tests and benchmarks.
+        Rows per chunk and items per tile (``DOT_CHUNK_ROWS``, ``DOT_TILE_ITEMS``): tuning
+        only, the result does not depend on them.
 
     Returns
     -------
@@ -283,10 +275,8 @@ def dot_top_k(vectors, item, k, *, item_bias=None, exclude=None, filtered=None, 
     >>> idx.tolist(), values.tolist()
     ([[0, 1], [1, 0]], [[2.0, 1.0], [1.0, 0.0]])
     """
-    from skadv._ext._score_select import score_select, simd_kernel
+    from skadv._ext._score_select import score_select
 
-    if kernel not in ("auto", "blas", "simd"):
-        raise ValueError(f"kernel must be 'auto', 'blas' or 'simd', got {kernel!r}.")
     item = np.asarray(item)
     if item.dtype not in (np.float32, np.float64):
         item = item.astype(np.float64)
@@ -323,27 +313,20 @@ def dot_top_k(vectors, item, k, *, item_bias=None, exclude=None, filtered=None, 
     n_shared = shared.shape[0]
     shared = shared.astype(np.int32) if n_shared else np.zeros(1, dtype=np.int32)
     n_threads = effective_n_threads(n_jobs)
-    can_simd = simd_kernel() and item.dtype == np.float32
-    if kernel == "simd" and not can_simd:
-        raise ValueError("kernel='simd' needs float32 factors and a CPU with AVX2 and FMA.")
-    simd = can_simd and kernel != "blas"
-    chunk = int(chunk_rows or (SIMD_CHUNK_ROWS if simd else DOT_CHUNK_ROWS))
-    tile = int(tile_items or (SIMD_TILE_ITEMS if simd else DOT_TILE_ITEMS))
+    # Chunks small enough that every thread gets rows (the result does not depend on it).
+    chunk = int(chunk_rows or min(DOT_CHUNK_ROWS, -(-n_rows // n_threads)))
+    tile = int(tile_items or DOT_TILE_ITEMS)
     chunk = max(1, min(chunk, n_rows))
     tile = max(1, min(tile, n_items))
     out_idx = np.empty((n_rows, k), dtype=np.int64)
     out_val = np.empty((n_rows, k), dtype=item.dtype)
     if not n_rows:
         return out_idx, out_val
-    if simd:
-        size = -(-chunk // 16) * 16 * (item.shape[1] + 1) + 96
-    else:
-        size = chunk * tile
-    scratch = np.empty((n_threads, size), dtype=item.dtype)
+    scratch = np.empty((n_threads, chunk * tile), dtype=item.dtype)
     state = np.empty((n_threads, 3 * chunk), dtype=np.intp)
     with _single_threaded_blas():
         n_nan = score_select(item, bias, item_bias is not None, vectors, indptr, indices,
-                             shared, n_shared, k, n_threads, chunk, tile, simd, scratch, state,
+                             shared, n_shared, k, n_threads, chunk, tile, scratch, state,
                              out_idx, out_val)  # fmt: skip
     if n_nan:
         raise ValueError("scores contains NaN; NaN cannot be ranked.")
