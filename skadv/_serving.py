@@ -513,9 +513,9 @@ class ServingMixin:
                      (np.flatnonzero(own), pos[block][own])),
                     shape=(block.stop - block.start, cols.shape[0]),
                 )  # fmt: skip
-                block_idx, vals[block] = dot_top_k(unit[codes[block]], unit_cols, width,
-                                                   exclude=exclude,
-                                                   n_jobs=getattr(self, "n_jobs", None))  # fmt: skip
+                block_idx, vals[block] = dot_top_k(
+                    unit[codes[block]], unit_cols, width, exclude=exclude,
+                    n_jobs=getattr(self, "n_jobs", None))  # fmt: skip
                 idx[block] = cols[block_idx]
         if not as_frame:
             return ids[idx], vals
@@ -573,9 +573,10 @@ class _DotSelect:
         if not known.all():
             rows = np.flatnonzero(~known)
             unit = self.unknown_item()
-            parts.append((rows, dot_top_k(
-                np.ones((rows.shape[0], 1), dtype=unit.dtype), unit, k, filtered=shared,
-                exclude=None if exclude is None else exclude[rows], n_jobs=self.n_jobs)))  # fmt: skip
+            part = None if exclude is None else exclude[rows]
+            parts.append((rows, dot_top_k(np.ones((rows.shape[0], 1), dtype=unit.dtype), unit,
+                                          k, exclude=part, filtered=shared,
+                                          n_jobs=self.n_jobs)))  # fmt: skip
         if len(parts) == 1:
             idx, vals = parts[0][1]
         else:

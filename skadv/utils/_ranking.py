@@ -216,8 +216,18 @@ def _single_threaded_blas():
     return _blas_controller.limit(limits=1, user_api="blas")
 
 
-def dot_top_k(vectors, item, k, *, item_bias=None, exclude=None, filtered=None, n_jobs=None,
-              chunk_rows=None, tile_items=None):
+def dot_top_k(
+    vectors,
+    item,
+    k,
+    *,
+    item_bias=None,
+    exclude=None,
+    filtered=None,
+    n_jobs=None,
+    chunk_rows=None,
+    tile_items=None,
+):
     """``top_k(vectors @ item.T + item_bias, k, ...)`` without materializing the scores.
 
     The fused score-and-select kernel (``src_ext/_score_select.pyx``): each thread scores a
