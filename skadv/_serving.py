@@ -94,14 +94,19 @@ class ServingMixin:
 
         Notes
         -----
-        Users are scored in blocks whose score rows fit scikit-learn's ``working_memory``
-        (``sklearn.config_context(working_memory=MiB)``, default 1024 MiB), so memory stays
-        bounded whatever the number of users. With candidates, a dot-product model (see
-        :meth:`factors`) scores only the candidate columns, gathering their item factors: a
-        few hundred candidates per user cost a few hundred dot products, not a full ranking;
-        other models score full rows and keep the candidate columns. Without ``items`` and
-        ``filter_items``, a dot-product model trained on a CUDA device scores each block
-        there and moves only the top-``n`` back (when CUDA is available).
+        Users are scored in blocks whose working arrays fit scikit-learn's
+        ``working_memory`` (``sklearn.config_context(working_memory=MiB)``, default
+        1024 MiB), so memory stays bounded whatever the number of users. A dot-product model
+        (see :meth:`factors`) ranking every item, or one set of candidates shared by all
+        users, never holds a row of scores: a fused kernel scores small tiles of items for
+        a few hundred users at a time and keeps a running top-``n`` per user, skipping seen
+        and filtered items as it goes (``n_jobs`` threads; the results are those of the
+        full score rows). With per-user candidates, a dot-product model scores only the
+        candidate columns, gathering their item factors: a few hundred candidates per user
+        cost a few hundred dot products, not a full ranking; other models score full rows
+        and keep the candidate columns. Without ``items`` and ``filter_items``, a
+        dot-product model trained on a CUDA device scores each block there and moves only
+        the top-``n`` back (when CUDA is available).
 
         Examples
         --------
@@ -421,8 +426,9 @@ class ServingMixin:
         Notes
         -----
         Embeddings are ``item_embeddings()`` (item factors of a dot-product model; item
-        biases are left out: they measure popularity, not likeness). Queries are processed
-        in blocks whose similarity rows fit ``working_memory``, like ``recommend``.
+        biases are left out: they measure popularity, not likeness). Queries are ranked by
+        the fused kernel of ``recommend`` on the unit-normalized embeddings: no row of
+        similarities is held, whatever the number of items.
 
         Examples
         --------
