@@ -503,7 +503,7 @@ class ServingMixin:
             sub = lookup_ids(ids, check_id_array(subset, f"{kind}s_subset"))
             cols = np.unique(sub[sub >= 0])
         unit = cosine_normalize(vectors)
-        unit_cols = unit[cols]
+        unit_cols = unit if subset is None else unit[cols]  # no second copy of every row
         # Position of each query in the subset (-1: not in it): excluded from its own row.
         pos = np.searchsorted(cols, codes)
         in_subset = (pos < cols.shape[0]) & (cols[np.minimum(pos, cols.shape[0] - 1)] == codes)
