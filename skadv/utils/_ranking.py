@@ -5,6 +5,10 @@ user blocks every ranking path works in (``row_blocks``).
 turns the exclusion mask into canonical CSR rows, maps ``n_jobs`` to OpenMP threads and
 rejects NaN scores, so that the compiled kernel never has to validate anything.
 
+``dot_top_k`` is the same selection fused with the scoring of dot-product models
+(``src_ext/_score_select.pyx``): tiles of items are scored and selected while in cache, so
+no score row is ever held; it gives ``top_k``'s result on the full score rows.
+
 ``row_blocks`` sizes blocks of rows (users, or pairs) by scikit-learn's ``working_memory``
 setting (``sklearn.set_config(working_memory=MiB)``, default 1024), as
 ``sklearn.metrics.pairwise_distances_chunked`` does: ranking a million users never holds more
