@@ -11,6 +11,7 @@ from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, NAN
 from libc.stdint cimport int32_t, int64_t
+from libc.string cimport memcpy
 
 # GEMM of the BLAS that SciPy links (scipy.linalg.cython_blas), looked up at import through
 # its C-API capsules: no SciPy headers at build time, and the same library SciPy uses.
@@ -112,18 +113,18 @@ cdef inline Py_ssize_t _scan(const floating* s, Py_ssize_t off, Py_ssize_t lo, P
 
 
 cdef inline void _gemm(const floating* a, const floating* b, floating* c, int m, int n,
-                       int nf) noexcept nogil:
-    """Row-major ``c[r, j] = b[r] . a[j]`` for ``m`` rows ``a`` and ``n`` rows ``b`` of
-    ``nf`` values: the column-major GEMM ``c^T = a^T' b^T`` (what NumPy's ``b @ a.T``
-    calls)."""
+                       int nf, floating beta) noexcept nogil:
+    """Row-major ``c[r, j] = b[r] . a[j] (+ c[r, j] when beta is 1)`` for ``m`` rows ``a``
+    and ``n`` rows ``b`` of ``nf`` values: the column-major GEMM ``c^T = a^T' b^T + beta
+    c^T`` (what NumPy's ``b @ a.T`` calls)."""
     cdef char transa = b"T", transb = b"N"
     cdef int ld = nf if nf > 0 else 1
-    cdef floating one = 1.0, zero = 0.0
+    cdef floating one = 1.0
     if floating is float:
-        _sgemm(&transa, &transb, &m, &n, &nf, &one, <float*>a, &ld, <float*>b, &ld, &zero, c,
+        _sgemm(&transa, &transb, &m, &n, &nf, &one, <float*>a, &ld, <float*>b, &ld, &beta, c,
                &m)
     else:
-        _dgemm(&transa, &transb, &m, &n, &nf, &one, <double*>a, &ld, <double*>b, &ld, &zero,
+        _dgemm(&transa, &transb, &m, &n, &nf, &one, <double*>a, &ld, <double*>b, &ld, &beta,
                c, &m)
 
 
@@ -149,12 +150,14 @@ cdef Py_ssize_t _chunk(const floating* item, const floating* bias, const floatin
     t0 = 0
     while t0 < n_items:
         t1 = min(t0 + tile, n_items)
-        _gemm(item + t0 * nf, vectors + r0 * nf, buf, <int>(t1 - t0), <int>n_rows, nf)
-        if bias != NULL:  # same rounding as NumPy's ``scores += bias``
+        if bias != NULL:
+            # GEMM adds the dot product to the bias already in the buffer, rounding once as
+            # NumPy's ``scores += bias`` does (and skipping the zeroing pass of beta = 0).
             for r in range(n_rows):
-                s = buf + r * (t1 - t0)
-                for j in range(t1 - t0):
-                    s[j] = s[j] + bias[t0 + j]
+                memcpy(buf + r * (t1 - t0), bias + t0, (t1 - t0) * sizeof(floating))
+            _gemm(item + t0 * nf, vectors + r0 * nf, buf, <int>(t1 - t0), <int>n_rows, nf, 1)
+        else:
+            _gemm(item + t0 * nf, vectors + r0 * nf, buf, <int>(t1 - t0), <int>n_rows, nf, 0)
         for r in range(n_rows):
             s = buf + r * (t1 - t0)  # s[j - t0] is item j's score
             val = out_val + (r0 + r) * k
