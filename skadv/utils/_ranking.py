@@ -196,11 +196,12 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
 
 
 #: Rows per chunk and items per tile of ``dot_top_k``'s kernel: a thread's scratch holds a
-#: chunk's scores of one tile (256 x 512 float32: 512 KiB, half an L2 cache of 1 MiB), and
-#: the item factors are streamed once per chunk (measured at 64 factors, 500 k items: as
-#: fast as the GEMM alone; 64-row chunks were 20 % slower, see NOTES-fused.md).
-DOT_CHUNK_ROWS = 256
-DOT_TILE_ITEMS = 512
+#: chunk's scores of one tile (512 x 256 float32: 512 KiB, half an L2 cache of 1 MiB), and
+#: the item factors are streamed once per chunk, so larger chunks read them less often
+#: (measured at 64 factors, 400 k items: 512 or 1024 rows 5-10 % faster than 256, 64 rows
+#: 25 % slower; see NOTES-fused.md).
+DOT_CHUNK_ROWS = 512
+DOT_TILE_ITEMS = 256
 
 _blas_controller = None
 
