@@ -15,6 +15,7 @@ from skadv.utils._ranking import (
     BYTES_PER_SCORE,
     CandidateLists,
     cosine_normalize,
+    dot_top_k,
     fill_holes,
     gather_scores,
     in_rows,
@@ -29,6 +30,11 @@ from skadv.utils._validation import (
 )
 
 __all__ = ["ServingMixin"]
+
+#: Working memory per row of the fused dot-product path (``dot_top_k``): no score row is
+#: held, only the row's exclusions (a few thousand seen items), its vector and its output,
+#: so blocks hold thousands of users (16 384 at the default 1024 MiB).
+DOT_ROW_BYTES = 2**16
 
 
 class ServingMixin:
@@ -88,14 +94,19 @@ class ServingMixin:
 
         Notes
         -----
-        Users are scored in blocks whose score rows fit scikit-learn's ``working_memory``
-        (``sklearn.config_context(working_memory=MiB)``, default 1024 MiB), so memory stays
-        bounded whatever the number of users. With candidates, a dot-product model (see
-        :meth:`factors`) scores only the candidate columns, gathering their item factors: a
-        few hundred candidates per user cost a few hundred dot products, not a full ranking;
-        other models score full rows and keep the candidate columns. Without ``items`` and
-        ``filter_items``, a dot-product model trained on a CUDA device scores each block
-        there and moves only the top-``n`` back (when CUDA is available).
+        Users are scored in blocks whose working arrays fit scikit-learn's
+        ``working_memory`` (``sklearn.config_context(working_memory=MiB)``, default
+        1024 MiB), so memory stays bounded whatever the number of users. A dot-product model
+        (see :meth:`factors`) ranking every item, or one set of candidates shared by all
+        users, never holds a row of scores: a fused kernel scores small tiles of items for
+        a few hundred users at a time and keeps a running top-``n`` per user, skipping seen
+        and filtered items as it goes (``n_jobs`` threads; the results are those of the
+        full score rows). With per-user candidates, a dot-product model scores only the
+        candidate columns, gathering their item factors: a few hundred candidates per user
+        cost a few hundred dot products, not a full ranking; other models score full rows
+        and keep the candidate columns. Without ``items`` and ``filter_items``, a
+        dot-product model trained on a CUDA device scores each block there and moves only
+        the top-``n`` back (when CUDA is available).
 
         Examples
         --------
@@ -229,6 +240,16 @@ class ServingMixin:
             return out
 
         score.item_dim = None if fac is None else fac.item.shape[1]
+        if fac is not None:  # the fused kernel of _rank_blocks ranks these rows
+
+            def dot_rows(block):
+                c = codes[block]
+                known = c >= 0
+                return fac.user[c[known]], known
+
+            score.factors = fac
+            score.dot_rows = dot_rows
+            score.unknown_row = self.unknown_user_scores
         return score
 
     def _rank_blocks(self, n_rows, n, score, seen, candidates, filtered, *, ranker=None):
@@ -238,9 +259,16 @@ class ServingMixin:
         items to exclude (or None); ``candidates``/``filtered`` come from ``_serving_items``;
         ``ranker(block, k, exclude)`` ranks a whole block elsewhere (only without candidates
         and filters).
+
+        A ``score`` with ``dot_rows`` (a dot-product model: ``score.factors``, and
+        ``score.dot_rows(block)`` giving the vectors of the block's rows that have one and
+        a mask of those rows; the others score ``score.unknown_row()``) is ranked by the
+        fused kernel ``dot_top_k`` for every item or shared candidates: no score rows are
+        held, so blocks are sized by ``DOT_ROW_BYTES``.
         """
         n_filtered = 0 if filtered is None else filtered.shape[0]
         per_row = isinstance(candidates, CandidateLists)
+        fused = getattr(score, "dot_rows", None) is not None and not per_row and ranker is None
         if candidates is None:
             width = min(n, self.n_items_ - n_filtered)
             row_bytes = self.n_items_ * BYTES_PER_SCORE
@@ -263,11 +291,16 @@ class ServingMixin:
         idx = np.zeros((n_rows, width), dtype=np.int64)
         vals = None
         n_jobs = getattr(self, "n_jobs", None)
+        if fused:
+            row_bytes = DOT_ROW_BYTES
+            dot = _DotSelect(score, candidates, filtered, n_jobs)
         for block in row_blocks(n_rows, row_bytes):
             exclude = seen(block)
             if width == 0:
                 block_idx = np.zeros((block.stop - block.start, 0), dtype=np.int64)
                 block_vals = np.zeros((block.stop - block.start, 0), dtype=np.float64)
+            elif fused:
+                block_idx, block_vals = dot(block, width, exclude)
             elif candidates is None and ranker is not None:
                 block_idx, block_vals = ranker(block, width, exclude)
             elif candidates is None:
@@ -393,8 +426,9 @@ class ServingMixin:
         Notes
         -----
         Embeddings are ``item_embeddings()`` (item factors of a dot-product model; item
-        biases are left out: they measure popularity, not likeness). Queries are processed
-        in blocks whose similarity rows fit ``working_memory``, like ``recommend``.
+        biases are left out: they measure popularity, not likeness). Queries are ranked by
+        the fused kernel of ``recommend`` on the unit-normalized embeddings: no row of
+        similarities is held, whatever the number of items.
 
         Examples
         --------
@@ -469,7 +503,7 @@ class ServingMixin:
             sub = lookup_ids(ids, check_id_array(subset, f"{kind}s_subset"))
             cols = np.unique(sub[sub >= 0])
         unit = cosine_normalize(vectors)
-        unit_cols = unit[cols]
+        unit_cols = unit if subset is None else unit[cols]  # no second copy of every row
         # Position of each query in the subset (-1: not in it): excluded from its own row.
         pos = np.searchsorted(cols, codes)
         in_subset = (pos < cols.shape[0]) & (cols[np.minimum(pos, cols.shape[0] - 1)] == codes)
@@ -477,16 +511,17 @@ class ServingMixin:
         idx = np.zeros((codes.shape[0], max(width, 0)), dtype=np.int64)
         vals = np.zeros((codes.shape[0], max(width, 0)), dtype=unit.dtype)
         if width > 0:
-            for block in row_blocks(codes.shape[0], cols.shape[0] * BYTES_PER_SCORE):
-                sims = unit[codes[block]] @ unit_cols.T
+            # The fused kernel: no (queries x subset) block of similarities is held.
+            for block in row_blocks(codes.shape[0], DOT_ROW_BYTES):
                 own = in_subset[block]
                 exclude = sparse.csr_matrix(
                     (np.ones(int(own.sum()), dtype=bool),
                      (np.flatnonzero(own), pos[block][own])),
-                    shape=sims.shape,
+                    shape=(block.stop - block.start, cols.shape[0]),
                 )  # fmt: skip
-                block_idx, vals[block] = top_k(sims, width, exclude=exclude,
-                                               n_jobs=getattr(self, "n_jobs", None))  # fmt: skip
+                block_idx, vals[block] = dot_top_k(
+                    unit[codes[block]], unit_cols, width, exclude=exclude,
+                    n_jobs=getattr(self, "n_jobs", None))  # fmt: skip
                 idx[block] = cols[block_idx]
         if not as_frame:
             return ids[idx], vals
@@ -499,6 +534,72 @@ class ServingMixin:
             f"similar_{kind}": pd.Series(ids[idx].ravel(), dtype=frame_dtype(ids)),
             "score": vals.ravel(),
         })  # fmt: skip
+
+
+class _DotSelect:
+    """Top-``k`` of blocks of rows of a dot-product ``score`` (see ``_rank_blocks``) with the
+    fused kernel: every item minus ``filtered``, or the shared ``candidates`` (their
+    factors gathered once per call). Rows without a vector (unknown users) rank
+    ``score.unknown_row()`` through the same kernel, as a one-factor dot product
+    (``1 * row[i]``: the row's own values)."""
+
+    def __init__(self, score, candidates, filtered, n_jobs):
+        fac = score.factors
+        self.score, self.candidates, self.filtered, self.n_jobs = (
+            score, candidates, filtered, n_jobs)  # fmt: skip
+        self.item, self.bias = fac.item, fac.item_bias
+        if candidates is not None:
+            self.item = fac.item[candidates]
+            self.bias = None if fac.item_bias is None else fac.item_bias[candidates]
+        self._unknown = None
+
+    def unknown_item(self):
+        if self._unknown is None:
+            row = np.asarray(self.score.unknown_row())
+            if self.candidates is not None:
+                row = row[self.candidates]
+            self._unknown = row[:, None]
+        return self._unknown
+
+    def __call__(self, block, k, exclude):
+        n_block = block.stop - block.start
+        shared = self.filtered if self.candidates is None else None
+        if exclude is not None:
+            exclude = sparse.csr_matrix(exclude)
+            if self.candidates is not None:
+                exclude = exclude[:, self.candidates]
+        vectors, known = self.score.dot_rows(block)
+        parts = []
+        if known.any():
+            rows = np.flatnonzero(known)
+            part = exclude if exclude is None or known.all() else exclude[rows]
+            parts.append((rows, dot_top_k(vectors, self.item, k, item_bias=self.bias,
+                                          exclude=part, filtered=shared,
+                                          n_jobs=self.n_jobs)))  # fmt: skip
+        if not known.all():
+            rows = np.flatnonzero(~known)
+            unit = self.unknown_item()
+            part = None if exclude is None else exclude[rows]
+            parts.append((rows, dot_top_k(np.ones((rows.shape[0], 1), dtype=unit.dtype), unit,
+                                          k, exclude=part, filtered=shared,
+                                          n_jobs=self.n_jobs)))  # fmt: skip
+        if len(parts) == 1:
+            idx, vals = parts[0][1]
+        else:
+            dtype = np.result_type(*(p[1][1].dtype for p in parts))
+            idx = np.empty((n_block, k), dtype=np.int64)
+            vals = np.empty((n_block, k), dtype=dtype)
+            for rows, (part_idx, part_vals) in parts:
+                idx[rows], vals[rows] = part_idx, part_vals
+        if self.candidates is not None:
+            return self.candidates[idx], vals
+        if self.filtered is not None and self.filtered.shape[0]:
+            # Padding must not be a filtered item either (as in the unfused path).
+            hit = np.isin(idx, self.filtered)
+            if hit.any():
+                idx[hit] = -1
+                idx = fill_holes(idx, self.item.shape[0], self.filtered)
+        return idx, vals
 
 
 def frame_dtype(ids):
