@@ -211,6 +211,10 @@ def _single_threaded_blas():
     ``dot_top_k`` calls GEMM from every OpenMP thread, and a BLAS that spawned threads of
     its own there would oversubscribe the cores. The controller (a scan of the loaded
     libraries) is made once."""
+    return _controller().limit(limits=1, user_api="blas")
+
+
+def _controller():
     global _blas_controller
     if _blas_controller is None:
         from threadpoolctl import ThreadpoolController
@@ -218,7 +222,20 @@ def _single_threaded_blas():
         import skadv._ext._score_select  # noqa: F401  (loads the BLAS the kernel calls)
 
         _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
+    return _blas_controller
+
+
+def _default_n_threads():
+    """Threads for ``n_jobs=None``: as many as the BLAS would use for ``vectors @ item.T``.
+
+    Ranking used to be one multi-threaded GEMM per block, so ``n_jobs=None`` (scikit-learn's
+    "1") must not make it slower than it was: like scikit-learn's own GEMM-based routines,
+    it keeps the BLAS's thread count (``threadpoolctl``'s limit), capped by OpenMP's.
+    """
+    from skadv._ext._openmp_helpers import max_threads
+
+    blas = [lib.num_threads for lib in _controller().select(user_api="blas").lib_controllers]
+    return max(1, min(max(blas, default=1), max_threads()))
 
 
 def dot_top_k(
@@ -258,8 +275,10 @@ def dot_top_k(
         Item codes never selected for any row (the same as excluding them in every row of
         ``exclude``, without building that matrix).
     n_jobs : int, default=None
-        Threads, as in scikit-learn: ``None`` means 1, ``-1`` all cores. The BLAS is kept
-        single-threaded during the call.
+        Threads, as in scikit-learn (``-1`` all cores), except that ``None`` means the
+        BLAS's own thread count (``threadpoolctl.threadpool_limits`` sets it), as the
+        matrix product this replaces would use. The BLAS is kept single-threaded during the
+        call.
     chunk_rows, tile_items : int, default=None
         Rows per chunk and items per tile (``DOT_CHUNK_ROWS``, ``DOT_TILE_ITEMS``): tuning
         only, the result does not depend on them.
@@ -327,7 +346,7 @@ def dot_top_k(
             raise ValueError(f"filtered holds item codes outside [0, {n_items}).")
     n_shared = shared.shape[0]
     shared = shared.astype(np.int32) if n_shared else np.zeros(1, dtype=np.int32)
-    n_threads = effective_n_threads(n_jobs)
+    n_threads = _default_n_threads() if n_jobs is None else effective_n_threads(n_jobs)
     # Chunks small enough that every thread gets rows (the result does not depend on it).
     chunk = int(chunk_rows or min(DOT_CHUNK_ROWS, -(-n_rows // n_threads)))
     tile = int(tile_items or DOT_TILE_ITEMS)
