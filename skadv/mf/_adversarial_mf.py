@@ -566,13 +566,20 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         else:
             from skadv.mf import _cython_backend  # the compiled kernel: only when training
 
-            log = _cython_backend.train(state, interactions, users, items, schedule, **common)
+            weight = self._item_weights(interactions)
+            log = _cython_backend.train(
+                state, interactions, users, items, schedule, item_weight=weight, **common
+            )
         # Finite blow-ups (NaN and inf raised during training already).
         check_loss_curves(
             log.loss_curve, log.adv_loss_curve, epsilon=self.epsilon,
             epsilon_mode=self.epsilon_mode, hint=schedule.divergence_hint,
         )  # fmt: skip
         return log
+
+    def _item_weights(self, interactions):
+        """Per-user weights of the item-side gradients (None: all 1)."""
+        return None
 
     def _check_training_options(self):
         """Errors of options that depend on each other or on the resolved backend, raised
