@@ -33,6 +33,24 @@ from skadv.attacks import (
 from skadv.detection import CamouflageAttack
 from skadv.metrics import average_rank_shift, get_ranking_scorer, target_hit_rate_at_k
 from skadv.mf import AdversarialMFRecommender
+from skadv.mf._trim import clique_user_weights
+
+
+class _Weighted(AdversarialMFRecommender):
+    """A candidate: the estimator with per-user item-side weights from ``weights(R)``."""
+
+    weights = None
+
+    def _item_weights(self, interactions):
+        w = type(self).weights(interactions)
+        self.item_weight_ = w
+        return w
+
+
+def weighted(config, weights):
+    cls = type("Weighted", (_Weighted,), {"weights": staticmethod(weights)})
+    return lambda X, seed: cls(n_jobs=1, random_state=seed, **config).fit(X)
+
 
 ATTACKS = {
     "surrogate-hit": (SurrogateAttack, {"objective": "hit", "top_k": 50, "max_users": 1000}),
@@ -47,6 +65,8 @@ ATTACKS = {
 CANDIDATES = {
     "BPR (tuned)": BPR,
     "default": {},
+    "default + clique": weighted({}, clique_user_weights),
+    "BPR + clique": weighted(BPR, clique_user_weights),
 }
 
 
@@ -123,7 +143,7 @@ def report(rows, reference="BPR (tuned)"):
     ref = frame[frame.model == reference].set_index(["seed", "size", "attack"])
     keyed = frame.set_index(["seed", "size", "attack"])
     frame["thr_ratio"] = (keyed.thr / ref.thr.reindex(keyed.index)).to_numpy()
-    frame["shift_ratio"] = (keyed.shift / ref.shift.reindex(keyed.index)).to_numpy()
+    frame["shift_ratio"] = (keyed["shift"] / ref["shift"].reindex(keyed.index)).to_numpy()
     table = frame.groupby(["model", "attack", "size"], sort=False)[
         ["thr", "shift", "thr_ratio", "shift_ratio", "ndcg", "recall", "fit_s"]
     ].mean()

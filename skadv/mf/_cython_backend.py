@@ -263,6 +263,11 @@ def train(
         strata = ItemStrata(sample_items, n_items, n_threads, chunk)
     if item_weight is not None:
         item_weight = np.ascontiguousarray(item_weight, dtype=np.float64)
+        if item_weight.shape != (state.user.shape[0],):
+            raise ValueError(
+                f"item_weight needs one weight per user ({state.user.shape[0]}), got shape "
+                f"{item_weight.shape}."
+            )
     run_epoch = _epoch_runner(
         state, pairs, schedule, rng, n_threads, item_start, strata, item_weight
     )
