@@ -33,7 +33,7 @@ from skadv.attacks import (
 from skadv.detection import CamouflageAttack
 from skadv.metrics import average_rank_shift, get_ranking_scorer, target_hit_rate_at_k
 from skadv.mf import AdversarialMFRecommender
-from skadv.mf._trim import clique_user_weights
+from skadv.mf._trim import suspect_weights
 
 
 class _Weighted(AdversarialMFRecommender):
@@ -65,8 +65,8 @@ ATTACKS = {
 CANDIDATES = {
     "BPR (tuned)": BPR,
     "default": {},
-    "default + clique": weighted({}, clique_user_weights),
-    "BPR + clique": weighted(BPR, clique_user_weights),
+    "default + clique": weighted({}, suspect_weights),
+    "BPR + clique": weighted(BPR, suspect_weights),
 }
 
 

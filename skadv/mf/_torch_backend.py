@@ -220,7 +220,7 @@ def adam_step_size(lr, n_steps):
 
 def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item, adversary,
                use_bias, item_start=0, generator=None, mean_user_norm=0.0,
-               vulnerability=None):  # fmt: skip
+               vulnerability=None, item_weight=None):  # fmt: skip
     """One simultaneous step on the triples ``(users, pos, neg)`` of a mini-batch.
 
     Parameters
@@ -251,6 +251,9 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         of shapes (n_users,) and (n_users, 2). With an adversary each triple's radii are
         multiplied by its user's ``user_scale``; every triple's clean loss and a count of 1
         are added to its user's row of ``user_loss`` (as the compiled kernel does).
+    item_weight : Tensor of shape (n_users,), default=None
+        Each triple's gradients on its item rows and biases (L2 term included) are
+        multiplied by its user's weight, as the compiled kernel's ``item_weight`` does.
 
     Returns
     -------
@@ -308,11 +311,16 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         a = s + w
 
     grad_user = P.new_zeros((rows_user.shape[0], k)).index_add_(0, inv_u, g_user, alpha=-1)
+    tw = None if item_weight is None else item_weight.index_select(0, users).to(Q.dtype)
+    if tw is not None:  # the item side of each triple, weighted by its user's weight
+        core, a = core * tw[:, None], a * tw
     grad_item = Q.new_zeros((rows_item.shape[0], k)).index_add_(0, inv_i, core, alpha=-1)
     grad_item.index_add_(0, inv_j, core)
     if reg:
         # The L2 term of every occurrence of a row is the same: reg * count * row.
-        count_item = torch.bincount(inv_item, minlength=rows_item.shape[0])
+        count_item = torch.bincount(
+            inv_item, None if tw is None else torch.cat([tw, tw]), rows_item.shape[0]
+        )
         grad_user += (reg * count_user.to(P.dtype))[:, None] * P.index_select(0, rows_user)
         grad_item += (reg * count_item.to(Q.dtype))[:, None] * Q.index_select(0, rows_item)
     # Frozen items get a zero gradient, which leaves the row and its accumulator unchanged
@@ -394,6 +402,7 @@ def train(
     verbose=0,
     early_stopping=None,
     vulnerability=False,
+    item_weight=None,
 ):
     """Run ``schedule.n_epochs`` epochs of mini-batch BPR/APR on ``state`` (updated in place).
 
@@ -426,6 +435,9 @@ def train(
         ``epsilon_mode="vulnerability"`` (VAT), as in the compiled backend: each user's
         clean losses are recorded in every epoch, and the next adversarial epoch scales its
         radii by :func:`skadv.mf._vulnerability.vulnerability_scale` of them.
+    item_weight : ndarray of shape (n_users,), default=None
+        Weight of each user's gradients on the item rows and biases (see
+        :func:`skadv.mf._cython_backend.train`); None: 1 for every user.
 
     Returns
     -------
@@ -447,6 +459,8 @@ def train(
     hyper = dict(
         reg=schedule.reg, adv_reg=schedule.adv_reg, use_bias=schedule.use_bias,
         item_start=item_start, generator=generator,
+        item_weight=None if item_weight is None else torch.as_tensor(
+            np.asarray(item_weight, dtype=np.float64), device=device),
     )  # fmt: skip
 
     vat = _VulnerabilityTables(factors.user.shape[0], device) if vulnerability else None
