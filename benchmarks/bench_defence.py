@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from bench_apr import BPR
+from bench_apr import APR, BPR
 from bench_field_protocol import N_TARGETS, draw_targets, load_field_split
 
 from skadv.attacks import (
@@ -33,24 +33,6 @@ from skadv.attacks import (
 from skadv.detection import CamouflageAttack
 from skadv.metrics import average_rank_shift, get_ranking_scorer, target_hit_rate_at_k
 from skadv.mf import AdversarialMFRecommender
-from skadv.mf._trim import suspect_weights
-
-
-class _Weighted(AdversarialMFRecommender):
-    """A candidate: the estimator with per-user item-side weights from ``weights(R)``."""
-
-    weights = None
-
-    def _item_weights(self, interactions):
-        w = type(self).weights(interactions)
-        self.item_weight_ = w
-        return w
-
-
-def weighted(config, weights):
-    cls = type("Weighted", (_Weighted,), {"weights": staticmethod(weights)})
-    return lambda X, seed: cls(n_jobs=1, random_state=seed, **config).fit(X)
-
 
 ATTACKS = {
     "surrogate-hit": (SurrogateAttack, {"objective": "hit", "top_k": 50, "max_users": 1000}),
@@ -63,10 +45,12 @@ ATTACKS = {
 
 #: name -> AdversarialMFRecommender parameters (n_jobs=1 and random_state=seed are added).
 CANDIDATES = {
-    "BPR (tuned)": BPR,
+    "BPR (tuned)": dict(BPR, suspect_weight=1.0),
     "default": {},
-    "default + clique": weighted({}, suspect_weights),
-    "BPR + clique": weighted(BPR, suspect_weights),
+    "default, undamped": {"suspect_weight": 1.0},
+    "BPR + damping": dict(BPR, suspect_weight=0.0),
+    "default, weight 0.1": {"suspect_weight": 0.1},
+    "APR per-user + damping": dict(APR, epsilon_mode="per-user", suspect_weight=0.0),
 }
 
 
@@ -89,8 +73,9 @@ def poisoned_sets(X_train, seed, sizes, attacks, n_fillers, cache=None):
             start = time.perf_counter()
             X_poisoned, _ = attack.fit_resample(X_train)
             fake = np.asarray(attack.fake_user_ids_)
-            print(f"seed {seed} {size:.0%} {name}: fit_resample "
-                  f"{time.perf_counter() - start:.1f} s, {len(fake)} fake users", flush=True)  # fmt: skip
+            seconds = time.perf_counter() - start
+            print(f"seed {seed} {size:.0%} {name}: fit_resample {seconds:.1f} s, "
+                  f"{len(fake)} fake users", flush=True)  # fmt: skip
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 np.savez(path, X=X_poisoned, fake=fake)
@@ -122,17 +107,22 @@ def screen(candidates, seeds, sizes, attacks, cache):
             clean = fit(config, X_train, seed)
             seconds = time.perf_counter() - start
             base = dict(seed=seed, model=name, fit_s=seconds, ndcg=ndcg(clean, X_valid),
-                        recall=recall(clean, X_valid))  # fmt: skip
+                        recall=recall(clean, X_valid),
+                        clean_damped=len(getattr(clean, "suspected_users_", ())))  # fmt: skip
             print(f"  seed {seed} {name}: clean NDCG@10 {base['ndcg']:.4f} Recall@20 "
                   f"{base['recall']:.4f} fit {seconds:.1f} s", flush=True)  # fmt: skip
-            for (size, attack), (X_p, _) in poisoned.items():
+            for (size, attack), (X_p, fake) in poisoned.items():
                 model = fit(config, X_p, seed)
+                flagged = getattr(model, "suspected_users_", np.zeros(0))
                 row = dict(base, size=size, attack=attack,
                            thr=target_hit_rate_at_k(model, users, targets),
-                           shift=average_rank_shift(clean, model, users, targets))  # fmt: skip
+                           shift=average_rank_shift(clean, model, users, targets),
+                           fake_damped=np.isin(flagged, fake).sum() / len(fake),
+                           real_damped=(~np.isin(flagged, fake)).sum())  # fmt: skip
                 rows.append(row)
                 print(f"  seed {seed} {name} {size:.0%} {attack}: T-HR@50 {row['thr']:.4f} "
-                      f"shift {row['shift']:.1f}", flush=True)  # fmt: skip
+                      f"shift {row['shift']:.1f} damped: {row['fake_damped']:.0%} of the fakes, "
+                      f"{row['real_damped']} real users", flush=True)  # fmt: skip
     return rows
 
 
@@ -145,15 +135,28 @@ def report(rows, reference="BPR (tuned)"):
     frame["thr_ratio"] = (keyed.thr / ref.thr.reindex(keyed.index)).to_numpy()
     frame["shift_ratio"] = (keyed["shift"] / ref["shift"].reindex(keyed.index)).to_numpy()
     table = frame.groupby(["model", "attack", "size"], sort=False)[
-        ["thr", "shift", "thr_ratio", "shift_ratio", "ndcg", "recall", "fit_s"]
+        [
+            "thr",
+            "shift",
+            "thr_ratio",
+            "shift_ratio",
+            "fake_damped",
+            "real_damped",
+            "ndcg",
+            "recall",
+            "clean_damped",
+            "fit_s",
+        ]
     ].mean()
-    print(f"\nMean over seeds {sorted(frame.seed.unique())} (ratios: per seed vs {reference}, "
+    print(f"\nMean over seeds {sorted(int(s) for s in frame.seed.unique())} (ratios: per seed vs {reference}, "
           "then averaged; NDCG@10 / Recall@20: clean fit on the validation part)")  # fmt: skip
-    print("| model | attack | size | T-HR@50 | ratio | rank shift | ratio | NDCG@10 | Recall@20 "
-          "| fit s |\n|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    print("| model | attack | size | T-HR@50 | ratio | rank shift | ratio | fakes damped | real "
+          "damped | clean NDCG@10 | clean Recall@20 | clean damped | clean fit s |\n"
+          + "|---" * 13 + "|")  # fmt: skip
     for (model, attack, size), r in table.iterrows():
         print(f"| {model} | {attack} | {size:.0%} | {r.thr:.4f} | {r.thr_ratio:.2f} | "
-              f"{r['shift']:.1f} | {r.shift_ratio:.2f} | {r.ndcg:.4f} | {r.recall:.4f} | "
+              f"{r['shift']:.1f} | {r.shift_ratio:.2f} | {r.fake_damped:.0%} | "
+              f"{r.real_damped:.1f} | {r.ndcg:.4f} | {r.recall:.4f} | {r.clean_damped:.0f} | "
               f"{r.fit_s:.1f} |")  # fmt: skip
 
 

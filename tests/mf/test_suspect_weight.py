@@ -102,21 +102,25 @@ def test_train_checks_the_weight_shape():
         )  # fmt: skip
 
 
-def _brute_clique(R, n_partners):
+def _brute_clique(R, n_partners, min_common):
     D = R.toarray() > 0
     C = D.T.astype(float) @ D
     pop = D.sum(0)
-    J = C / np.maximum(pop[:, None] + pop[None, :] - C, 1)
+    J = np.where(C >= min_common, C / np.maximum(pop[:, None] + pop[None, :] - C, 1), 0)
     np.fill_diagonal(J, -1)
     top = -np.sort(-J, axis=1)[:, :n_partners]
     return np.where(top > 0, top, 0).sum(1) / n_partners
 
 
 def test_clique_scores_match_a_dense_brute_force_in_any_block_size():
-    R = sparse.random(50, 30, density=0.15, random_state=0, format="csr")
-    want = _brute_clique(R, 4)
-    np.testing.assert_allclose(item_clique_scores(R, 4), want, rtol=1e-12)
-    np.testing.assert_allclose(item_clique_scores(R, 4, working_memory=2e-4), want, rtol=1e-12)
+    R = sparse.random(80, 30, density=0.3, random_state=0, format="csr")
+    for min_common in (1, 5):
+        want = _brute_clique(R, 4, min_common)
+        assert (want > 0).sum() > 10
+        got = item_clique_scores(R, 4, min_common=min_common)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        blocks = item_clique_scores(R, 4, working_memory=2e-4, min_common=min_common)
+        np.testing.assert_allclose(blocks, want, rtol=1e-12)
 
 
 @pytest.fixture(scope="module")
