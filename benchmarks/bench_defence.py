@@ -148,7 +148,8 @@ def report(rows, reference="BPR (tuned)"):
             "fit_s",
         ]
     ].mean()
-    print(f"\nMean over seeds {sorted(int(s) for s in frame.seed.unique())} (ratios: per seed vs {reference}, "
+    seeds = sorted(int(s) for s in frame.seed.unique())
+    print(f"\nMean over seeds {seeds} (ratios: per seed vs {reference}, "
           "then averaged; NDCG@10 / Recall@20: clean fit on the validation part)")  # fmt: skip
     print("| model | attack | size | T-HR@50 | ratio | rank shift | ratio | fakes damped | real "
           "damped | clean NDCG@10 | clean Recall@20 | clean damped | clean fit s |\n"
