@@ -76,10 +76,9 @@ def test_torch_batch_step_agrees_on_a_batch_without_shared_rows():
     arrays = _params(n_items=6)
     kernel = [a.copy() for a in arrays]
     t = torch.from_numpy(disjoint)
-    tb.batch_step(
-        tb.on_device(FactorState(*arrays), "cpu"), t[:, 0], t[:, 1], t[:, 2],
-        adversary="fgsm", use_bias=True, item_weight=torch.from_numpy(WEIGHT), **HYPER,
-    )  # fmt: skip
+    factors = tb.on_device(FactorState(*arrays), "cpu")
+    factors.item_weight = torch.from_numpy(WEIGHT)
+    tb.batch_step(factors, t[:, 0], t[:, 1], t[:, 2], adversary="fgsm", use_bias=True, **HYPER)
     testing.sgd_triples(
         *kernel, *_columns(disjoint),
         step(**HYPER, adversary="fgsm", adagrad=True, use_bias=True), 0, item_weight=WEIGHT,
@@ -169,3 +168,16 @@ def test_default_moves_the_targets_less_than_bpr_under_a_push_attack(planted, at
     assert shifts["bpr"] > 20  # the attack works on the undefended models
     assert shifts["default"] < 0.3 * shifts["bpr"]
     assert shifts["default"] < 0.3 * shifts["undamped"]
+
+
+@pytest.mark.torch
+def test_torch_fit_damps_the_same_users(planted):
+    pytest.importorskip("torch")
+    fake = AverageAttack(n_targets=5, target_popularity="unpopular", attack_size=0.08,
+                         filler_size=0.05, random_state=0)  # fmt: skip
+    X_poisoned, _ = fake.fit_resample(planted)
+    fit = dict(n_factors=8, n_epochs=3, random_state=0)
+    cython = AdversarialMFRecommender(**fit).fit(X_poisoned)
+    torch_fit = AdversarialMFRecommender(**fit, backend="torch", device="cpu").fit(X_poisoned)
+    np.testing.assert_array_equal(cython.suspected_users_, torch_fit.suspected_users_)
+    assert set(fake.fake_user_ids_) <= set(torch_fit.suspected_users_)
