@@ -297,12 +297,14 @@ def _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata, it
         dtype = state.user.dtype
         acc = (np.zeros((1, 1), dtype=dtype), np.zeros((1, 1), dtype=dtype), np.zeros(1, dtype))
 
+    weighting = {} if item_weight is None else {"item_weight": item_weight}
+
     def run_phase(plan, vulnerability, phase_strata=None):
         step = step_params(schedule, plan, item_start=item_start)
         seeds = draw_seeds(rng, n_threads)
         return _mf_sgd.sgd_epoch(
             state.user, state.item, state.bias, *acc, pairs, seeds, step, phase_strata,
-            vulnerability, item_weight=item_weight,
+            vulnerability, **weighting,
         )  # fmt: skip
 
     def run_epoch(plan, vulnerability=None):
