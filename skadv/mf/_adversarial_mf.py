@@ -101,7 +101,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     suspect_weight : float in [0, 1], default=0.0
         Weight of the item-side gradients (item rows and biases) of users in a suspected
         push group: users who rated at least 2 items whose rater sets overlap like no
-        genuine items' do (:func:`skadv.mf._trim.suspect_weights`, from the training data
+        genuine items' do (``skadv.mf._trim.suspect_weights``, from the training data
         alone). Their own rows train as usual; ``0`` stops them moving items, ``1`` turns the
         check off. On clean MovieLens nobody is flagged (the fit is unchanged); with 5 % fake
         users the targets' rank shift fell ~99 % (``benchmarks/bench_defence.py``).
