@@ -55,6 +55,7 @@ BPR = dict(
     n_epochs=400,
     item_bias=True,
     adv_reg=0.0,
+    suspect_weight=1.0,  # the plain published method: no fake-user damping (see bench_defence)
 )
 APR = dict(
     optimizer="adagrad",
@@ -66,6 +67,7 @@ APR = dict(
     epsilon_mode="relative",
     adv_start=200,
     n_epochs=400,
+    suspect_weight=1.0,
 )
 CONFIGS = {
     "BPR (tuned)": BPR,

@@ -322,7 +322,8 @@ cdef void _epoch_chunk(floating* P, floating* Q, floating* b,
                     x.i >= prm.step.item_start, x.j >= prm.step.item_start, prm, work,
                     &state, &acc,
                     prm.user_scale + x.u if prm.user_scale != NULL else NULL,
-                    prm.user_loss + 2 * x.u if prm.user_loss != NULL else NULL)
+                    prm.user_loss + 2 * x.u if prm.user_loss != NULL else NULL,
+                    prm.item_weight[x.u] if prm.item_weight != NULL else 1.0)
     free(order)
     _loss_totals(&acc, &sums[0], &sums[1])
 
@@ -396,7 +397,8 @@ cdef void _free_all(void* a, void* b, void* c, void* d, void* e, void* f) noexce
 def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
               floating[:, ::1] acc_P, floating[:, ::1] acc_Q, floating[::1] acc_bias,
               dict pairs, const uint64_t[::1] seeds, Step step, tuple strata=None,
-              tuple vulnerability=None, double[::1] thread_seconds=None):
+              tuple vulnerability=None, double[::1] thread_seconds=None,
+              const double[::1] item_weight=None):
     """One epoch of ``pairs["n_draws"]`` sampled BPR/APR updates, Hogwild-parallel.
 
     Returns ``(clean, adversarial)``: the sums over the draws of the clean BPR loss and of
@@ -440,6 +442,9 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     added to ``user_loss[u]`` (float64, shape (n_users, 2); a user's row is written by the
     thread that owns the user only).
 
+    ``item_weight`` (float64, one per user): the gradients of a user's triples on the item
+    rows and biases are multiplied by ``item_weight[u]`` (the user row's are not).
+
     ``thread_seconds`` (float64, one per thread; benchmarks): each thread writes the
     wall-clock seconds of its share, to tell load imbalance from slow sampling.
     """
@@ -464,6 +469,8 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
         user_scale, user_loss = vulnerability
         prm.user_scale = &user_scale[0]
         prm.user_loss = &user_loss[0, 0]
+    if item_weight is not None:
+        prm.item_weight = &item_weight[0]
     # Per-thread buffers, chunks and strata (one of each per thread), made before the
     # parallel region and released together.
     cdef double* sums = <double*>malloc(2 * n_threads * sizeof(double))

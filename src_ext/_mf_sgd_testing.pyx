@@ -11,13 +11,13 @@ def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
                 floating[:, ::1] acc_P, floating[:, ::1] acc_Q, floating[::1] acc_bias,
                 const int[::1] users, const int[::1] pos_items, const int[::1] neg_items,
                 Step step, uint64_t seed, const double[::1] user_scale=None,
-                double[:, ::1] user_loss=None):
+                double[:, ::1] user_loss=None, const double[::1] item_weight=None):
     """Apply the update of each given triple in order, on one thread; returns the loss sums
     ``(clean, adversarial)`` as ``_mf_sgd.sgd_epoch`` does.
 
     The update of ``sgd_epoch`` with the same ``step`` (a dict of the Step fields);
     ``seed`` seeds the random adversary's directions; ``user_scale`` and ``user_loss`` as
-    ``vulnerability`` in ``sgd_epoch``.
+    ``vulnerability`` in ``sgd_epoch``; ``item_weight`` as in ``sgd_epoch``.
     Every triple needs ``pos_items[t] != neg_items[t]`` (as sampled triples have): the update
     assumes its three rows are distinct.
     """
@@ -26,6 +26,8 @@ def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
         prm.user_scale = &user_scale[0]
     if user_loss is not None:
         prm.user_loss = &user_loss[0, 0]
+    if item_weight is not None:
+        prm.item_weight = &item_weight[0]
     cdef Py_ssize_t t, k = P.shape[1]
     cdef bint adagrad = step.adagrad
     cdef int u, i, j
@@ -47,7 +49,8 @@ def sgd_triples(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
                     &acc_bias[j] if adagrad else &acc_bias[0],
                     i >= step.item_start, j >= step.item_start, &prm, &work[0], &state, &acc,
                     prm.user_scale + u if prm.user_scale != NULL else NULL,
-                    prm.user_loss + 2 * u if prm.user_loss != NULL else NULL)
+                    prm.user_loss + 2 * u if prm.user_loss != NULL else NULL,
+                    prm.item_weight[u] if prm.item_weight != NULL else 1.0)
     cdef double clean, adv
     _loss_totals(&acc, &clean, &adv)
     return clean, adv

@@ -136,6 +136,10 @@ cdef struct Params:
     # adversarial epochs) and its (clean loss sum, sample count) of the epoch (written).
     const double* user_scale
     double* user_loss
+    # A weight per user (float64), else NULL: multiplies the gradients a user's triples send
+    # to the item rows and biases (their user row trains at full weight). 0 keeps a user's
+    # samples from moving any item (fake-user damping; see skadv.mf._trim).
+    const double* item_weight
 
 
 cdef inline Params _params(Step step, Py_ssize_t k, Py_ssize_t n_items) noexcept nogil:
@@ -145,6 +149,7 @@ cdef inline Params _params(Step step, Py_ssize_t k, Py_ssize_t n_items) noexcept
     prm.n_items = n_items
     prm.user_scale = NULL
     prm.user_loss = NULL
+    prm.item_weight = NULL
     return prm
 
 
@@ -528,20 +533,23 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
                          floating* gbi, floating* gbj, bint train_i, bint train_j,
                          const Params* prm, floating* work, uint64_t* state,
                          LossSum* acc, const double* user_scale,
-                         double* user_loss) noexcept nogil:
+                         double* user_loss, double item_w) noexcept nogil:
     """One SGD/AdaGrad step on triple (p, qi, qj); adds its loss (no L2 term) to ``acc``.
 
     ``work`` holds 3 * k scratch values (the random perturbation); ``state`` is the thread's
     RNG. Gradients are taken at the current values of all three rows (simultaneous update).
     ``user_scale`` (the user's VAT factor) multiplies both radii; ``user_loss`` gets the
     triple's clean loss and a count of 1 added (both NULL outside the VAT mode).
+    ``item_w`` (the user's ``item_weight``, 1 without) multiplies the item rows' and
+    biases' gradients: the steps of AdaGrad and SGD, and AdaGrad's accumulated squares.
     """
     cdef Py_ssize_t k = prm.k
     cdef double pd, pp = 0.0, dd = 0.0, x, s, x_adv, s_adv, c_p, c_d, a, lam
     cdef double eps_user = prm.step.eps_user, eps_item = prm.step.eps_item, scale
     cdef double bias = (bi[0] - bj[0]) if prm.step.use_bias else 0.0
-    cdef floating mi = 1 if train_i else 0
-    cdef floating mj = 1 if train_j else 0
+    # item_w = 1 leaves every product below exact: the unweighted arithmetic is unchanged.
+    cdef floating mi = <floating>item_w if train_i else 0
+    cdef floating mj = <floating>item_w if train_j else 0
     lam = prm.step.adv_reg
 
     pd = _dot_diff(p, qi, qj, k)
@@ -596,9 +604,11 @@ cdef inline void _update(floating* p, floating* qi, floating* qj, floating* bi, 
     if prm.step.use_bias:
         # The biases are not perturbed; d x / d b_i = 1 = -d x / d b_j.
         if train_i:
-            _update_bias(bi, gbi, -a + prm.step.reg * bi[0], prm.step.lr, prm.step.adagrad)
+            _update_bias(bi, gbi, item_w * (-a + prm.step.reg * bi[0]), prm.step.lr,
+                         prm.step.adagrad)
         if train_j:
-            _update_bias(bj, gbj, a + prm.step.reg * bj[0], prm.step.lr, prm.step.adagrad)
+            _update_bias(bj, gbj, item_w * (a + prm.step.reg * bj[0]), prm.step.lr,
+                         prm.step.adagrad)
     acc.n = acc.n + 1
     if acc.n == FLUSH:
         _loss_flush(acc)

@@ -189,6 +189,7 @@ def train(
     block_bytes=SAMPLING_BLOCK_BYTES,
     chunk_bytes=ITEM_CHUNK_BYTES,
     vulnerability=False,
+    item_weight=None,
 ):
     """Run ``schedule.n_epochs`` epochs of BPR/APR on ``state`` (updated in place).
 
@@ -221,6 +222,9 @@ def train(
         in every epoch, and the next adversarial epoch scales both radii of a user's
         samples by :func:`skadv.mf._vulnerability.vulnerability_scale` of them (1 in the
         first epoch).
+    item_weight : ndarray of shape (n_users,), default=None
+        float64 weight of each user's gradients on the item rows and biases (its own row
+        trains at full weight); None: 1 for every user.
 
     Returns
     -------
@@ -257,7 +261,16 @@ def train(
     # (Strata are stored in one byte per item: at most 255 threads use them.)
     if item_strata and 1 < n_threads < 256 and n_items >= (2 * n_threads + 1) * chunk:
         strata = ItemStrata(sample_items, n_items, n_threads, chunk)
-    run_epoch = _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata)
+    if item_weight is not None:
+        item_weight = np.ascontiguousarray(item_weight, dtype=np.float64)
+        if item_weight.shape != (state.user.shape[0],):
+            raise ValueError(
+                f"item_weight needs one weight per user ({state.user.shape[0]}), got shape "
+                f"{item_weight.shape}."
+            )
+    run_epoch = _epoch_runner(
+        state, pairs, schedule, rng, n_threads, item_start, strata, item_weight
+    )
     if vulnerability:
         run_epoch = _with_vulnerability(run_epoch, state.user.shape[0])
 
@@ -275,7 +288,7 @@ def train(
     )
 
 
-def _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata):
+def _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata, item_weight=None):
     """``run_epoch(plan)`` for :func:`skadv.training.run_epochs`: one kernel call per epoch,
     or one per phase with item ``strata`` (an :class:`ItemStrata`, drawn each epoch)."""
     if schedule.optimizer == "adagrad":
@@ -284,12 +297,14 @@ def _epoch_runner(state, pairs, schedule, rng, n_threads, item_start, strata):
         dtype = state.user.dtype
         acc = (np.zeros((1, 1), dtype=dtype), np.zeros((1, 1), dtype=dtype), np.zeros(1, dtype))
 
+    weighting = {} if item_weight is None else {"item_weight": item_weight}
+
     def run_phase(plan, vulnerability, phase_strata=None):
         step = step_params(schedule, plan, item_start=item_start)
         seeds = draw_seeds(rng, n_threads)
         return _mf_sgd.sgd_epoch(
             state.user, state.item, state.bias, *acc, pairs, seeds, step, phase_strata,
-            vulnerability,
+            vulnerability, **weighting,
         )  # fmt: skip
 
     def run_epoch(plan, vulnerability=None):

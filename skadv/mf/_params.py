@@ -31,6 +31,7 @@ PARAMETER_CONSTRAINTS = {
     "epsilon_mode": [Options(*MF_EPSILON_MODES)],
     "adversary": [Options("fgsm", "random", "none")],
     "adv_start": [Options("auto"), Interval("int", 0, None)],
+    "suspect_weight": [Interval("real", 0, 1, closed="both")],
     "item_bias": [BOOL],
     "init_std": [Interval("real", 0, None, closed="neither")],
     "warm_start": [BOOL],

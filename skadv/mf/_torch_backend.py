@@ -252,6 +252,10 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         multiplied by its user's ``user_scale``; every triple's clean loss and a count of 1
         are added to its user's row of ``user_loss`` (as the compiled kernel does).
 
+    ``factors.item_weight`` (an attribute that :func:`train` sets, Tensor of shape (n_users,)
+    or None): each triple's gradients on its item rows and biases (L2 term included) are
+    multiplied by its user's weight, as the compiled kernel's ``item_weight`` does.
+
     Returns
     -------
     clean_loss, adversarial_loss : Tensor of shape (), float64
@@ -308,11 +312,11 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         a = s + w
 
     grad_user = P.new_zeros((rows_user.shape[0], k)).index_add_(0, inv_u, g_user, alpha=-1)
+    core, a, count_item = _item_side(factors, users, core, a, inv_item, rows_item.shape[0])
     grad_item = Q.new_zeros((rows_item.shape[0], k)).index_add_(0, inv_i, core, alpha=-1)
     grad_item.index_add_(0, inv_j, core)
     if reg:
         # The L2 term of every occurrence of a row is the same: reg * count * row.
-        count_item = torch.bincount(inv_item, minlength=rows_item.shape[0])
         grad_user += (reg * count_user.to(P.dtype))[:, None] * P.index_select(0, rows_user)
         grad_item += (reg * count_item.to(Q.dtype))[:, None] * Q.index_select(0, rows_item)
     # Frozen items get a zero gradient, which leaves the row and its accumulator unchanged
@@ -338,6 +342,16 @@ def batch_step(factors, users, pos, neg, *, lr, reg, adv_reg, eps_user, eps_item
         _apply(b, factors.bias_acc, factors.bias_mom, rows_item, grad_bias, lr, **adam,
                trainable=trainable)  # fmt: skip
     return loss, adv_loss
+
+
+def _item_side(factors, users, core, a, inv_item, n_rows):
+    """``(core, a, count_item)`` weighted by the users' ``factors.item_weight`` (if any):
+    each triple's item-row and bias gradients, and each item row's (weighted) occurrences."""
+    weight = getattr(factors, "item_weight", None)
+    if weight is None:
+        return core, a, torch.bincount(inv_item, minlength=n_rows)
+    tw = weight.index_select(0, users).to(core.dtype)
+    return core * tw[:, None], a * tw, torch.bincount(inv_item, torch.cat([tw, tw]), n_rows)
 
 
 def _user_radius_scale(p, users, vulnerability, mean_user_norm):
@@ -394,6 +408,7 @@ def train(
     verbose=0,
     early_stopping=None,
     vulnerability=False,
+    item_weight=None,
 ):
     """Run ``schedule.n_epochs`` epochs of mini-batch BPR/APR on ``state`` (updated in place).
 
@@ -426,6 +441,9 @@ def train(
         ``epsilon_mode="vulnerability"`` (VAT), as in the compiled backend: each user's
         clean losses are recorded in every epoch, and the next adversarial epoch scales its
         radii by :func:`skadv.mf._vulnerability.vulnerability_scale` of them.
+    item_weight : ndarray of shape (n_users,), default=None
+        Weight of each user's gradients on the item rows and biases (see
+        :func:`skadv.mf._cython_backend.train`); None: 1 for every user.
 
     Returns
     -------
@@ -448,6 +466,8 @@ def train(
         reg=schedule.reg, adv_reg=schedule.adv_reg, use_bias=schedule.use_bias,
         item_start=item_start, generator=generator,
     )  # fmt: skip
+    if item_weight is not None:  # read by batch_step (see there)
+        factors.item_weight = torch.as_tensor(np.asarray(item_weight, np.float64), device=device)
 
     vat = _VulnerabilityTables(factors.user.shape[0], device) if vulnerability else None
 

@@ -47,12 +47,13 @@ def apr_loss(p, qi, qj, bi, bj, delta, adv_reg):
 
 def reference_step(
     P, Q, b, acc_P, acc_Q, acc_b, u, i, j, *, lr, reg, adv_reg, eps_user, eps_item,
-    adversary, optimizer, use_bias, item_start=0, delta=None,
+    adversary, optimizer, use_bias, item_start=0, delta=None, item_weight=1.0,
 ):  # fmt: skip
     """Apply one step to float64 copies' rows in place; return the sample's loss.
 
     ``adversary`` is ``"none"``, ``"fgsm"`` or ``"random"``; ``"random"`` needs the
-    perturbation ``delta = (du, di, dj)``. Items below ``item_start`` are frozen.
+    perturbation ``delta = (du, di, dj)``. Items below ``item_start`` are frozen; the item
+    rows' and biases' gradients are multiplied by ``item_weight`` (the user's weight).
     """
     p, qi, qj = P[u].copy(), Q[i].copy(), Q[j].copy()
     bi, bj = (b[i], b[j]) if use_bias else (0.0, 0.0)
@@ -74,6 +75,7 @@ def reference_step(
         g_j += adv_reg * s_adv * (p + du)
         g_bi += -adv_reg * s_adv
         g_bj += adv_reg * s_adv
+    g_i, g_j, g_bi, g_bj = (item_weight * g for g in (g_i, g_j, g_bi, g_bj))
     rows = [(P, acc_P, u, g_p, True), (Q, acc_Q, i, g_i, i >= item_start),
             (Q, acc_Q, j, g_j, j >= item_start)]  # fmt: skip
     if use_bias:
