@@ -16,7 +16,14 @@ from skadv.attacks import AverageAttack, BandwagonAttack
 from skadv.datasets import make_interactions
 from skadv.metrics import average_rank_shift
 from skadv.mf import AdversarialMFRecommender, _cython_backend
-from skadv.mf._trim import damping_weights, item_clique_scores
+from skadv.mf._trim import (
+    MIN_SCORE,
+    Z_THRESHOLD,
+    damping_weights,
+    item_clique_scores,
+    robust_z,
+    suspect_weights,
+)
 from skadv.training import FactorState
 
 HYPER = dict(lr=0.1, reg=0.05, adv_reg=0.7, eps_user=0.3, eps_item=0.2)
@@ -181,3 +188,19 @@ def test_torch_fit_damps_the_same_users(planted):
     torch_fit = AdversarialMFRecommender(**fit, backend="torch", device="cpu").fit(X_poisoned)
     np.testing.assert_array_equal(cython.suspected_users_, torch_fit.suspected_users_)
     assert set(fake.fake_user_ids_) <= set(torch_fit.suspected_users_)
+
+
+def test_uniform_noise_is_not_a_clique():
+    # Uniform random ratings: no items overlap more than chance, yet at this size two items'
+    # clique scores reach a robust z above the threshold; the score floor keeps them out.
+    rng = np.random.RandomState(1)
+    n_users, n_items, per_user = 30_000, 6_000, 40
+    users = np.repeat(np.arange(n_users), per_user)
+    R = sparse.csr_matrix(
+        (np.ones(users.size), (users, rng.randint(0, n_items, users.size))),
+        shape=(n_users, n_items),
+    )
+    scores = item_clique_scores(R)
+    assert (robust_z(scores) > Z_THRESHOLD).sum() == 2
+    assert scores.max() < MIN_SCORE
+    assert (suspect_weights(R) == 1).all()
