@@ -595,7 +595,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
 
     def _item_weights(self, interactions):
         """Per-user weights of the item-side gradients (None: all 1); see suspect_weight."""
-        weights, flagged = damping_weights(interactions, self.suspect_weight)
+        weights, flagged = damping_weights(interactions, self.suspect_weight, self.n_jobs)
         self.suspected_users_ = self.user_ids_[flagged]
         return weights
 

@@ -21,7 +21,7 @@ rule flags nobody, and the fit is the plain one.
 import numpy as np
 from scipy import sparse
 
-from skadv.utils._ranking import row_blocks
+from skadv.utils._threads import effective_n_threads
 
 __all__ = [
     "MIN_ITEMS",
@@ -56,13 +56,13 @@ def _binary(interactions):
     return R
 
 
-def item_clique_scores(interactions, n_partners=N_PARTNERS, working_memory=None,
-                       min_common=MIN_COMMON):  # fmt: skip
+def item_clique_scores(interactions, n_partners=N_PARTNERS, min_common=MIN_COMMON, n_jobs=None):
     """Each item's mean Jaccard similarity of rater sets to its ``n_partners`` most similar
     other items (0 where it has fewer partners than that, counted as 0).
 
-    The item-item co-occurrence is computed in blocks of items sized by ``working_memory``
-    (MiB; scikit-learn's setting by default): no dense items x items matrix.
+    Co-raters are counted per item in the compiled kernel ``src_ext/_cooccurrence.pyx``
+    (``n_jobs`` threads): no items x items matrix, not even in blocks. The work is the sum
+    over users of their profile length squared.
 
     Examples
     --------
@@ -72,28 +72,21 @@ def item_clique_scores(interactions, n_partners=N_PARTNERS, working_memory=None,
     >>> item_clique_scores(R, n_partners=1, min_common=1).round(3)
     array([0.667, 0.667, 0.333])
     """
+    from skadv._ext._cooccurrence import clique_scores
+
     R = _binary(interactions)
     n_items = R.shape[1]
-    popularity = np.asarray(R.sum(axis=0)).ravel()
     RT = R.T.tocsr()
+    popularity = np.diff(RT.indptr).astype(np.float64)
     scores = np.zeros(n_items)
-    for block in row_blocks(n_items, 16 * max(n_items, 1), working_memory):
-        C = (RT[block] @ R).tocsr()
-        for r in range(C.shape[0]):
-            item = block.start + r
-            lo, hi = C.indptr[r], C.indptr[r + 1]
-            cols, common = C.indices[lo:hi], C.data[lo:hi]
-            keep = (cols != item) & (common >= min_common)
-            cols, common = cols[keep], common[keep]
-            if cols.size == 0:
-                continue
-            jaccard = common / (popularity[item] + popularity[cols] - common)
-            top = (
-                np.partition(jaccard, -n_partners)[-n_partners:]
-                if cols.size > n_partners
-                else jaccard
-            )
-            scores[item] = top.sum() / n_partners
+    if R.nnz == 0:
+        return scores
+
+    def csr(M):
+        return M.indptr.astype(np.int64), M.indices.astype(np.int32)
+
+    clique_scores(*csr(R), *csr(RT), popularity, int(min_common), int(n_partners),
+                  effective_n_threads(n_jobs), scores)  # fmt: skip
     return scores
 
 
@@ -106,7 +99,7 @@ def robust_z(values):
 
 
 def suspect_weights(interactions, weight=0.0, *, z_threshold=Z_THRESHOLD, min_items=MIN_ITEMS,
-                    n_partners=N_PARTNERS):  # fmt: skip
+                    n_partners=N_PARTNERS, n_jobs=None):  # fmt: skip
     """Per-user item-side weights: ``weight`` for the users who rated at least ``min_items``
     items whose clique score has a robust z above ``z_threshold`` (and is at least
     :data:`MIN_SCORE`), 1 for the others.
@@ -129,17 +122,17 @@ def suspect_weights(interactions, weight=0.0, *, z_threshold=Z_THRESHOLD, min_it
     R = _binary(interactions)
     if R.shape[1] <= n_partners:
         return np.ones(R.shape[0])
-    scores = item_clique_scores(R, n_partners)
+    scores = item_clique_scores(R, n_partners, n_jobs=n_jobs)
     suspicious = (robust_z(scores) > z_threshold) & (scores >= MIN_SCORE)
     hits = np.asarray(R[:, suspicious].getnnz(axis=1)).ravel()
     return np.where(hits >= min_items, float(weight), 1.0)
 
 
-def damping_weights(interactions, weight):
+def damping_weights(interactions, weight, n_jobs=None):
     """``(weights, flagged)``: :func:`suspect_weights` and the codes of the users it damps;
     ``weights`` is None (no weighting, the kernel's unweighted path) when nobody is damped."""
     if weight == 1:
         return None, np.zeros(0, dtype=np.intp)
-    weights = suspect_weights(interactions, weight)
+    weights = suspect_weights(interactions, weight, n_jobs=n_jobs)
     flagged = np.flatnonzero(weights != 1)
     return (weights if flagged.size else None), flagged

@@ -118,15 +118,16 @@ def _brute_clique(R, n_partners, min_common):
     return np.where(top > 0, top, 0).sum(1) / n_partners
 
 
-def test_clique_scores_match_a_dense_brute_force_in_any_block_size():
+def test_clique_scores_match_a_dense_brute_force_with_any_threads():
     R = sparse.random(80, 30, density=0.3, random_state=0, format="csr")
     for min_common in (1, 5):
         want = _brute_clique(R, 4, min_common)
         assert (want > 0).sum() > 10
         got = item_clique_scores(R, 4, min_common=min_common)
         np.testing.assert_allclose(got, want, rtol=1e-12)
-        blocks = item_clique_scores(R, 4, working_memory=2e-4, min_common=min_common)
-        np.testing.assert_allclose(blocks, want, rtol=1e-12)
+        threaded = item_clique_scores(R, 4, min_common=min_common, n_jobs=2)
+        np.testing.assert_array_equal(threaded, got)  # each item's sum is one thread's
+    assert (item_clique_scores(sparse.csr_matrix((5, 3)), 4) == 0).all()
 
 
 @pytest.fixture(scope="module")
