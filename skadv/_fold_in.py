@@ -136,6 +136,8 @@ class FoldInMixin:
             return factor_scores(fac, P[block], cols)
 
         score.item_dim = fac.item.shape[1]
+        score.candidate_source = lambda block: {"item": fac.item, "bias": fac.item_bias,
+                                                "vectors": P[block]}  # fmt: skip
         return score
 
     def recommend_new_users(

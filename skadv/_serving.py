@@ -14,10 +14,10 @@ from skadv.utils._params import BOOL, Interval, check_params
 from skadv.utils._ranking import (
     BYTES_PER_SCORE,
     CandidateLists,
+    candidate_top_k,
     cosine_normalize,
     fill_holes,
     gather_scores,
-    in_rows,
     row_blocks,
     take_columns,
     top_k,
@@ -149,7 +149,9 @@ class ServingMixin:
     def _item_codes(self, ids, name):
         """Codes of item ids given to a serving method (unknown: -1, or an error)."""
         ids = check_id_array(ids, name)
-        codes = lookup_ids(self.item_ids_, ids)
+        codes = dense_lookup(self.item_ids_, ids)
+        if codes is None:
+            codes = lookup_ids(self.item_ids_, ids)
         if np.any(codes < 0):
             check_id_types(self.item_ids_, ids, name)
             if self.handle_unknown == "error":
@@ -228,7 +230,20 @@ class ServingMixin:
             out[~known] = unknown
             return out
 
+        def candidate_source(block):
+            # What candidate_top_k scores with: the block's user vectors, and for unknown
+            # users (no vector) the dense row they all share.
+            c = codes[block]
+            known = c >= 0
+            parts = {"item": fac.item, "bias": fac.item_bias,
+                     "vectors": fac.user[np.maximum(c, 0)]}  # fmt: skip
+            if not known.all():
+                parts["dense"] = self.unknown_user_scores()[None]
+                parts["dense_row"] = np.where(known, -1, 0)
+            return parts
+
         score.item_dim = None if fac is None else fac.item.shape[1]
+        score.candidate_source = None if fac is None else candidate_source
         return score
 
     def _rank_blocks(self, n_rows, n, score, seen, candidates, filtered, *, ranker=None):
@@ -293,23 +308,17 @@ class ServingMixin:
                                               exclude=exclude, n_jobs=n_jobs)  # fmt: skip
                 block_idx = candidates[block_idx]
             else:
-                cols = candidates.rows(block, self.n_items_, banned)
-                scores = np.array(score(block, np.maximum(cols, 0)), copy=True)
-                pad = cols < 0  # unknown, filtered or repeated candidates
-                mask = pad.copy()
-                if exclude is not None:
-                    mask |= in_rows(exclude, cols)
-                scores[pad] = -np.inf
-                if scores.shape[1] < width:  # a block of short lists
-                    extra = width - scores.shape[1]
-                    scores = np.pad(scores, ((0, 0), (0, extra)), constant_values=-np.inf)
-                    cols = np.pad(cols, ((0, 0), (0, extra)), constant_values=-1)
-                    mask = np.pad(mask, ((0, 0), (0, extra)), constant_values=True)
-                block_idx, block_vals = top_k(scores, width, exclude=sparse.csr_matrix(mask),
-                                              n_jobs=n_jobs)  # fmt: skip
-                # Padding left by the kernel (code -1) becomes distinct unfiltered items.
-                block_idx = fill_holes(np.take_along_axis(cols, block_idx, axis=1),
-                                       self.n_items_, filtered)  # fmt: skip
+                # One pass per row in the kernel: gather-dot (or a dense row), exclusion,
+                # de-duplication, bounded heap; holes (-1) become distinct unfiltered items.
+                source = getattr(score, "candidate_source", None)
+                parts = (source(block) if source is not None else
+                         {"dense": score(block, None),
+                          "dense_row": np.arange(block.stop - block.start)})  # fmt: skip
+                block_idx, block_vals = candidate_top_k(
+                    candidates, block, width, exclude=exclude, banned=banned, n_jobs=n_jobs,
+                    **parts,
+                )  # fmt: skip
+                block_idx = fill_holes(block_idx, self.n_items_, filtered)
             if vals is None:
                 vals = np.empty((n_rows, width), dtype=block_vals.dtype)
             idx[block], vals[block] = block_idx, block_vals
@@ -499,6 +508,39 @@ class ServingMixin:
             f"similar_{kind}": pd.Series(ids[idx].ravel(), dtype=frame_dtype(ids)),
             "score": vals.ravel(),
         })  # fmt: skip
+
+
+#: A dense id -> code table is used when the ids span at most this many slots per id (plus a
+#: constant): 4 bytes per slot, e.g. 2 MB for ids in [0, 500 000).
+_DENSE_SPAN_PER_ID = 4
+
+
+def dense_lookup(uniques, values):
+    """``lookup_ids(uniques, values)`` through a dense table indexed by ``id - min(uniques)``,
+    or None when the ids are not int64 or span too wide a range (then hash lookups).
+
+    Catalogue ids are often integers in a compact range: one array index per value is much
+    cheaper than hashing a million candidate ids.
+
+    Examples
+    --------
+    >>> dense_lookup(np.array([3, 5, 9]), np.array([9, 4, 3, -2**63, 2**63 - 1])).tolist()
+    [2, -1, 0, -1, -1]
+    >>> dense_lookup(np.array(["a"], dtype=object), np.array(["a"], dtype=object)) is None
+    True
+    """
+    if uniques.dtype != np.int64 or values.dtype != np.int64 or not uniques.size:
+        return None
+    lo, hi = int(uniques.min()), int(uniques.max())
+    span = hi - lo + 1
+    if span > _DENSE_SPAN_PER_ID * uniques.shape[0] + 1024:
+        return None
+    table = np.full(span, -1, dtype=np.int32)
+    table[uniques - lo] = np.arange(uniques.shape[0], dtype=np.int32)
+    # Offsets as uint64: an id below lo wraps to >= span (no overflow check needed).
+    offset = (values - np.int64(lo)).view(np.uint64)
+    inside = offset < np.uint64(span)
+    return np.where(inside, table[np.where(inside, offset, 0)], np.int32(-1))
 
 
 def frame_dtype(ids):
