@@ -195,7 +195,7 @@ class ServingMixin:
             flat = np.concatenate(parts) if numeric else [v for c in items for v in c]
             codes = (self._item_codes(flat, "items") if len(flat)
                      else np.empty(0, dtype=np.int32))  # fmt: skip
-            return CandidateLists(codes, np.r_[0, np.cumsum(lengths)]), filtered
+            return CandidateLists(codes, np.concatenate([[0], np.cumsum(lengths)])), filtered
         codes = self._item_codes(items, "items")
         codes = np.unique(codes[codes >= 0])
         if filtered is not None:
@@ -524,7 +524,7 @@ def dense_lookup(uniques, values):
 
     Examples
     --------
-    >>> dense_lookup(np.array([3, 5, 9]), np.array([9, 4, 3, -2**63, 2**63 - 1])).tolist()
+    >>> dense_lookup(np.array([3, 5, 9]), np.array([9, 4, 3, -(2**63), 2**63 - 1])).tolist()
     [2, -1, 0, -1, -1]
     >>> dense_lookup(np.array(["a"], dtype=object), np.array(["a"], dtype=object)) is None
     True
@@ -535,12 +535,13 @@ def dense_lookup(uniques, values):
     span = hi - lo + 1
     if span > _DENSE_SPAN_PER_ID * uniques.shape[0] + 1024:
         return None
+    from skadv._ext._candidates import dense_codes
+
     table = np.full(span, -1, dtype=np.int32)
     table[uniques - lo] = np.arange(uniques.shape[0], dtype=np.int32)
-    # Offsets as uint64: an id below lo wraps to >= span (no overflow check needed).
-    offset = (values - np.int64(lo)).view(np.uint64)
-    inside = offset < np.uint64(span)
-    return np.where(inside, table[np.where(inside, offset, 0)], np.int32(-1))
+    codes = np.empty(values.shape[0], dtype=np.int64)
+    dense_codes(np.ascontiguousarray(values), lo, table, codes)
+    return codes
 
 
 def frame_dtype(ids):

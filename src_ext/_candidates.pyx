@@ -8,7 +8,7 @@
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 cdef extern from *:
     """
@@ -23,14 +23,10 @@ cdef extern from *:
 # Candidates ahead whose factor rows are requested before they are needed: random rows of a
 # large item matrix are memory-latency bound, and a few requests in flight hide it.
 cdef enum:
-    PREFETCH_AHEAD = 12
+    PREFETCH_AHEAD = 16
 
-# Per-row stamps in the thread's scratch array (``marks``), offset by 3 * row so that no
-# stamp of an earlier row can be mistaken for one of this row (no clearing between rows).
-cdef enum:
-    EXCLUDED = 1   # in the row's exclusion list, not met as a candidate yet
-    EXCL_CAND = 2  # excluded and a candidate: may pad the row at -inf
-    TAKEN = 3      # already scored (or already used as padding): a duplicate is skipped
+# Rows stamp the items that entered their heap in the thread's scratch array (``marks``) with
+# ``row + 1``: no stamp of an earlier row can be mistaken for one of this row (no clearing).
 
 
 cdef inline bint _worse(floating va, int64_t ia, floating vb, int64_t ib) noexcept nogil:
@@ -92,24 +88,37 @@ cdef inline floating _dot(const floating* p, const floating* q, Py_ssize_t k) no
     return <floating>((a0 + a1) + (a2 + a3))
 
 
+cdef inline Py_ssize_t _lower_bound(const int32_t* a, Py_ssize_t n, int64_t x) noexcept nogil:
+    # First position whose value is >= x in the sorted a[0:n] (n >= 1); branch-free halving:
+    # exclusion lists are short and cached, and the compares are not predictable.
+    cdef Py_ssize_t lo = 0, half
+    while n > 1:
+        half = n // 2
+        lo = lo + half if a[lo + half - 1] < x else lo
+        n = n - half
+    return lo + (a[lo] < x)
+
+
 cdef Py_ssize_t _candidate_row(
     const floating* item, Py_ssize_t n_factors, const floating* bias, bint has_bias,
     const floating* vector, const floating* dense, const int64_t* cand, Py_ssize_t n_cand,
-    const int32_t* excl, Py_ssize_t n_excl, const uint8_t* banned, bint has_banned,
-    int64_t* marks, int64_t base, Py_ssize_t k, int64_t* idx, floating* val,
+    Py_ssize_t n_after, const int32_t* excl, Py_ssize_t n_excl, const uint8_t* banned,
+    bint has_banned,
+    int32_t* marks, int32_t base, Py_ssize_t k, int64_t* idx, floating* val,
 ) noexcept nogil:
     """Best ``k`` eligible candidates of one row, best first, then padding; returns the
     number of NaN scores met (the wrapper raises when any)."""
-    cdef Py_ssize_t p, f, size = 0, n_nan = 0, line = 64 // sizeof(floating)
-    cdef int64_t c, ahead, mark
+    cdef Py_ssize_t p, f, pos, size = 0, n_nan = 0, line = 64 // sizeof(floating)
+    cdef int64_t c, ahead
     cdef floating s
     cdef const floating* q
     cdef floating tv
     cdef int64_t ti
-    for p in range(n_excl):
-        marks[excl[p]] = base + EXCLUDED
     for p in range(n_cand):
-        if dense == NULL and p + PREFETCH_AHEAD < n_cand:  # every cache line of a row ahead
+        # Every cache line of the factor row PREFETCH_AHEAD candidates ahead, reading on
+        # into the next row's candidates (``n_after``: codes stored from ``cand`` on), so
+        # that a row does not start with cold misses.
+        if dense == NULL and p + PREFETCH_AHEAD < n_after:
             ahead = cand[p + PREFETCH_AHEAD]
             if ahead >= 0:
                 q = item + ahead * n_factors
@@ -117,16 +126,15 @@ cdef Py_ssize_t _candidate_row(
                 while f < n_factors:
                     SKADV_PREFETCH(q + f)
                     f = f + line
+                if has_bias:
+                    SKADV_PREFETCH(bias + ahead)
         c = cand[p]
         if c < 0 or (has_banned and banned[c]):  # unknown id, or a filtered item
             continue
-        mark = marks[c]
-        if mark == base + EXCLUDED:
-            marks[c] = base + EXCL_CAND
-            continue
-        if mark > base + EXCLUDED:  # a repeated candidate
-            continue
-        marks[c] = base + TAKEN
+        if n_excl:
+            pos = _lower_bound(excl, n_excl, c)
+            if pos < n_excl and excl[pos] == c:
+                continue
         if dense != NULL:
             s = dense[c]
         else:
@@ -136,15 +144,21 @@ cdef Py_ssize_t _candidate_row(
         if s != s:  # NaN: counted, never selected
             n_nan = n_nan + 1
             continue
-        if size < k:
-            val[size] = s
-            idx[size] = c
-            _sift_up(val, idx, size)
-            size = size + 1
-        elif _worse(val[0], idx[0], s, c):
-            val[0] = s
-            idx[0] = c
-            _sift_down(val, idx, k, 0)
+        if size < k or _worse(val[0], idx[0], s, c):
+            # A repeated candidate can only get here while its first copy is in the heap
+            # (an evicted copy ranks below the root): the stamp of heap entrants finds it.
+            if marks[c] == base + 1:
+                continue
+            marks[c] = base + 1
+            if size < k:
+                val[size] = s
+                idx[size] = c
+                _sift_up(val, idx, size)
+                size = size + 1
+            else:
+                val[0] = s
+                idx[0] = c
+                _sift_down(val, idx, k, 0)
     # Heap sort in place: moving the worst to the end each time leaves the best first.
     for p in range(size - 1, 0, -1):
         tv = val[0]
@@ -154,18 +168,26 @@ cdef Py_ssize_t _candidate_row(
         val[p] = tv
         idx[p] = ti
         _sift_down(val, idx, p, 0)
-    # Fewer than k eligible: excluded candidates (lowest code first) at -inf, then holes (-1)
-    # that the wrapper fills with other items.
-    for p in range(n_excl):
-        if size >= k:
-            break
-        c = excl[p]
-        if marks[c] == base + EXCL_CAND:
-            marks[c] = base + TAKEN
-            idx[size] = c
-            val[size] = -INFINITY
-            size = size + 1
-    for p in range(size, k):
+    if size < k and n_excl:
+        # Fewer than k eligible (rare): the excluded candidates pad the row by increasing
+        # code at -inf; a second pass stamps them (base + 2), the sorted exclusion list
+        # gives the order.
+        for p in range(n_cand):
+            c = cand[p]
+            if c >= 0 and not (has_banned and banned[c]):
+                pos = _lower_bound(excl, n_excl, c)
+                if pos < n_excl and excl[pos] == c:
+                    marks[c] = base + 2
+        for p in range(n_excl):
+            if size >= k:
+                break
+            c = excl[p]
+            if marks[c] == base + 2:
+                marks[c] = base + 1  # once, even when the exclusion list repeats it
+                idx[size] = c
+                val[size] = -INFINITY
+                size = size + 1
+    for p in range(size, k):  # holes, filled with other items by the wrapper
         idx[p] = -1
         val[p] = -INFINITY
     return n_nan
@@ -176,7 +198,7 @@ def candidates_topk(const floating[:, ::1] item, const floating[::1] bias, bint 
                     const int64_t[::1] dense_row, const int64_t[::1] cand_indptr,
                     const int64_t[::1] cand_codes, const int64_t[::1] excl_indptr,
                     const int32_t[::1] excl_indices, const uint8_t[::1] banned,
-                    bint has_banned, int64_t[:, ::1] marks, int k, int n_threads,
+                    bint has_banned, int32_t[:, ::1] marks, int k, int n_threads,
                     int64_t[:, ::1] out_idx, floating[:, ::1] out_val):
     """Top-``k`` of each row's candidate items, scored in place; holes are -1.
 
@@ -200,8 +222,9 @@ def candidates_topk(const floating[:, ::1] item, const floating[::1] bias, bint 
         CSR rows of items never selected (seen items), sorted increasingly within a row.
     banned : memoryview of shape (n_items,) or (1,), uint8
         Items never returned for any row (filtered), read when ``has_banned``.
-    marks : memoryview of shape (n_threads, n_items), int64
-        Zeroed scratch, one row per thread.
+    marks : memoryview of shape (n_threads, n_items), int32
+        Zeroed scratch, one row per thread (stamps ``2 * row + 1`` and ``+ 2``: fewer than
+        2**30 rows per call).
     k : int
     n_threads : int
         OpenMP threads; rows are split statically.
@@ -229,8 +252,42 @@ def candidates_topk(const floating[:, ::1] item, const floating[::1] bias, bint 
             n_nan += _candidate_row(
                 &item[0, 0], n_factors, &bias[0], has_bias, &vectors[r, 0], dense_ptr,
                 &cand_codes[0] + cand_indptr[r], cand_indptr[r + 1] - cand_indptr[r],
+                cand_codes.shape[0] - cand_indptr[r],
                 &excl_indices[0] + excl_indptr[r], excl_indptr[r + 1] - excl_indptr[r],
-                &banned[0], has_banned, &marks[tid, 0], 3 * r, k, &out_idx[r, 0],
+                &banned[0], has_banned, &marks[tid, 0], <int32_t>(2 * r), k, &out_idx[r, 0],
                 &out_val[r, 0],
             )
     return n_nan
+
+
+def dense_codes(const int64_t[::1] ids, int64_t low, const int32_t[::1] table,
+                int64_t[::1] out):
+    """``out[j] = table[ids[j] - low]``, or -1 outside the table; returns how many are -1.
+
+    Parameters
+    ----------
+    ids : memoryview of shape (n,), int64
+        Raw item ids.
+    low : int
+        The smallest known id: ``table[0]`` is its code.
+    table : memoryview of shape (span,), int32
+        Code of id ``low + j``, or -1 when that id is unknown.
+    out : memoryview of shape (n,), int64
+
+    Notes
+    -----
+    One pass over a million candidate ids, where a hash lookup (pandas' ``get_indexer``) or
+    a chain of NumPy masks makes several.
+    """
+    cdef Py_ssize_t j, n = ids.shape[0], n_unknown = 0
+    cdef uint64_t off, span = <uint64_t>table.shape[0]
+    cdef int64_t code
+    with nogil:
+        for j in range(n):
+            # As unsigned, an id below ``low`` wraps above ``span``: one compare, no overflow.
+            off = <uint64_t>ids[j] - <uint64_t>low
+            code = table[off] if off < span else -1
+            out[j] = code
+            if code < 0:
+                n_unknown = n_unknown + 1
+    return n_unknown

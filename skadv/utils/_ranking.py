@@ -361,7 +361,7 @@ def candidate_top_k(
               else np.zeros(1, dtype=np.uint8))  # fmt: skip
     n_threads = max(1, min(effective_n_threads(n_jobs), n_rows))
     # Scratch stamps per thread (zeroed pages are mapped lazily: only touched items cost).
-    marks = np.zeros((n_threads, n_items), dtype=np.int64)
+    marks = np.zeros((n_threads, n_items), dtype=np.int32)
     out_idx = np.empty((n_rows, k), dtype=np.int64)
     out_val = np.empty((n_rows, k), dtype=dtype)
     if n_rows and candidates_topk(item, bias, has_bias, vectors, dense, dense_row, indptr,
