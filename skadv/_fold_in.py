@@ -185,8 +185,9 @@ class FoldInMixin:
         NotImplementedError
             For a model with no fold-in: neither dot-product factors nor a family rule
             (:class:`~skadv.PopularityRecommender` recommends the most popular items,
-            :class:`~skadv.CFGANRecommender` conditions its generator on the new profile;
-            NeuMF raises).
+            :class:`~skadv.CFGANRecommender` conditions its generator on the new profile,
+            :class:`~skadv.ItemKNNRecommender` and :class:`~skadv.EASERecommender` multiply
+            the new user's binary items by their item-item matrix; NeuMF raises).
 
         Examples
         --------
