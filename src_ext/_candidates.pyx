@@ -8,7 +8,7 @@
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 
 cdef extern from *:
     """
@@ -88,32 +88,25 @@ cdef inline floating _dot(const floating* p, const floating* q, Py_ssize_t k) no
     return <floating>((a0 + a1) + (a2 + a3))
 
 
-cdef inline Py_ssize_t _lower_bound(const int32_t* a, Py_ssize_t n, int64_t x) noexcept nogil:
-    # First position whose value is >= x in the sorted a[0:n] (n >= 1); branch-free halving:
-    # exclusion lists are short and cached, and the compares are not predictable.
-    cdef Py_ssize_t lo = 0, half
-    while n > 1:
-        half = n // 2
-        lo = lo + half if a[lo + half - 1] < x else lo
-        n = n - half
-    return lo + (a[lo] < x)
-
-
 cdef Py_ssize_t _candidate_row(
     const floating* item, Py_ssize_t n_factors, const floating* bias, bint has_bias,
     const floating* vector, const floating* dense, const int64_t* cand, Py_ssize_t n_cand,
-    Py_ssize_t n_after, const int32_t* excl, Py_ssize_t n_excl, const uint8_t* banned,
-    bint has_banned,
-    int32_t* marks, int32_t base, Py_ssize_t k, int64_t* idx, floating* val,
+    Py_ssize_t n_after, const int32_t* excl, Py_ssize_t n_excl, const uint64_t* banned,
+    bint has_banned, uint64_t* bits, int32_t* marks, int32_t base, Py_ssize_t k,
+    int64_t* idx, floating* val,
 ) noexcept nogil:
     """Best ``k`` eligible candidates of one row, best first, then padding; returns the
     number of NaN scores met (the wrapper raises when any)."""
-    cdef Py_ssize_t p, f, pos, size = 0, n_nan = 0, line = 64 // sizeof(floating)
+    cdef Py_ssize_t p, f, size = 0, n_nan = 0, line = 64 // sizeof(floating)
     cdef int64_t c, ahead
     cdef floating s
     cdef const floating* q
     cdef floating tv
     cdef int64_t ti
+    # The row's excluded items as bits of the thread's bitset (n_items / 8 bytes: stays in
+    # L1/L2, one load per candidate), cleared again before returning.
+    for p in range(n_excl):
+        bits[excl[p] >> 6] |= (<uint64_t>1) << (excl[p] & 63)
     for p in range(n_cand):
         # Every cache line of the factor row PREFETCH_AHEAD candidates ahead, reading on
         # into the next row's candidates (``n_after``: codes stored from ``cand`` on), so
@@ -129,12 +122,10 @@ cdef Py_ssize_t _candidate_row(
                 if has_bias:
                     SKADV_PREFETCH(bias + ahead)
         c = cand[p]
-        if c < 0 or (has_banned and banned[c]):  # unknown id, or a filtered item
+        if c < 0 or (has_banned and (banned[c >> 6] >> (c & 63)) & 1):  # unknown, filtered
             continue
-        if n_excl:
-            pos = _lower_bound(excl, n_excl, c)
-            if pos < n_excl and excl[pos] == c:
-                continue
+        if (bits[c >> 6] >> (c & 63)) & 1:  # excluded (seen)
+            continue
         if dense != NULL:
             s = dense[c]
         else:
@@ -174,10 +165,9 @@ cdef Py_ssize_t _candidate_row(
         # gives the order.
         for p in range(n_cand):
             c = cand[p]
-            if c >= 0 and not (has_banned and banned[c]):
-                pos = _lower_bound(excl, n_excl, c)
-                if pos < n_excl and excl[pos] == c:
-                    marks[c] = base + 2
+            if (c >= 0 and not (has_banned and (banned[c >> 6] >> (c & 63)) & 1)
+                    and (bits[c >> 6] >> (c & 63)) & 1):
+                marks[c] = base + 2
         for p in range(n_excl):
             if size >= k:
                 break
@@ -187,6 +177,8 @@ cdef Py_ssize_t _candidate_row(
                 idx[size] = c
                 val[size] = -INFINITY
                 size = size + 1
+    for p in range(n_excl):
+        bits[excl[p] >> 6] = 0
     for p in range(size, k):  # holes, filled with other items by the wrapper
         idx[p] = -1
         val[p] = -INFINITY
@@ -197,8 +189,9 @@ def candidates_topk(const floating[:, ::1] item, const floating[::1] bias, bint 
                     const floating[:, ::1] vectors, const floating[:, ::1] dense,
                     const int64_t[::1] dense_row, const int64_t[::1] cand_indptr,
                     const int64_t[::1] cand_codes, const int64_t[::1] excl_indptr,
-                    const int32_t[::1] excl_indices, const uint8_t[::1] banned,
-                    bint has_banned, int32_t[:, ::1] marks, int k, int n_threads,
+                    const int32_t[::1] excl_indices, const uint64_t[::1] banned,
+                    bint has_banned, uint64_t[:, ::1] bits, int32_t[:, ::1] marks, int k,
+                    int n_threads,
                     int64_t[:, ::1] out_idx, floating[:, ::1] out_val):
     """Top-``k`` of each row's candidate items, scored in place; holes are -1.
 
@@ -220,8 +213,11 @@ def candidates_topk(const floating[:, ::1] item, const floating[::1] bias, bint 
     excl_indptr : memoryview of shape (n_rows + 1,), int64
     excl_indices : memoryview of shape (>= max(nnz, 1),), int32
         CSR rows of items never selected (seen items), sorted increasingly within a row.
-    banned : memoryview of shape (n_items,) or (1,), uint8
-        Items never returned for any row (filtered), read when ``has_banned``.
+    banned : memoryview of shape (ceil(n_items / 64),) or (1,), uint64
+        Bitset of the items never returned for any row (filtered; bit ``c % 64`` of word
+        ``c // 64``), read when ``has_banned``.
+    bits : memoryview of shape (n_threads, ceil(n_items / 64)), uint64
+        Zeroed scratch bitsets, one row per thread (left zeroed).
     marks : memoryview of shape (n_threads, n_items), int32
         Zeroed scratch, one row per thread (stamps ``2 * row + 1`` and ``+ 2``: fewer than
         2**30 rows per call).
@@ -254,7 +250,8 @@ def candidates_topk(const floating[:, ::1] item, const floating[::1] bias, bint 
                 &cand_codes[0] + cand_indptr[r], cand_indptr[r + 1] - cand_indptr[r],
                 cand_codes.shape[0] - cand_indptr[r],
                 &excl_indices[0] + excl_indptr[r], excl_indptr[r + 1] - excl_indptr[r],
-                &banned[0], has_banned, &marks[tid, 0], <int32_t>(2 * r), k, &out_idx[r, 0],
+                &banned[0], has_banned, &bits[tid, 0], &marks[tid, 0], <int32_t>(2 * r), k,
+                &out_idx[r, 0],
                 &out_val[r, 0],
             )
     return n_nan

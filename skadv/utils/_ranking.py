@@ -356,17 +356,25 @@ def candidate_top_k(
             excl_indptr = mask.indptr.astype(np.int64)
         excl_indices = (mask.indices.astype(np.int32, copy=False) if mask.nnz
                         else np.zeros(1, dtype=np.int32))  # fmt: skip
+    n_words = (n_items + 63) // 64
     has_banned = banned is not None
-    banned = (np.ascontiguousarray(banned, dtype=np.uint8) if has_banned
-              else np.zeros(1, dtype=np.uint8))  # fmt: skip
+    if has_banned:  # a bitset (bit c % 64 of word c // 64): small enough to stay in cache
+        packed = np.zeros(n_words * 8, dtype=np.uint8)
+        packed[: (n_items + 7) // 8] = np.packbits(np.asarray(banned, dtype=bool),
+                                                   bitorder="little")  # fmt: skip
+        banned = packed.view("<u8").astype(np.uint64, copy=False)
+    else:
+        banned = np.zeros(1, dtype=np.uint64)
     n_threads = max(1, min(effective_n_threads(n_jobs), n_rows))
-    # Scratch stamps per thread (zeroed pages are mapped lazily: only touched items cost).
+    # Scratch per thread: a bitset of the row's excluded items, and stamps of the items that
+    # entered the row's heap (zeroed pages are mapped lazily: only touched items cost).
+    bits = np.zeros((n_threads, n_words), dtype=np.uint64)
     marks = np.zeros((n_threads, n_items), dtype=np.int32)
     out_idx = np.empty((n_rows, k), dtype=np.int64)
     out_val = np.empty((n_rows, k), dtype=dtype)
     if n_rows and candidates_topk(item, bias, has_bias, vectors, dense, dense_row, indptr,
-                                  codes, excl_indptr, excl_indices, banned, has_banned, marks,
-                                  int(k), n_threads, out_idx, out_val):  # fmt: skip
+                                  codes, excl_indptr, excl_indices, banned, has_banned, bits,
+                                  marks, int(k), n_threads, out_idx, out_val):  # fmt: skip
         raise ValueError("scores contains NaN; NaN cannot be ranked.")
     return out_idx, out_val
 
