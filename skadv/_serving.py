@@ -180,7 +180,8 @@ class ServingMixin:
                 )
             return CandidateLists.from_sparse(items), filtered
         per_user = (isinstance(items, (list, tuple)) and len(items) > 0
-                    and all(np.ndim(c) == 1 and not isinstance(c, (str, bytes))
+                    and all(c.ndim == 1 if isinstance(c, np.ndarray)  # the common case, fast
+                            else np.ndim(c) == 1 and not isinstance(c, (str, bytes))
                             for c in items))  # fmt: skip
         if per_user:
             if len(items) != n_rows:
