@@ -264,8 +264,10 @@ class ServingMixin:
             longest = candidates.max_length
             width = min(n, longest, self.n_items_ - n_filtered)
             item_dim = getattr(score, "item_dim", None) or 0
-            row_bytes = max(longest, 1) * (BYTES_PER_SCORE + 8 + 8 * item_dim)
-            if item_dim == 0:  # full rows are scored, then gathered
+            # What candidate_top_k holds per row: the output slots and the user's vector
+            # (the candidates are read in place); full score rows for a model without factors.
+            row_bytes = max(width, 1) * BYTES_PER_SCORE + 8 * item_dim
+            if item_dim == 0:
                 row_bytes += self.n_items_ * BYTES_PER_SCORE
             banned = None
             if n_filtered:

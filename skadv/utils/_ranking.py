@@ -27,7 +27,6 @@ __all__ = [
     "cosine_normalize",
     "fill_holes",
     "gather_scores",
-    "in_rows",
     "padded_rows",
     "row_blocks",
     "take_columns",
@@ -193,7 +192,7 @@ def top_k(scores, k, *, exclude=None, n_jobs=None):
 
 # ------------------------------------------------------------------ serving helpers
 class CandidateLists:
-    """Per-row candidate item codes, stored flat (CSR-like) and expanded block by block.
+    """Per-row candidate item codes, stored flat (CSR-like), as ``candidate_top_k`` reads them.
 
     Parameters
     ----------
@@ -205,8 +204,8 @@ class CandidateLists:
     Examples
     --------
     >>> lists = CandidateLists(np.array([3, 1, 3, -1, 0]), np.array([0, 3, 5]))
-    >>> lists.rows(slice(0, 2), 4, banned=np.array([False, True, False, False])).tolist()
-    [[3, -1, -1], [0, -1, -1]]
+    >>> lists.max_length
+    3
     """
 
     def __init__(self, codes, indptr):
@@ -225,29 +224,6 @@ class CandidateLists:
         """Length of the longest list (before duplicates and unknown ids are dropped)."""
         lengths = np.diff(self.indptr)
         return int(lengths.max()) if lengths.size else 0
-
-    def rows(self, block, n_items, banned=None):
-        """Candidates of the rows of ``block`` as an array of shape (n_block, width):
-        increasing codes, then -1 wherever an entry was unknown, ``banned`` (a boolean mask
-        over items) or a duplicate; ``width`` is the longest list of the block."""
-        start, stop = self.indptr[block.start], self.indptr[block.stop]
-        lengths = np.diff(self.indptr[block.start : block.stop + 1])
-        width = int(lengths.max()) if lengths.size else 0
-        sentinel = n_items  # sorts after every real code
-        cols = np.full((lengths.shape[0], width), sentinel, dtype=np.int64)
-        values = self.codes[start:stop]
-        values = np.where(values < 0, sentinel, values)
-        if banned is not None:
-            values = np.where(banned[np.minimum(values, n_items - 1)] & (values < sentinel),
-                              sentinel, values)  # fmt: skip
-        pos = np.arange(stop - start) - np.repeat(self.indptr[block.start : block.stop] - start,
-                                                  lengths)  # fmt: skip
-        cols[np.repeat(np.arange(lengths.shape[0]), lengths), pos] = values
-        cols.sort(axis=1)
-        drop = cols == sentinel
-        drop[:, 1:] |= cols[:, 1:] == cols[:, :-1]
-        cols[drop] = -1
-        return cols
 
 
 def candidate_top_k(
@@ -471,28 +447,6 @@ def take_columns(scores, cols):
     if np.ndim(cols) == 1:
         return scores[:, cols]
     return np.take_along_axis(scores, cols, axis=1)
-
-
-def in_rows(matrix, cols):
-    """Boolean array of ``cols``'s shape: whether ``cols[r, j]`` is stored in CSR row ``r``
-    of ``matrix`` (entries -1 are not). A binary search per entry: no sort of ``cols``.
-
-    Examples
-    --------
-    >>> in_rows(sparse.csr_matrix([[0, 1, 0], [1, 0, 1]]), np.array([[1, 2], [2, -1]])).tolist()
-    [[True, False], [True, False]]
-    """
-    matrix = sparse.csr_matrix(matrix)
-    if not matrix.has_sorted_indices:
-        matrix = matrix.sorted_indices()
-    n_items = matrix.shape[1]
-    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-    stored = rows * n_items + matrix.indices  # increasing: rows, then sorted columns
-    query = np.arange(cols.shape[0], dtype=np.int64)[:, None] * n_items + cols
-    if not stored.size:
-        return np.zeros(cols.shape, dtype=bool)
-    pos = np.minimum(np.searchsorted(stored, query), stored.shape[0] - 1)
-    return (stored[pos] == query) & (cols >= 0)
 
 
 def cosine_normalize(vectors):
