@@ -72,20 +72,21 @@ cdef inline void _sift_up(floating* val, int64_t* idx, Py_ssize_t pos) noexcept 
 
 
 cdef inline floating _dot(const floating* p, const floating* q, Py_ssize_t k) noexcept nogil:
-    # Four independent double accumulators: the sum is not one serial chain of additions
-    # (latency bound), and double keeps float32 factors from losing digits.
-    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
-    cdef Py_ssize_t f = 0
-    while f + 4 <= k:
-        a0 = a0 + <double>p[f] * q[f]
-        a1 = a1 + <double>p[f + 1] * q[f + 1]
-        a2 = a2 + <double>p[f + 2] * q[f + 2]
-        a3 = a3 + <double>p[f + 3] * q[f + 3]
-        f = f + 4
+    # Eight independent lanes in the factors' dtype, as BLAS sums: no single serial chain of
+    # additions, and the lanes are packed into SIMD registers by the compiler (no
+    # -ffast-math needed, each lane is its own sum).
+    cdef floating acc[8]
+    cdef Py_ssize_t f = 0, j
+    for j in range(8):
+        acc[j] = 0
+    while f + 8 <= k:
+        for j in range(8):
+            acc[j] = acc[j] + p[f + j] * q[f + j]
+        f = f + 8
     while f < k:
-        a0 = a0 + <double>p[f] * q[f]
+        acc[0] = acc[0] + p[f] * q[f]
         f = f + 1
-    return <floating>((a0 + a1) + (a2 + a3))
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 
 
 cdef Py_ssize_t _candidate_row(
