@@ -25,8 +25,9 @@ cdef extern from *:
 cdef enum:
     PREFETCH_AHEAD = 16
 
-# Rows stamp the items that entered their heap in the thread's scratch array (``marks``) with
-# ``row + 1``: no stamp of an earlier row can be mistaken for one of this row (no clearing).
+# Row r stamps the items that entered its heap with 2 * r + 1 in the thread's scratch array
+# (``marks``), and its excluded candidates with 2 * r + 2 while padding: no stamp of an
+# earlier row can be mistaken for one of this row, so the array is never cleared.
 
 
 cdef inline bint _worse(floating va, int64_t ia, floating vb, int64_t ib) noexcept nogil:
@@ -192,8 +193,7 @@ def candidates_topk(const floating[:, ::1] item, const floating[::1] bias, bint 
                     const int64_t[::1] cand_codes, const int64_t[::1] excl_indptr,
                     const int32_t[::1] excl_indices, const uint64_t[::1] banned,
                     bint has_banned, uint64_t[:, ::1] bits, int32_t[:, ::1] marks, int k,
-                    int n_threads,
-                    int64_t[:, ::1] out_idx, floating[:, ::1] out_val):
+                    int n_threads, int64_t[:, ::1] out_idx, floating[:, ::1] out_val):
     """Top-``k`` of each row's candidate items, scored in place; holes are -1.
 
     Parameters
