@@ -154,3 +154,18 @@ def test_matches_the_reference_on_random_cases(seed, n_rows, n_items, k, ties):
     ref_idx, ref_val = reference(lists, k, full, exclude, banned)
     assert_array_equal(idx, ref_idx)
     assert_allclose(val, ref_val, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("low", [0, -50, 2**62])
+def test_dense_id_lookup_equals_the_hash_lookup(low):
+    from skadv._serving import dense_lookup
+    from skadv.utils._validation import lookup_ids
+
+    rng = np.random.default_rng(3)
+    uniques = np.unique(rng.integers(0, 300, 120)) + np.int64(low)
+    values = np.r_[rng.integers(-20, 320, 500) + np.int64(low), -(2**63), 2**63 - 1]
+    codes = dense_lookup(uniques, values)
+    assert_array_equal(codes, lookup_ids(uniques, values))
+    # Ids spread over too wide a range, or not int64: None (the caller hashes).
+    assert dense_lookup(np.array([0, 10**9]), values) is None
+    assert dense_lookup(uniques.astype(object), values) is None
