@@ -309,7 +309,7 @@ def _serve_parser(command):
         "--out",
         required=True,
         metavar="FILE",
-        help="output: .csv or .parquet (Parquet needs pyarrow)",
+        help="output: .csv or .parquet (Parquet needs pyarrow: pip install 'skadv[serve]')",
     )
     parser.add_argument(
         "--batch-size", type=int, default=10_000, help=f"{what} per written block (bounds memory)"
@@ -350,9 +350,19 @@ def _serve(argv):
         parser.error(f"--out {out}: use a .csv or .parquet file name.")
     if out.suffix.lower() == ".parquet" and not _has_pyarrow():
         parser.error(
-            f"--out {out}: Parquet output needs pyarrow (pip install pyarrow); "
-            "or write CSV: --out recs.csv."
+            f"--out {out}: Parquet output needs pyarrow (pip install 'skadv[serve]', or pip "
+            "install pyarrow); or write CSV: --out recs.csv."
         )
+    what = "users" if command == "recommend" else "items"
+    inputs = {f"--{what}": getattr(args, what)}
+    if command == "recommend":
+        inputs.update({"--candidates": args.candidates, "--filter-items": args.filter_items})
+    for flag, name in inputs.items():
+        if name and Path(name).suffix.lower() == ".parquet" and not _has_pyarrow():
+            parser.error(
+                f"{flag} {name}: reading Parquet needs pyarrow (pip install 'skadv[serve]', "
+                "or pip install pyarrow); or pass a .csv or .txt file."
+            )
     if args.n < 1 or args.batch_size < 1:
         parser.error("--n and --batch-size must be at least 1.")
     from skadv.io import load
@@ -380,7 +390,10 @@ def _serve(argv):
     n_rows = 0
     columns = ["user", "rank", "item", "score"] if command == "recommend" else (
         ["item", "rank", "similar_item", "score"])  # fmt: skip
-    with _Writer(out, columns) as writer, _progress(len(ids), command) as bar:
+    # The id columns' types come from the model, not from the first block (a later block may
+    # hold ids >= 2**63 that the first block's inferred int64 cannot store).
+    id_columns = {columns[0]: known, columns[2]: estimator.item_ids_}
+    with _Writer(out, columns, id_columns) as writer, _progress(len(ids), command) as bar:
         for start in range(0, len(ids), args.batch_size):
             block = ids[start : start + args.batch_size]
             frame = serve(block)
@@ -429,12 +442,26 @@ def _read_ids(path, column, known):
     return values
 
 
-class _Writer:
-    """Appends DataFrames to a CSV or Parquet file, one block at a time."""
+def _arrow_id_type(ids):
+    """Arrow type of a column of the model's ``ids``: their integer dtype, uint64 for Python
+    ints >= 2**63 (object ids), None (inferred) otherwise."""
+    import pyarrow as pa
 
-    def __init__(self, path, columns):
+    if ids.dtype.kind in "iu":
+        return pa.from_numpy_dtype(ids.dtype)
+    if len(ids) and all(isinstance(v, int) and v >= 0 for v in ids):
+        return pa.uint64()
+    return None
+
+
+class _Writer:
+    """Appends DataFrames to a CSV or Parquet file, one block at a time (one Parquet row
+    group per block: memory holds one block, whatever the number of rows)."""
+
+    def __init__(self, path, columns, id_columns=None):
         self.path, self.parquet, self.handle = path, path.suffix.lower() == ".parquet", None
         self.columns = columns  # of the empty file written when no row comes
+        self.id_columns = id_columns or {}  # column -> the model's ids (their Parquet type)
 
     def __enter__(self):
         return self
@@ -446,10 +473,18 @@ class _Writer:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
             if self.handle is None:
-                self.handle = pq.ParquetWriter(self.path, table.schema)
-            self.handle.write_table(table.cast(self.handle.schema))
+                fields = []
+                for name in frame.columns:
+                    ids = self.id_columns.get(name)
+                    kind = None if ids is None else _arrow_id_type(ids)
+                    if kind is None:  # from the first block
+                        kind = pa.Table.from_pandas(frame[[name]], preserve_index=False)
+                        kind = kind.schema.field(name).type
+                    fields.append(pa.field(name, kind))
+                self.handle = pq.ParquetWriter(self.path, pa.schema(fields))
+            table = pa.Table.from_pandas(frame, schema=self.handle.schema, preserve_index=False)
+            self.handle.write_table(table)
         else:
             first = self.handle is None
             if first:

@@ -136,6 +136,8 @@ class FoldInMixin:
             return factor_scores(fac, P[block], cols)
 
         score.item_dim = fac.item.shape[1]
+        score.candidate_source = lambda block: {"item": fac.item, "bias": fac.item_bias,
+                                                "vectors": P[block]}  # fmt: skip
         return score
 
     def recommend_new_users(
@@ -183,8 +185,9 @@ class FoldInMixin:
         NotImplementedError
             For a model with no fold-in: neither dot-product factors nor a family rule
             (:class:`~skadv.PopularityRecommender` recommends the most popular items,
-            :class:`~skadv.CFGANRecommender` conditions its generator on the new profile;
-            NeuMF raises).
+            :class:`~skadv.CFGANRecommender` conditions its generator on the new profile,
+            :class:`~skadv.ItemKNNRecommender` and :class:`~skadv.EASERecommender` multiply
+            the new user's binary items by their item-item matrix; NeuMF raises).
 
         Examples
         --------

@@ -14,20 +14,16 @@ from skadv.utils._params import BOOL, Interval, check_params
 from skadv.utils._ranking import (
     BYTES_PER_SCORE,
     CandidateLists,
+    candidate_top_k,
     cosine_normalize,
     dot_top_k,
     fill_holes,
     gather_scores,
-    in_rows,
     row_blocks,
     take_columns,
     top_k,
 )
-from skadv.utils._validation import (
-    check_id_array,
-    check_id_types,
-    lookup_ids,
-)
+from skadv.utils._validation import check_id_array, check_id_types, dense_lookup, lookup_ids
 
 __all__ = ["ServingMixin"]
 
@@ -160,7 +156,9 @@ class ServingMixin:
     def _item_codes(self, ids, name):
         """Codes of item ids given to a serving method (unknown: -1, or an error)."""
         ids = check_id_array(ids, name)
-        codes = lookup_ids(self.item_ids_, ids)
+        codes = dense_lookup(self.item_ids_, ids)
+        if codes is None:
+            codes = lookup_ids(self.item_ids_, ids)
         if np.any(codes < 0):
             check_id_types(self.item_ids_, ids, name)
             if self.handle_unknown == "error":
@@ -189,7 +187,8 @@ class ServingMixin:
                 )
             return CandidateLists.from_sparse(items), filtered
         per_user = (isinstance(items, (list, tuple)) and len(items) > 0
-                    and all(np.ndim(c) == 1 and not isinstance(c, (str, bytes))
+                    and all(c.ndim == 1 if isinstance(c, np.ndarray)  # the common case, fast
+                            else np.ndim(c) == 1 and not isinstance(c, (str, bytes))
                             for c in items))  # fmt: skip
         if per_user:
             if len(items) != n_rows:
@@ -204,7 +203,7 @@ class ServingMixin:
             flat = np.concatenate(parts) if numeric else [v for c in items for v in c]
             codes = (self._item_codes(flat, "items") if len(flat)
                      else np.empty(0, dtype=np.int32))  # fmt: skip
-            return CandidateLists(codes, np.r_[0, np.cumsum(lengths)]), filtered
+            return CandidateLists(codes, np.concatenate([[0], np.cumsum(lengths)])), filtered
         codes = self._item_codes(items, "items")
         codes = np.unique(codes[codes >= 0])
         if filtered is not None:
@@ -239,6 +238,18 @@ class ServingMixin:
             out[~known] = unknown
             return out
 
+        def candidate_source(block):
+            # What candidate_top_k scores with: the block's user vectors, and for unknown
+            # users (no vector) the dense row they all share.
+            c = codes[block]
+            known = c >= 0
+            parts = {"item": fac.item, "bias": fac.item_bias,
+                     "vectors": fac.user[np.maximum(c, 0)]}  # fmt: skip
+            if not known.all():
+                parts["dense"] = self.unknown_user_scores()[None]
+                parts["dense_row"] = np.where(known, -1, 0)
+            return parts
+
         score.item_dim = None if fac is None else fac.item.shape[1]
         if fac is not None:  # the fused kernel of _rank_blocks ranks these rows
 
@@ -250,7 +261,27 @@ class ServingMixin:
             score.factors = fac
             score.dot_rows = dot_rows
             score.unknown_row = self.unknown_user_scores
+        score.candidate_source = None if fac is None else candidate_source
         return score
+
+    def _block_shape(self, n, score, candidates, n_filtered):
+        """``(width, row_bytes)``: items per output row, and the bytes a block holds per row
+        (what ``row_blocks`` sizes the blocks by) on the unfused paths of ``_rank_blocks``."""
+        if candidates is None:
+            return min(n, self.n_items_ - n_filtered), self.n_items_ * BYTES_PER_SCORE
+        if isinstance(candidates, CandidateLists):
+            width = min(n, candidates.max_length, self.n_items_ - n_filtered)
+            item_dim = getattr(score, "item_dim", None) or 0
+            # What candidate_top_k holds per row: the output slots and the user's vector
+            # (the candidates are read in place); full score rows for a model without factors.
+            row_bytes = max(width, 1) * BYTES_PER_SCORE + 8 * item_dim
+            if item_dim == 0:
+                row_bytes += self.n_items_ * BYTES_PER_SCORE
+            return width, row_bytes
+        row_bytes = max(candidates.shape[0], 1) * BYTES_PER_SCORE
+        if getattr(score, "item_dim", None) is None:
+            row_bytes += self.n_items_ * BYTES_PER_SCORE
+        return min(n, candidates.shape[0]), row_bytes
 
     def _rank_blocks(self, n_rows, n, score, seen, candidates, filtered, *, ranker=None):
         """Top-``n`` item codes and scores of ``n_rows`` rows, in blocks (see recommend).
@@ -269,25 +300,11 @@ class ServingMixin:
         n_filtered = 0 if filtered is None else filtered.shape[0]
         per_row = isinstance(candidates, CandidateLists)
         fused = getattr(score, "dot_rows", None) is not None and not per_row and ranker is None
-        if candidates is None:
-            width = min(n, self.n_items_ - n_filtered)
-            row_bytes = self.n_items_ * BYTES_PER_SCORE
-        elif per_row:
-            longest = candidates.max_length
-            width = min(n, longest, self.n_items_ - n_filtered)
-            item_dim = getattr(score, "item_dim", None) or 0
-            row_bytes = max(longest, 1) * (BYTES_PER_SCORE + 8 + 8 * item_dim)
-            if item_dim == 0:  # full rows are scored, then gathered
-                row_bytes += self.n_items_ * BYTES_PER_SCORE
-            banned = None
-            if n_filtered:
-                banned = np.zeros(self.n_items_, dtype=bool)
-                banned[filtered] = True
-        else:
-            width = min(n, candidates.shape[0])
-            row_bytes = max(candidates.shape[0], 1) * BYTES_PER_SCORE
-            if getattr(score, "item_dim", None) is None:
-                row_bytes += self.n_items_ * BYTES_PER_SCORE
+        width, row_bytes = self._block_shape(n, score, candidates, n_filtered)
+        banned = None
+        if per_row and n_filtered:
+            banned = np.zeros(self.n_items_, dtype=bool)
+            banned[filtered] = True
         idx = np.zeros((n_rows, width), dtype=np.int64)
         vals = None
         n_jobs = getattr(self, "n_jobs", None)
@@ -326,23 +343,17 @@ class ServingMixin:
                                               exclude=exclude, n_jobs=n_jobs)  # fmt: skip
                 block_idx = candidates[block_idx]
             else:
-                cols = candidates.rows(block, self.n_items_, banned)
-                scores = np.array(score(block, np.maximum(cols, 0)), copy=True)
-                pad = cols < 0  # unknown, filtered or repeated candidates
-                mask = pad.copy()
-                if exclude is not None:
-                    mask |= in_rows(exclude, cols)
-                scores[pad] = -np.inf
-                if scores.shape[1] < width:  # a block of short lists
-                    extra = width - scores.shape[1]
-                    scores = np.pad(scores, ((0, 0), (0, extra)), constant_values=-np.inf)
-                    cols = np.pad(cols, ((0, 0), (0, extra)), constant_values=-1)
-                    mask = np.pad(mask, ((0, 0), (0, extra)), constant_values=True)
-                block_idx, block_vals = top_k(scores, width, exclude=sparse.csr_matrix(mask),
-                                              n_jobs=n_jobs)  # fmt: skip
-                # Padding left by the kernel (code -1) becomes distinct unfiltered items.
-                block_idx = fill_holes(np.take_along_axis(cols, block_idx, axis=1),
-                                       self.n_items_, filtered)  # fmt: skip
+                # One pass per row in the kernel: gather-dot (or a dense row), exclusion,
+                # de-duplication, bounded heap; holes (-1) become distinct unfiltered items.
+                source = getattr(score, "candidate_source", None)
+                parts = (source(block) if source is not None else
+                         {"dense": score(block, None),
+                          "dense_row": np.arange(block.stop - block.start)})  # fmt: skip
+                block_idx, block_vals = candidate_top_k(
+                    candidates, block, width, exclude=exclude, banned=banned, n_jobs=n_jobs,
+                    **parts,
+                )  # fmt: skip
+                block_idx = fill_holes(block_idx, self.n_items_, filtered)
             if vals is None:
                 vals = np.empty((n_rows, width), dtype=block_vals.dtype)
             idx[block], vals[block] = block_idx, block_vals

@@ -1,5 +1,6 @@
 """The README's main job, ``python -m skadv``, on small synthetic data."""
 
+import numpy as np
 import pytest
 
 from skadv.__main__ import main
@@ -106,23 +107,128 @@ def test_similar_items_to_csv(saved_model, tmp_path):
     pd.testing.assert_frame_equal(sims, expected, check_dtype=False)
 
 
-def test_parquet_output_or_a_clear_error(saved_model, tmp_path, capsys):
-    import importlib.util
+class _RecordingBar:
+    """Stands in for the tqdm bar: records each update."""
 
+    def __init__(self):
+        self.updates = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        self.updates.append(n)
+
+
+def test_parquet_output_is_written_block_by_block(saved_model, tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    import skadv.__main__ as cli
+
+    model, path = saved_model
+    users = model.user_ids_[:7].tolist() + [10**6]  # and an unknown user
+    (tmp_path / "users.txt").write_text("\n".join(map(str, users)))
+    bar = _RecordingBar()
+    monkeypatch.setattr(cli, "_progress", lambda total, command: bar)
+    out = tmp_path / "recs.parquet"
+    args = ["recommend", "--model", str(path), "--users", str(tmp_path / "users.txt"),
+            "--n", "4", "--out", str(out), "--batch-size", "3"]  # fmt: skip
+    assert main(args) == 0
+    expected = model.recommend(users, n=4, as_frame=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
+    # One row group per block of users: never more than --batch-size users in memory.
+    assert pq.ParquetFile(out).num_row_groups == 3
+    assert bar.updates == [3, 3, 2]
+
+
+def test_parquet_inputs_and_similar_items_to_parquet(saved_model, tmp_path):
+    pytest.importorskip("pyarrow")
     import pandas as pd
 
     model, path = saved_model
-    (tmp_path / "users.txt").write_text("\n".join(map(str, model.user_ids_[:3])))
+    pd.DataFrame({"x": 0, "id": model.user_ids_[:5]}).to_parquet(tmp_path / "u.parquet")
+    pd.DataFrame({"item": model.item_ids_[:8]}).to_parquet(tmp_path / "cand.parquet")
     out = tmp_path / "recs.parquet"
-    args = ["recommend", "--model", str(path), "--users", str(tmp_path / "users.txt"),
-            "--out", str(out), "--batch-size", "2"]  # fmt: skip
-    if importlib.util.find_spec("pyarrow") is None:
-        with pytest.raises(SystemExit):
-            main(args)
-        assert "Parquet output needs pyarrow" in capsys.readouterr().err
-    else:
-        main(args)
-        assert len(pd.read_parquet(out)) == 30
+    main(["recommend", "--model", str(path), "--users", str(tmp_path / "u.parquet"),
+          "--column", "id", "--candidates", str(tmp_path / "cand.parquet"),
+          "--no-exclude-seen", "--n", "3", "--out", str(out)])  # fmt: skip
+    recs = pd.read_parquet(out)
+    expected = model.recommend(model.user_ids_[:5], n=3, items=model.item_ids_[:8],
+                               exclude_seen=False, as_frame=True)  # fmt: skip
+    pd.testing.assert_frame_equal(recs, expected, check_dtype=False)
+    out = tmp_path / "sim.parquet"
+    main(["similar", "--model", str(path), "--items", str(tmp_path / "cand.parquet"),
+          "--n", "2", "--out", str(out), "--batch-size", "5"])  # fmt: skip
+    expected = model.similar_items(model.item_ids_[:8], n=2, as_frame=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
+
+
+def test_parquet_with_string_ids(tmp_path):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("skops")
+    import pandas as pd
+
+    from skadv import ItemKNNRecommender
+    from skadv.io import dump
+
+    X = np.array([["ann", "x"], ["ann", "y"], ["bob", "y"], ["bob", "z"], ["cy", "x"]])
+    model = ItemKNNRecommender().fit(X)
+    dump(model, tmp_path / "knn.skops")
+    (tmp_path / "users.txt").write_text("ann\nbob\ncy\n")
+    out = tmp_path / "recs.parquet"
+    main(["recommend", "--model", str(tmp_path / "knn.skops"), "--users",
+          str(tmp_path / "users.txt"), "--n", "2", "--out", str(out),
+          "--batch-size", "2"])  # fmt: skip
+    expected = model.recommend(["ann", "bob", "cy"], n=2, as_frame=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
+
+
+def test_parquet_keeps_uint64_ids_above_2_63(tmp_path):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("skops")
+    import pandas as pd
+
+    from skadv import PopularityRecommender
+    from skadv.io import dump
+
+    big = np.array([2**64 - 1, 2**63, 7], dtype=np.uint64)
+    X = pd.DataFrame({"user": np.array([5, 5, 6, 6], dtype=np.uint64), "item": big[[0, 1, 1, 2]]})
+    model = PopularityRecommender().fit(X)
+    dump(model, tmp_path / "pop.skops")
+    (tmp_path / "users.txt").write_text("5\n6\n")
+    out = tmp_path / "recs.parquet"
+    # One user per block, and the first block's only item is small: the column is uint64
+    # from the model's ids, not int64 from that block.
+    main(["recommend", "--model", str(tmp_path / "pop.skops"), "--users",
+          str(tmp_path / "users.txt"), "--n", "1", "--out", str(out),
+          "--batch-size", "1"])  # fmt: skip
+    recs = pd.read_parquet(out)
+    assert recs["item"].dtype == np.uint64
+    assert recs["item"].tolist() == [7, 2**64 - 1]
+
+
+def test_parquet_without_pyarrow_names_the_extra(saved_model, tmp_path, capsys, monkeypatch):
+    import skadv.__main__ as cli
+
+    _, path = saved_model
+    monkeypatch.setattr(cli, "_has_pyarrow", lambda: False)
+    (tmp_path / "users.txt").write_text("1\n")
+    with pytest.raises(SystemExit):
+        main(["recommend", "--model", str(path), "--users", str(tmp_path / "users.txt"),
+              "--out", str(tmp_path / "recs.parquet")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert "Parquet output needs pyarrow" in err and "skadv[serve]" in err
+    with pytest.raises(SystemExit):
+        main(["recommend", "--model", str(path), "--users", str(tmp_path / "users.parquet"),
+              "--out", str(tmp_path / "recs.csv")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--users" in err and "reading Parquet needs pyarrow" in err and "skadv[serve]" in err
+    assert not (tmp_path / "recs.csv").exists()
 
 
 def test_serving_rejects_an_unknown_output_suffix(saved_model, tmp_path, capsys):

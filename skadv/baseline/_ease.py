@@ -5,7 +5,7 @@ from scipy import linalg
 from threadpoolctl import threadpool_limits
 
 from skadv.base import BaseRecommender
-from skadv.baseline._itemknn import _binary
+from skadv.baseline._itemknn import _binary, item_based_fold_in
 from skadv.utils._params import NONE, Interval, Options
 from skadv.utils._threads import effective_n_threads
 
@@ -72,6 +72,10 @@ class EASERecommender(BaseRecommender):
     (so :math:`B_{ij} = -P_{ij} / P_{jj}` for :math:`i \ne j` and :math:`B_{jj} = 0`). The
     inverse is computed by a Cholesky factorization of the positive-definite Gram matrix.
 
+    ``recommend_new_users`` folds in users not seen in ``fit`` read-only, by the same
+    formula: a new user's scores are their binary row of items :math:`x` times :math:`B`
+    (weights ``y`` and ``reg`` play no part, as in ``fit``).
+
     References
     ----------
     H. Steck, "Embarrassingly shallow autoencoders for sparse data", WWW 2019.
@@ -87,6 +91,8 @@ class EASERecommender(BaseRecommender):
     >>> items, scores = model.recommend([0, 1], n=3)
     >>> items.shape
     (2, 3)
+    >>> model.recommend_new_users([["new", 0], ["new", 5]], n=3)[1].shape
+    (1, 3)
     """
 
     _parameter_constraints = {
@@ -156,3 +162,7 @@ class EASERecommender(BaseRecommender):
 
     def _user_item_scores(self, user_codes):
         return np.asarray(_binary(self.interactions_[user_codes]) @ self.item_weights_)
+
+    def _new_user_scores(self, matrix, reg):
+        # A new user's scores are their (binary) items times B, as for a training user.
+        return item_based_fold_in(matrix, lambda rows: rows @ self.item_weights_)

@@ -5,7 +5,7 @@ from scipy import sparse
 
 from skadv.base import BaseRecommender
 from skadv.utils._params import NONE, Interval, Options
-from skadv.utils._ranking import row_blocks
+from skadv.utils._ranking import row_blocks, take_columns
 
 # Working bytes per (item, block column) while building the similarity: the dense block of
 # co-occurrence counts, the similarities, and the comparison masks of the top-k selection.
@@ -72,6 +72,10 @@ class ItemKNNRecommender(BaseRecommender):
     scikit-learn's ``working_memory``: no ``n_items x n_items`` dense matrix is ever held,
     and the result stores at most ``n_neighbors`` entries per item.
 
+    ``recommend_new_users`` folds in users not seen in ``fit`` read-only, by the same
+    formula: a new user's scores are their binary row of items times ``similarity_``
+    (weights ``y`` and ``reg`` play no part, as in ``fit``).
+
     References
     ----------
     M. Deshpande and G. Karypis, "Item-based top-N recommendation algorithms", ACM TOIS 22(1),
@@ -88,6 +92,9 @@ class ItemKNNRecommender(BaseRecommender):
     >>> items, scores = model.recommend([0, 1], n=3)
     >>> items.shape
     (2, 3)
+    >>> users, items, scores = model.recommend_new_users([["new", 0], ["new", 5]], n=3)
+    >>> users.tolist(), items.shape, bool(np.isin(items, [0, 5]).any())
+    (['new'], (1, 3), False)
     """
 
     _parameter_constraints = {
@@ -128,6 +135,23 @@ class ItemKNNRecommender(BaseRecommender):
 
     def _user_item_scores(self, user_codes):
         return (_binary(self.interactions_[user_codes]) @ self.similarity_).toarray()
+
+    def _new_user_scores(self, matrix, reg):
+        # The natural fold-in of an item-based model: a new user's row is their (binary)
+        # items times the fitted similarity, exactly how a training user is scored.
+        return item_based_fold_in(matrix, lambda rows: (rows @ self.similarity_).toarray())
+
+
+def item_based_fold_in(matrix, score_rows):
+    """``score(block, cols)`` of new users (``recommend_new_users``) for an item-item model:
+    ``score_rows`` of the binary rows of ``matrix`` (CSR, one row per new user), read only."""
+    binary = _binary(matrix)
+
+    def score(block, cols):
+        return take_columns(np.asarray(score_rows(binary[block])), cols)
+
+    score.item_dim = None  # no factors: candidates are read from full score rows
+    return score
 
 
 def _binary(matrix):

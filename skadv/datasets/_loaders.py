@@ -66,7 +66,8 @@ def load_interactions(
         A requested column is missing (the message lists the columns there are), the file
         or frame holds no rows, ids are missing, or ratings are not numbers or missing.
     ImportError
-        A Parquet file without pyarrow or fastparquet installed.
+        A Parquet file without pyarrow or fastparquet installed (``pip install
+        'skadv[serve]'`` installs pyarrow).
     FileNotFoundError
         No file at ``path_or_frame``.
 
@@ -157,7 +158,8 @@ def load_item_metadata(path_or_frame, *, item="item", columns=None, sep=None, en
         A requested column is missing, no rows, missing item ids, or an item id on more than
         one row (the message names some).
     ImportError
-        A Parquet file without pyarrow or fastparquet installed.
+        A Parquet file without pyarrow or fastparquet installed (``pip install
+        'skadv[serve]'`` installs pyarrow).
 
     Examples
     --------
@@ -256,7 +258,7 @@ def _read_file(path, positional, sep, encoding, what):
         if not any(importlib.util.find_spec(m) for m in ("pyarrow", "fastparquet")):
             raise ImportError(
                 f"reading the Parquet file {path.name} needs pyarrow (or fastparquet): "
-                "pip install pyarrow, or save the data as CSV."
+                "pip install 'skadv[serve]' (or pip install pyarrow), or save the data as CSV."
             )
         frame = pd.read_parquet(path)
         if positional:

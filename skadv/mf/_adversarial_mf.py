@@ -102,10 +102,8 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         Weight of the item-side gradients (item rows and biases) of users in a suspected
         push group: users who rated at least 2 items whose rater sets overlap like no
         genuine items' do (``skadv.mf._trim.suspect_weights``, from the training data
-        alone). Their own rows train as usual; ``0`` stops them moving items, ``1`` turns the
-        check off. On clean MovieLens nobody is flagged (the fit is unchanged); with 5 % fake
-        users the targets' rank shift fell to ≤ 1 % of tuned BPR's under six attacks, with
-        1 % nobody was flagged (``benchmarks/bench_defence.py``).
+        alone; ``suspected_users_``). Their own rows train as usual; ``0`` stops them moving
+        items, ``1`` turns the check off. See the user guide's "Defaults" for what it catches.
     item_bias : bool, default=True
         Learn one bias per item, added to the score (it carries item popularity, so the
         factors need not).

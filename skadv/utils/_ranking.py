@@ -25,13 +25,13 @@ from skadv.utils._threads import effective_n_threads
 __all__ = [
     "BYTES_PER_SCORE",
     "CandidateLists",
+    "candidate_top_k",
     "check_exclude",
     "check_scores",
     "cosine_normalize",
     "dot_top_k",
     "fill_holes",
     "gather_scores",
-    "in_rows",
     "padded_rows",
     "row_blocks",
     "take_columns",
@@ -369,7 +369,7 @@ def dot_top_k(
 
 # ------------------------------------------------------------------ serving helpers
 class CandidateLists:
-    """Per-row candidate item codes, stored flat (CSR-like) and expanded block by block.
+    """Per-row candidate item codes, stored flat (CSR-like), as ``candidate_top_k`` reads them.
 
     Parameters
     ----------
@@ -381,8 +381,8 @@ class CandidateLists:
     Examples
     --------
     >>> lists = CandidateLists(np.array([3, 1, 3, -1, 0]), np.array([0, 3, 5]))
-    >>> lists.rows(slice(0, 2), 4, banned=np.array([False, True, False, False])).tolist()
-    [[3, -1, -1], [0, -1, -1]]
+    >>> lists.max_length
+    3
     """
 
     def __init__(self, codes, indptr):
@@ -402,28 +402,134 @@ class CandidateLists:
         lengths = np.diff(self.indptr)
         return int(lengths.max()) if lengths.size else 0
 
-    def rows(self, block, n_items, banned=None):
-        """Candidates of the rows of ``block`` as an array of shape (n_block, width):
-        increasing codes, then -1 wherever an entry was unknown, ``banned`` (a boolean mask
-        over items) or a duplicate; ``width`` is the longest list of the block."""
-        start, stop = self.indptr[block.start], self.indptr[block.stop]
-        lengths = np.diff(self.indptr[block.start : block.stop + 1])
-        width = int(lengths.max()) if lengths.size else 0
-        sentinel = n_items  # sorts after every real code
-        cols = np.full((lengths.shape[0], width), sentinel, dtype=np.int64)
-        values = self.codes[start:stop]
-        values = np.where(values < 0, sentinel, values)
-        if banned is not None:
-            values = np.where(banned[np.minimum(values, n_items - 1)] & (values < sentinel),
-                              sentinel, values)  # fmt: skip
-        pos = np.arange(stop - start) - np.repeat(self.indptr[block.start : block.stop] - start,
-                                                  lengths)  # fmt: skip
-        cols[np.repeat(np.arange(lengths.shape[0]), lengths), pos] = values
-        cols.sort(axis=1)
-        drop = cols == sentinel
-        drop[:, 1:] |= cols[:, 1:] == cols[:, :-1]
-        cols[drop] = -1
-        return cols
+
+def candidate_top_k(
+    candidates,
+    block,
+    k,
+    *,
+    item=None,
+    bias=None,
+    vectors=None,
+    dense=None,
+    dense_row=None,
+    exclude=None,
+    banned=None,
+    n_jobs=None,
+):
+    """Top-``k`` of each row's candidates, scored and selected in one pass per row.
+
+    The thin side of ``candidates_topk`` in ``src_ext/_candidates.pyx``: no padding of the
+    lists to the widest row and no sort of the candidates. Row ``r`` scores candidate ``c``
+    as ``vectors[r] @ item[c] + bias[c]``, or reads ``dense[dense_row[r], c]`` when
+    ``dense_row[r] >= 0`` (models without factors, unknown users).
+
+    Parameters
+    ----------
+    candidates : CandidateLists
+        Candidate codes per row (any order, duplicates and -1 allowed).
+    block : slice
+        The rows of ``candidates`` to rank.
+    k : int
+        Slots per row, ``k >= 1``.
+    item : ndarray of shape (n_items, n_factors), default=None
+    bias : ndarray of shape (n_items,), default=None
+    vectors : ndarray of shape (n_block, n_factors), default=None
+        Factors of the block's users and the items; None when every row reads ``dense``.
+    dense : ndarray of shape (m, n_items), default=None
+    dense_row : ndarray of shape (n_block,), default=None
+        Which row of ``dense`` each row reads (-1: score by factors).
+    exclude : scipy sparse matrix of shape (n_block, n_items), default=None
+        Items never selected (nonzero entries), e.g. the users' seen items.
+    banned : ndarray of bool of shape (n_items,), default=None
+        Items never returned for any row (filtered items).
+    n_jobs : int, default=None
+        Threads (OpenMP), as in scikit-learn.
+
+    Returns
+    -------
+    idx : ndarray of shape (n_block, k), int64
+        Eligible candidates (not excluded, not banned, each once) best first, ties by lower
+        code; then excluded candidates by increasing code; then -1.
+    values : ndarray of shape (n_block, k)
+        Their scores (``-inf`` for the padding), in the dtype of ``item`` (else ``dense``).
+
+    Raises
+    ------
+    ValueError
+        When an eligible candidate scores NaN.
+
+    Examples
+    --------
+    >>> lists = CandidateLists(np.array([2, 0, 2, 1, 3]), np.array([0, 3, 5]))
+    >>> item = np.array([[1.0], [2.0], [3.0], [4.0]])
+    >>> idx, values = candidate_top_k(lists, slice(0, 2), 3, item=item,
+    ...                               vectors=np.array([[1.0], [-1.0]]))
+    >>> idx.tolist(), values[:, :2].tolist()
+    ([[2, 0, -1], [1, 3, -1]], [[3.0, 1.0], [-2.0, -4.0]])
+    """
+    from skadv._ext._candidates import candidates_topk
+
+    n_rows = block.stop - block.start
+    dtype = None
+    for arr in (item, dense):
+        if arr is not None:
+            dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+            break
+    if dtype is None:
+        raise ValueError("candidate_top_k needs item factors or dense score rows.")
+    n_items = (item if item is not None else dense).shape[-1 if item is None else 0]
+    if item is None:  # every row reads dense: 1-column dummies keep the pointers valid
+        item = np.zeros((1, 1), dtype=dtype)
+        vectors = np.zeros((n_rows, 1), dtype=dtype)
+    item = np.ascontiguousarray(item, dtype=dtype)
+    vectors = np.ascontiguousarray(vectors, dtype=dtype)
+    has_bias = bias is not None
+    bias = (np.ascontiguousarray(bias, dtype=dtype) if has_bias
+            else np.zeros(1, dtype=dtype))  # fmt: skip
+    if dense is None:
+        dense = np.zeros((1, 1), dtype=dtype)
+        dense_row = np.full(n_rows, -1, dtype=np.int64)
+    dense = np.ascontiguousarray(dense, dtype=dtype)
+    dense_row = np.ascontiguousarray(dense_row, dtype=np.int64)
+    indptr = np.ascontiguousarray(candidates.indptr[block.start : block.stop + 1])
+    codes = candidates.codes if candidates.codes.size else np.full(1, -1, dtype=np.int64)
+    if exclude is None:
+        excl_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        excl_indices = np.zeros(1, dtype=np.int32)
+    else:
+        mask = sparse.csr_matrix(exclude)
+        if not mask.has_sorted_indices:
+            mask = mask.sorted_indices()
+        excl_indptr = mask.indptr.astype(np.int64)
+        # Explicit zeros are not exclusions: drop them (rare; a copy only then).
+        if mask.nnz and not np.all(mask.data):
+            mask = mask.copy()
+            mask.eliminate_zeros()
+            excl_indptr = mask.indptr.astype(np.int64)
+        excl_indices = (mask.indices.astype(np.int32, copy=False) if mask.nnz
+                        else np.zeros(1, dtype=np.int32))  # fmt: skip
+    n_words = (n_items + 63) // 64
+    has_banned = banned is not None
+    if has_banned:  # a bitset (bit c % 64 of word c // 64): small enough to stay in cache
+        packed = np.zeros(n_words * 8, dtype=np.uint8)
+        packed[: (n_items + 7) // 8] = np.packbits(np.asarray(banned, dtype=bool),
+                                                   bitorder="little")  # fmt: skip
+        banned = packed.view("<u8").astype(np.uint64, copy=False)
+    else:
+        banned = np.zeros(1, dtype=np.uint64)
+    n_threads = max(1, min(effective_n_threads(n_jobs), n_rows))
+    # Scratch per thread: a bitset of the row's excluded items, and stamps of the items that
+    # entered the row's heap (zeroed pages are mapped lazily: only touched items cost).
+    bits = np.zeros((n_threads, n_words), dtype=np.uint64)
+    marks = np.zeros((n_threads, n_items), dtype=np.int32)
+    out_idx = np.empty((n_rows, k), dtype=np.int64)
+    out_val = np.empty((n_rows, k), dtype=dtype)
+    if n_rows and candidates_topk(item, bias, has_bias, vectors, dense, dense_row, indptr,
+                                  codes, excl_indptr, excl_indices, banned, has_banned, bits,
+                                  marks, int(k), n_threads, out_idx, out_val):  # fmt: skip
+        raise ValueError("scores contains NaN; NaN cannot be ranked.")
+    return out_idx, out_val
 
 
 def padded_rows(matrix):
@@ -518,28 +624,6 @@ def take_columns(scores, cols):
     if np.ndim(cols) == 1:
         return scores[:, cols]
     return np.take_along_axis(scores, cols, axis=1)
-
-
-def in_rows(matrix, cols):
-    """Boolean array of ``cols``'s shape: whether ``cols[r, j]`` is stored in CSR row ``r``
-    of ``matrix`` (entries -1 are not). A binary search per entry: no sort of ``cols``.
-
-    Examples
-    --------
-    >>> in_rows(sparse.csr_matrix([[0, 1, 0], [1, 0, 1]]), np.array([[1, 2], [2, -1]])).tolist()
-    [[True, False], [True, False]]
-    """
-    matrix = sparse.csr_matrix(matrix)
-    if not matrix.has_sorted_indices:
-        matrix = matrix.sorted_indices()
-    n_items = matrix.shape[1]
-    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
-    stored = rows * n_items + matrix.indices  # increasing: rows, then sorted columns
-    query = np.arange(cols.shape[0], dtype=np.int64)[:, None] * n_items + cols
-    if not stored.size:
-        return np.zeros(cols.shape, dtype=bool)
-    pos = np.minimum(np.searchsorted(stored, query), stored.shape[0] - 1)
-    return (stored[pos] == query) & (cols >= 0)
 
 
 def cosine_normalize(vectors):

@@ -27,6 +27,7 @@ __all__ = [
     "check_id_array",
     "check_id_types",
     "check_interactions",
+    "dense_lookup",
     "encode_ids",
     "lookup_ids",
 ]
@@ -344,3 +345,37 @@ def check_id_array(ids, name):
     if len(ids) == 0:
         return np.empty(0, dtype=np.int64)
     return _column_as_ids(ids, name)
+
+
+#: A dense id -> code table is used when the ids span at most this many slots per id (plus a
+#: constant): 4 bytes per slot, e.g. 2 MB for ids in [0, 500 000).
+_DENSE_SPAN_PER_ID = 4
+
+
+def dense_lookup(uniques, values):
+    """``lookup_ids(uniques, values)`` through a dense table indexed by ``id - min(uniques)``,
+    or None when the ids are not int64 or span too wide a range (then hash lookups).
+
+    Catalogue ids are often integers in a compact range: one array index per value is much
+    cheaper than hashing a million candidate ids.
+
+    Examples
+    --------
+    >>> dense_lookup(np.array([3, 5, 9]), np.array([9, 4, 3, -(2**63), 2**63 - 1])).tolist()
+    [2, -1, 0, -1, -1]
+    >>> dense_lookup(np.array(["a"], dtype=object), np.array(["a"], dtype=object)) is None
+    True
+    """
+    if uniques.dtype != np.int64 or values.dtype != np.int64 or not uniques.size:
+        return None
+    lo, hi = int(uniques.min()), int(uniques.max())
+    span = hi - lo + 1
+    if span > _DENSE_SPAN_PER_ID * uniques.shape[0] + 1024:
+        return None
+    from skadv._ext._candidates import dense_codes
+
+    table = np.full(span, -1, dtype=np.int32)
+    table[uniques - lo] = np.arange(uniques.shape[0], dtype=np.int32)
+    codes = np.empty(values.shape[0], dtype=np.int64)
+    dense_codes(np.ascontiguousarray(values), lo, table, codes)
+    return codes

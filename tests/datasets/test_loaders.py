@@ -101,16 +101,43 @@ def test_bad_values():
         load_interactions("/nonexistent/ratings.csv")
 
 
-def test_parquet(tmp_path):
+def test_parquet_round_trip(tmp_path):
+    pytest.importorskip("pyarrow")
     path = tmp_path / "ratings.parquet"
-    if not any(importlib.util.find_spec(m) for m in ("pyarrow", "fastparquet")):
-        path.write_bytes(b"PAR1")
-        with pytest.raises(ImportError, match="pip install pyarrow"):
-            load_interactions(path)
-        return
     RAW.to_parquet(path)
-    data = load_interactions(path, user="customer", item="sku", rating="stars")
-    assert data["rating"].tolist() == [5.0, 3.0, 4.0, 1.0]
+    data = load_interactions(path, user="customer", item="sku", rating="stars", timestamp="when")
+    expected = load_interactions(RAW, user="customer", item="sku", rating="stars",
+                                 timestamp="when")  # fmt: skip
+    pd.testing.assert_frame_equal(data, expected)
+    # Positions name the columns in file order, as in a headerless text file.
+    by_position = load_interactions(path, user=0, item=1, rating=2)
+    pd.testing.assert_frame_equal(by_position, expected.drop(columns="timestamp"))
+    with pytest.raises(ValueError, match=r"item='product' is not a column.*'sku'"):
+        load_interactions(path, user="customer", item="product")
+
+
+def test_parquet_metadata_round_trip(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "movies.pq"
+    META.to_parquet(path)
+    meta = load_item_metadata(path, item="movie_id")
+    pd.testing.assert_frame_equal(meta, load_item_metadata(META, item="movie_id"))
+    assert meta.loc[2, "title"] == "GoldenEye" and meta.index.name == "item"
+
+
+def test_parquet_without_an_engine_names_the_extra(tmp_path, monkeypatch):
+    path = tmp_path / "ratings.parquet"
+    path.write_bytes(b"PAR1")
+    find_spec = importlib.util.find_spec
+
+    def without_parquet(name, *args):
+        return None if name in ("pyarrow", "fastparquet") else find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_parquet)
+    with pytest.raises(ImportError, match=r"pip install 'skadv\[serve\]'"):
+        load_interactions(path)
+    with pytest.raises(ImportError, match="needs pyarrow"):
+        load_item_metadata(path)
 
 
 # --------------------------------------------------------------------------- metadata
