@@ -138,6 +138,10 @@ class FoldInMixin:
         score.item_dim = fac.item.shape[1]
         score.candidate_source = lambda block: {"item": fac.item, "bias": fac.item_bias,
                                                 "vectors": P[block]}  # fmt: skip
+        # Every new user has a vector: the fused kernel of _rank_blocks ranks them all.
+        score.factors = fac
+        score.dot_rows = lambda block: (P[block], np.ones(block.stop - block.start, dtype=bool))
+        score.unknown_row = self.unknown_user_scores
         return score
 
     def recommend_new_users(
