@@ -51,9 +51,10 @@ at the end of training; ``--use_gpu false``. No torch API they use for MF is gon
 (``torch.sparse.IntTensor`` is only in their LightGCN graph, not run here).
 
 What differs from their own runs: (a) their loader splits fake profiles 7:1:2 like real users,
-so only the first 70 % of each fake profile reaches their training set (the targets and the
-fillers in file order); here the worker puts each fake profile whole into training, as the
-skadv models get it (``--official-fake-split`` keeps their 7:1:2 split instead). (b) Their
+so only the first 70 % of each fake profile reaches their training set (the attacks list the
+targets first, so the targets stay and the last fillers go); here the worker puts each fake
+profile whole into training, as the skadv models get it (``--official-fake-split`` keeps their
+7:1:2 split instead). (b) Their
 validation and test averages include the fake users; skadv's evaluation ranks the real users
 only. (c) Their test ranking excludes training and validation items; skadv's excludes
 training items only, for every model alike. (d) Their ``main.py`` loops over 5 seeds
