@@ -54,12 +54,11 @@ What differs from their own runs: (a) their loader splits fake profiles 7:1:2 li
 so only the first 70 % of each fake profile reaches their training set (the attacks list the
 targets first, so the targets stay and the last fillers go); here the worker puts each fake
 profile whole into training, as the skadv models get it (``--official-fake-split`` keeps their
-7:1:2 split instead). (b) Their
-validation and test averages include the fake users; skadv's evaluation ranks the real users
-only. (c) Their test ranking excludes training and validation items; skadv's excludes
-training items only, for every model alike. (d) Their ``main.py`` loops over 5 seeds
-(2024-2028); here one run per seed of this script. (e) Their time order is by minute, ours by
-second (the file order breaks their ties as ours).
+7:1:2 split instead). (b) Their validation and test averages include the fake users; skadv's
+evaluation ranks the real users only. (c) Their test ranking excludes training and validation
+items; skadv's excludes training items only, for every model alike. (d) Their ``main.py`` loops
+over 5 seeds (2024-2028); here one run per seed of this script. (e) Their time order is by
+minute, ours by second (the file order breaks their ties as ours).
 
     python benchmarks/bench_field_protocol.py --quick          # seed 0, 5 %, 2 epsilons: QUICK
     python benchmarks/bench_field_protocol.py                  # seeds 0 1, 1 % and 5 %
