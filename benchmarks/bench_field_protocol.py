@@ -37,10 +37,10 @@ checkouts' ``MFTrainer`` are identical), ``MFVATTrainer`` and ``MFPamaCFTrainer`
    and printed per run for reference. Fit seconds of an official run: the sum of their
    ``_train_epoch`` times (their data sampling in Python included; process start and their
    evaluation excluded).
-4. epsilon of VAT and PamaCF (the only value their configs tune per dataset, between 0.3 and
-   0.9 for MF) is chosen from ``--vat-eps`` / ``--pamacf-eps`` by NDCG@20 on the validation
-   part of the same split, on the clean data of the first seed, as a defender would; the
-   other values of their configs (adv_reg 1, user_lmb 2, begin_adv 5, AdamW lr 1e-3, batch
+4. epsilon of VAT and PamaCF (the only value their configs tune per dataset: 0.4-0.6 (VAT) and
+   0.8-0.9 (PamaCF) for MF) is chosen from ``--vat-eps`` / ``--pamacf-eps`` by NDCG@20 on the
+   validation part of the same split, on the clean data of the first seed, as a defender would;
+   the other values of their configs (adv_reg 1, user_lmb 2, begin_adv 5, AdamW lr 1e-3, batch
    2048, weight decay 1e-4, 64 factors, 30 epochs) stay theirs. Without validation inside their
    loop (their ``val_interval`` 100 > 30 epochs), their model is the last epoch's.
 
