@@ -344,7 +344,11 @@ def run_official(scratch, name, defense, eps, seed, attack_type, args, X_train):
                 fake_split=args.official_fake_split, out=str(scratch / f"{name}.npz"))  # fmt: skip
     spec_path = scratch / f"{name}.json"
     spec_path.write_text(json.dumps(spec))
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    # PYTHONHASHSEED: their loader numbers items in the iteration order of a set of strings,
+    # so without a fixed hash seed every fresh scratch copy gets another item numbering (and
+    # another initialization): runs would not repeat across invocations.
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="",
+               PYTHONHASHSEED="0")  # fmt: skip
     log = scratch / f"{name}.log"
     command = [sys.executable, str(Path(__file__).resolve()), "--official-worker", str(spec_path)]
     start = time.perf_counter()
@@ -449,7 +453,7 @@ def main(argv=None):
             write_data(scratch[code] / "data" / DATASET, train, validation, test)
         print(f"official scratch copies in {scratch_root}")
 
-    def measure(model, X_fit, clean_model):
+    def measure(model, clean_model):
         row = dict(recall=recall(model, X_test), ndcg=ndcg(model, X_test),
                    thr=target_hit_rate_at_k(model, users, targets),
                    tndcg=target_ndcg_at_k(model, users, targets))  # fmt: skip
@@ -487,14 +491,14 @@ def main(argv=None):
             clean = fit(config, X_train, seed)
             clean_seconds = time.perf_counter() - start
             rows.append(dict(seed=seed, model=model_name, size=0.0, attack="clean",
-                             fit_s=clean_seconds, **measure(clean, X_train, None)))  # fmt: skip
+                             fit_s=clean_seconds, **measure(clean, None)))  # fmt: skip
             report(seed, model_name, 0.0, "clean", rows[-1])
             for (size, name), (X_poisoned, _) in poisoned.items():
                 start = time.perf_counter()
                 model = fit(config, X_poisoned, seed)
                 seconds = time.perf_counter() - start
                 rows.append(dict(seed=seed, model=model_name, size=size, attack=name,
-                                 fit_s=seconds, **measure(model, X_poisoned, clean)))  # fmt: skip
+                                 fit_s=seconds, **measure(model, clean)))  # fmt: skip
                 report(seed, model_name, size, name, rows[-1])
         for model_name, (code, defense) in official.items():
             # epsilon on the clean validation split (first seed), as a defender would.
@@ -522,7 +526,7 @@ def main(argv=None):
             chosen.setdefault(model_name, eps)
             rows.append(dict(seed=seed, model=model_name, size=0.0, attack="clean",
                              fit_s=float(data["fit_seconds"]),
-                             **measure(clean_model, X_train, None)))  # fmt: skip
+                             **measure(clean_model, None)))  # fmt: skip
             report(seed, model_name, 0.0, "clean", rows[-1], _theirs(theirs))
             for (size, name), (X_poisoned, tag) in poisoned.items():
                 run_name = f"{defense}_eps{eps:g}_{tag}"
@@ -534,7 +538,7 @@ def main(argv=None):
                 model = official_model(data, X_poisoned)
                 rows.append(dict(seed=seed, model=model_name, size=size, attack=name,
                                  fit_s=float(data["fit_seconds"]),
-                                 **measure(model, X_poisoned, clean_model)))  # fmt: skip
+                                 **measure(model, clean_model)))  # fmt: skip
                 report(seed, model_name, size, name, rows[-1], _theirs(theirs))
     if temporary is not None:
         temporary.cleanup()
