@@ -153,8 +153,9 @@ def _demo(argv):
     print(f"{len(X_train)} training / {len(X_test)} held-out interactions\n")
 
     common = dict(n_factors=32, n_epochs=epochs, n_jobs=args.n_jobs, random_state=args.seed)
-    # Plain BPR needs an L2 penalty to be a fair baseline (APR regularizes through λ, ε).
-    bpr = AdversarialMFRecommender(adv_reg=0.0, reg=0.02, **common)
+    # Plain BPR needs an L2 penalty to be a fair baseline (APR regularizes through λ, ε), and
+    # suspect_weight=1: the published method, without the default's push-group damping.
+    bpr = AdversarialMFRecommender(adv_reg=0.0, reg=0.02, suspect_weight=1.0, **common)
     start = time.perf_counter()
     search = GridSearchCV(
         AdversarialMFRecommender(adv_start=epochs // 2, **common),
