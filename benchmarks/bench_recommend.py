@@ -158,15 +158,16 @@ def main(argv=None):
     print(f"skadv extra memory: {skadv_extra:.0f} MB (target <= 512: "
           f"{'met' if skadv_extra <= 512 else 'NOT met'})")  # fmt: skip
     if args.similar:
-        _bench_similar(model, min(args.similar, model.n_items_))
+        _bench_similar(model, min(args.similar, model.n_items_), reference)
     print(f"load after: {os.getloadavg()[0]:.2f}")
     assert items.shape == (n_query, 10)
     return 0
 
 
-def _bench_similar(model, n_query):
-    """similar_items(n=10) for the first items against NumPy: unit vectors, blocks of 256
-    queries times every item (BLAS), argpartition, sort, the query itself left out."""
+def _bench_similar(model, n_query, reference):
+    """similar_items(n=10) for the first items against NumPy (unit vectors, blocks of 256
+    queries times every item (BLAS), argpartition, sort, the query itself left out) and
+    against implicit's ``similar_items`` (N=11: its list starts with the query item)."""
     queries = model.item_ids_[:n_query]
     with PeakRSS() as mem:
         start = time.perf_counter()
@@ -184,12 +185,16 @@ def _bench_similar(model, n_query):
         order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
         ref[lo : lo + sims.shape[0]] = np.take_along_axis(part, order, axis=1)
     numpy_s = time.perf_counter() - start
+    start = time.perf_counter()
+    reference.similar_items(np.arange(n_query), N=11)
+    implicit_s = time.perf_counter() - start
     same = np.mean(np.sort(model.item_ids_[ref], axis=1) == np.sort(neighbours, axis=1))
     print()
     print(f"similar_items, {n_query:,} queries x {model.n_items_:,} items: skadv "
           f"{n_query / skadv_s:,.0f} items/s (extra {mem.extra_mb:.0f} MB), NumPy "
           f"{n_query / numpy_s:,.0f} items/s: ratio {numpy_s / skadv_s:.2f}; "
-          f"same neighbours {same:.4f}")  # fmt: skip
+          f"same neighbours {same:.4f}; implicit {n_query / implicit_s:,.0f} items/s: "
+          f"skadv / implicit {implicit_s / skadv_s:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ cdef Py_ssize_t _chunk(const floating* item, const floating* bias, const floatin
                        Py_ssize_t n_shared, Py_ssize_t k, Py_ssize_t tile, floating* buf,
                        Py_ssize_t* state, int64_t* out_idx, floating* out_val) noexcept nogil:
     """Top-``k`` of rows ``r0 <= r < r1``; returns the number of NaN scores met."""
-    cdef Py_ssize_t n_rows = r1 - r0, r, t0, t1, j, lo, stop, p, q, pe, size, n_nan = 0
+    cdef Py_ssize_t n_rows = r1 - r0, r, t0, t1, lo, stop, p, q, pe, size, n_nan = 0
     cdef Py_ssize_t* sizes = state
     cdef Py_ssize_t* pos_row = state + n_rows  # next exclusion of the row (in indices)
     cdef Py_ssize_t* pos_shared = state + 2 * n_rows  # next item of ``shared``
