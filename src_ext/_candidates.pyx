@@ -30,46 +30,7 @@ cdef enum:
 # earlier row can be mistaken for one of this row, so the array is never cleared.
 
 
-cdef inline bint _worse(floating va, int64_t ia, floating vb, int64_t ib) noexcept nogil:
-    # Lower score ranks later; equal scores by item code, so the order is total and the result
-    # does not depend on the order of the candidates or on the number of threads.
-    return va < vb or (va == vb and ia > ib)
-
-
-cdef inline void _sift_down(floating* val, int64_t* idx, Py_ssize_t size,
-                            Py_ssize_t pos) noexcept nogil:
-    # Min-heap on "goodness": the root is the worst item kept so far.
-    cdef floating v = val[pos]
-    cdef int64_t i = idx[pos]
-    cdef Py_ssize_t child
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            break
-        if child + 1 < size and _worse(val[child + 1], idx[child + 1], val[child], idx[child]):
-            child = child + 1
-        if not _worse(val[child], idx[child], v, i):
-            break
-        val[pos] = val[child]
-        idx[pos] = idx[child]
-        pos = child
-    val[pos] = v
-    idx[pos] = i
-
-
-cdef inline void _sift_up(floating* val, int64_t* idx, Py_ssize_t pos) noexcept nogil:
-    cdef floating v = val[pos]
-    cdef int64_t i = idx[pos]
-    cdef Py_ssize_t parent
-    while pos > 0:
-        parent = (pos - 1) // 2
-        if not _worse(v, i, val[parent], idx[parent]):
-            break
-        val[pos] = val[parent]
-        idx[pos] = idx[parent]
-        pos = parent
-    val[pos] = v
-    idx[pos] = i
+include "_heap.pxi"
 
 
 cdef inline floating _dot(const floating* p, const floating* q, Py_ssize_t k) noexcept nogil:
@@ -103,8 +64,6 @@ cdef Py_ssize_t _candidate_row(
     cdef int64_t c, ahead
     cdef floating s
     cdef const floating* q
-    cdef floating tv
-    cdef int64_t ti
     # The row's excluded items as bits of the thread's bitset (n_items / 8 bytes: stays in
     # L1/L2, one load per candidate), cleared again before returning.
     for p in range(n_excl):
@@ -152,15 +111,7 @@ cdef Py_ssize_t _candidate_row(
                 val[0] = s
                 idx[0] = c
                 _sift_down(val, idx, k, 0)
-    # Heap sort in place: moving the worst to the end each time leaves the best first.
-    for p in range(size - 1, 0, -1):
-        tv = val[0]
-        ti = idx[0]
-        val[0] = val[p]
-        idx[0] = idx[p]
-        val[p] = tv
-        idx[p] = ti
-        _sift_down(val, idx, p, 0)
+    _heap_sort(val, idx, size)
     if size < k and n_excl:
         # Fewer than k eligible (rare): the excluded candidates pad the row by increasing
         # code at -inf; a second pass stamps them (base + 2), the sorted exclusion list

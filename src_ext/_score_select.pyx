@@ -36,45 +36,7 @@ def _load_blas():
 _load_blas()
 
 
-cdef inline bint _worse(floating va, int64_t ia, floating vb, int64_t ib) noexcept nogil:
-    # Lower score ranks later; equal scores rank by item index (as in _topk.pyx).
-    return va < vb or (va == vb and ia > ib)
-
-
-cdef inline void _sift_down(floating* val, int64_t* idx, Py_ssize_t size,
-                            Py_ssize_t pos) noexcept nogil:
-    # Min-heap on "goodness": the root is the worst item kept so far.
-    cdef floating v = val[pos]
-    cdef int64_t i = idx[pos]
-    cdef Py_ssize_t child
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            break
-        if child + 1 < size and _worse(val[child + 1], idx[child + 1], val[child], idx[child]):
-            child = child + 1
-        if not _worse(val[child], idx[child], v, i):
-            break
-        val[pos] = val[child]
-        idx[pos] = idx[child]
-        pos = child
-    val[pos] = v
-    idx[pos] = i
-
-
-cdef inline void _sift_up(floating* val, int64_t* idx, Py_ssize_t pos) noexcept nogil:
-    cdef floating v = val[pos]
-    cdef int64_t i = idx[pos]
-    cdef Py_ssize_t parent
-    while pos > 0:
-        parent = (pos - 1) // 2
-        if not _worse(v, i, val[parent], idx[parent]):
-            break
-        val[pos] = val[parent]
-        idx[pos] = idx[parent]
-        pos = parent
-    val[pos] = v
-    idx[pos] = i
+include "_heap.pxi"
 
 
 cdef inline Py_ssize_t _scan(const floating* s, Py_ssize_t off, Py_ssize_t lo, Py_ssize_t hi,
@@ -141,8 +103,7 @@ cdef Py_ssize_t _chunk(const floating* item, const floating* bias, const floatin
     cdef floating* s
     cdef floating* val
     cdef int64_t* idx
-    cdef floating tv
-    cdef int64_t ti, nxt, prev
+    cdef int64_t nxt, prev
     for r in range(n_rows):
         sizes[r] = 0
         pos_row[r] = indptr[r0 + r]
@@ -193,15 +154,7 @@ cdef Py_ssize_t _chunk(const floating* item, const floating* bias, const floatin
         val = out_val + (r0 + r) * k
         idx = out_idx + (r0 + r) * k
         size = sizes[r]
-        # Heap sort in place: moving the worst to the end each time leaves the best first.
-        for p in range(size - 1, 0, -1):
-            tv = val[0]
-            ti = idx[0]
-            val[0] = val[p]
-            idx[0] = idx[p]
-            val[p] = tv
-            idx[p] = ti
-            _sift_down(val, idx, p, 0)
+        _heap_sort(val, idx, size)
         # Fewer than k candidates: fill with excluded items (the row's and the shared ones
         # merged, lowest index first) at -inf, as top_k does with one merged mask.
         p = indptr[r0 + r]

@@ -23,49 +23,7 @@ cdef enum:
     PREFETCH_AHEAD = 16
 
 
-cdef inline bint _worse(floating va, int64_t ia, floating vb, int64_t ib) noexcept nogil:
-    """Whether item ``ia`` (score ``va``) ranks after item ``ib`` (score ``vb``).
-
-    Lower score ranks later; equal scores rank by item index, so the order is total and the
-    result does not depend on the scan order or on the number of threads.
-    """
-    return va < vb or (va == vb and ia > ib)
-
-
-cdef inline void _sift_down(floating* val, int64_t* idx, Py_ssize_t size,
-                            Py_ssize_t pos) noexcept nogil:
-    # Min-heap on "goodness": the root is the worst item kept so far.
-    cdef floating v = val[pos]
-    cdef int64_t i = idx[pos]
-    cdef Py_ssize_t child
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            break
-        if child + 1 < size and _worse(val[child + 1], idx[child + 1], val[child], idx[child]):
-            child = child + 1
-        if not _worse(val[child], idx[child], v, i):
-            break
-        val[pos] = val[child]
-        idx[pos] = idx[child]
-        pos = child
-    val[pos] = v
-    idx[pos] = i
-
-
-cdef inline void _sift_up(floating* val, int64_t* idx, Py_ssize_t pos) noexcept nogil:
-    cdef floating v = val[pos]
-    cdef int64_t i = idx[pos]
-    cdef Py_ssize_t parent
-    while pos > 0:
-        parent = (pos - 1) // 2
-        if not _worse(v, i, val[parent], idx[parent]):
-            break
-        val[pos] = val[parent]
-        idx[pos] = idx[parent]
-        pos = parent
-    val[pos] = v
-    idx[pos] = i
+include "_heap.pxi"
 
 
 cdef inline Py_ssize_t _select_row(const floating* s, Py_ssize_t n, const int32_t* excl,
@@ -78,8 +36,6 @@ cdef inline Py_ssize_t _select_row(const floating* s, Py_ssize_t n, const int32_
     """
     cdef Py_ssize_t size = 0, p, j, start = 0, stop, n_nan = 0
     cdef int64_t prev
-    cdef floating tv
-    cdef int64_t ti
     # Candidates are the gaps between consecutive excluded indices: no per-item membership
     # test and no scratch mask. Items arrive in increasing index order, so a new item that ties
     # the heap's worst has the higher index and loses: a strict ">" is the exact test.
@@ -102,15 +58,7 @@ cdef inline Py_ssize_t _select_row(const floating* s, Py_ssize_t n, const int32_
             n_nan = n_nan + 1
         if stop + 1 > start:  # a duplicated excluded index gives stop < start: keep start
             start = stop + 1
-    # Heap sort in place: moving the worst to the end each time leaves the best first.
-    for p in range(size - 1, 0, -1):
-        tv = val[0]
-        ti = idx[0]
-        val[0] = val[p]
-        idx[0] = idx[p]
-        val[p] = tv
-        idx[p] = ti
-        _sift_down(val, idx, p, 0)
+    _heap_sort(val, idx, size)
     # Fewer than k candidates: fill with excluded items (lowest index first) at -inf.
     prev = -1
     for p in range(n_excl):
