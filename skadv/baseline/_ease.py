@@ -5,9 +5,10 @@ from scipy import linalg
 from threadpoolctl import threadpool_limits
 
 from skadv.base import BaseRecommender
-from skadv.baseline._itemknn import _binary, item_based_fold_in
+from skadv.baseline._itemknn import item_based_fold_in
 from skadv.utils._params import NONE, Interval, Options
 from skadv.utils._threads import effective_n_threads
+from skadv.utils._validation import binary_csr
 
 
 class EASERecommender(BaseRecommender):
@@ -146,7 +147,7 @@ class EASERecommender(BaseRecommender):
                 f"{gb:.1f} GB to fit) and max_items={self.max_items}: raise max_items if the "
                 "memory is there, or use ItemKNNRecommender or a factor model."
             )
-        binary = _binary(self.interactions_)
+        binary = binary_csr(self.interactions_)
         with threadpool_limits(effective_n_threads(self.n_jobs), user_api="blas"):
             gram = (binary.T @ binary).toarray()
             gram[np.diag_indices_from(gram)] += self.l2_reg
@@ -161,7 +162,7 @@ class EASERecommender(BaseRecommender):
         return self
 
     def _user_item_scores(self, user_codes):
-        return np.asarray(_binary(self.interactions_[user_codes]) @ self.item_weights_)
+        return np.asarray(binary_csr(self.interactions_[user_codes]) @ self.item_weights_)
 
     def _new_user_scores(self, matrix, reg):
         # A new user's scores are their (binary) items times B, as for a training user.

@@ -6,6 +6,7 @@ from scipy import sparse
 from skadv.base import BaseRecommender
 from skadv.utils._params import NONE, Interval, Options
 from skadv.utils._ranking import row_blocks, take_columns
+from skadv.utils._validation import binary_csr
 
 # Working bytes per (item, block column) while building the similarity: the dense block of
 # co-occurrence counts, the similarities, and the comparison masks of the top-k selection.
@@ -129,12 +130,12 @@ class ItemKNNRecommender(BaseRecommender):
         self._validate_params()
         self._fit_interactions(X, y)
         self.similarity_ = item_cosine_neighbors(
-            _binary(self.interactions_), int(self.n_neighbors), float(self.shrink)
+            binary_csr(self.interactions_), int(self.n_neighbors), float(self.shrink)
         )
         return self
 
     def _user_item_scores(self, user_codes):
-        return (_binary(self.interactions_[user_codes]) @ self.similarity_).toarray()
+        return (binary_csr(self.interactions_[user_codes]) @ self.similarity_).toarray()
 
     def _new_user_scores(self, matrix, reg):
         # The natural fold-in of an item-based model: a new user's row is their (binary)
@@ -145,21 +146,13 @@ class ItemKNNRecommender(BaseRecommender):
 def item_based_fold_in(matrix, score_rows):
     """``score(block, cols)`` of new users (``recommend_new_users``) for an item-item model:
     ``score_rows`` of the binary rows of ``matrix`` (CSR, one row per new user), read only."""
-    binary = _binary(matrix)
+    binary = binary_csr(matrix)
 
     def score(block, cols):
         return take_columns(np.asarray(score_rows(binary[block])), cols)
 
     score.item_dim = None  # no factors: candidates are read from full score rows
     return score
-
-
-def _binary(matrix):
-    """``matrix`` with every stored entry set to 1.0 (a new CSR matrix)."""
-    out = sparse.csr_matrix(matrix, dtype=np.float64, copy=True)
-    out.eliminate_zeros()
-    out.data[:] = 1.0
-    return out
 
 
 def item_cosine_neighbors(X, n_neighbors, shrink):

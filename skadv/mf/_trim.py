@@ -19,9 +19,9 @@ rule flags nobody, and the fit is the plain one.
 """
 
 import numpy as np
-from scipy import sparse
 
 from skadv.utils._threads import effective_n_threads
+from skadv.utils._validation import binary_csr
 
 __all__ = [
     "MIN_ITEMS",
@@ -48,14 +48,6 @@ MIN_COMMON = 5
 N_PARTNERS = 4
 
 
-def _binary(interactions):
-    R = sparse.csr_matrix(interactions, dtype=np.float64, copy=True)
-    R.sum_duplicates()
-    R.data[:] = 1.0
-    R.eliminate_zeros()
-    return R
-
-
 def item_clique_scores(interactions, n_partners=N_PARTNERS, min_common=MIN_COMMON, n_jobs=None):
     """Each item's mean Jaccard similarity of rater sets to its ``n_partners`` most similar
     other items (0 where it has fewer partners than that, counted as 0).
@@ -72,9 +64,13 @@ def item_clique_scores(interactions, n_partners=N_PARTNERS, min_common=MIN_COMMO
     >>> item_clique_scores(R, n_partners=1, min_common=1).round(3)
     array([0.667, 0.667, 0.333])
     """
+    return _clique_scores(binary_csr(interactions), n_partners, min_common, n_jobs)
+
+
+def _clique_scores(R, n_partners, min_common, n_jobs):
+    """:func:`item_clique_scores` of an already binary CSR matrix ``R``."""
     from skadv._ext._cooccurrence import clique_scores
 
-    R = _binary(interactions)
     n_items = R.shape[1]
     RT = R.T.tocsr()
     popularity = np.diff(RT.indptr).astype(np.float64)
@@ -119,10 +115,10 @@ def suspect_weights(interactions, weight=0.0, *, z_threshold=Z_THRESHOLD, min_it
     >>> bool((w[200:] == 0).all()), int((w[:200] == 0).sum())
     (True, 6)
     """
-    R = _binary(interactions)
+    R = binary_csr(interactions)
     if R.shape[1] <= n_partners:
         return np.ones(R.shape[0])
-    scores = item_clique_scores(R, n_partners, n_jobs=n_jobs)
+    scores = _clique_scores(R, n_partners, MIN_COMMON, n_jobs)
     suspicious = (robust_z(scores) > z_threshold) & (scores >= MIN_SCORE)
     hits = np.asarray(R[:, suspicious].getnnz(axis=1)).ravel()
     return np.where(hits >= min_items, float(weight), 1.0)

@@ -27,6 +27,7 @@ __all__ = [
     "check_id_array",
     "check_id_types",
     "check_interactions",
+    "binary_csr",
     "dense_lookup",
     "encode_ids",
     "lookup_ids",
@@ -379,3 +380,21 @@ def dense_lookup(uniques, values):
     codes = np.empty(values.shape[0], dtype=np.int64)
     dense_codes(np.ascontiguousarray(values), lo, table, codes)
     return codes
+
+
+def binary_csr(matrix):
+    """``matrix`` as a new float64 CSR matrix whose stored entries are all 1.0: duplicates
+    summed first, explicit zeros dropped (they are not interactions).
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> m = sparse.csr_matrix((np.array([2.0, 0.0, 3.0]), ([0, 0, 1], [0, 1, 1])), shape=(2, 2))
+    >>> binary_csr(m).toarray().tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    out = sparse.csr_matrix(matrix, dtype=np.float64, copy=True)
+    out.sum_duplicates()
+    out.eliminate_zeros()
+    out.data[:] = 1.0
+    return out
