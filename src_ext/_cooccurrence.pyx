@@ -21,10 +21,11 @@ cdef void _item_score(Py_ssize_t item, const int64_t* user_ptr, const int32_t* u
     for p in range(item_ptr[item], item_ptr[item + 1]):
         u = item_users[p]
         for q in range(user_ptr[u], user_ptr[u + 1]):
+            # Branch-free: the test "first time j is seen" is a coin flip for mid-popular
+            # items, and mispredicting it cost more than the counting.
             j = user_items[q]
-            if count[j] == 0:
-                touched[n_touched] = <int32_t>j
-                n_touched = n_touched + 1
+            touched[n_touched] = <int32_t>j
+            n_touched = n_touched + (count[j] == 0)
             count[j] = count[j] + 1
     for p in range(n_touched):
         j = touched[p]
@@ -90,7 +91,8 @@ def clique_scores(const int64_t[::1] user_ptr, const int32_t[::1] user_items,
         raise MemoryError()
     for t in range(n_threads):
         counts[t] = <int32_t*>malloc(max(n_items, 1) * sizeof(int32_t))
-        touched[t] = <int32_t*>malloc(max(n_items, 1) * sizeof(int32_t))
+        # One slot more than items: the branch-free loop writes one past the last new item.
+        touched[t] = <int32_t*>malloc((n_items + 1) * sizeof(int32_t))
         best[t] = <double*>malloc(n_partners * sizeof(double))
         if counts[t] == NULL or touched[t] == NULL or best[t] == NULL:
             failed = 1

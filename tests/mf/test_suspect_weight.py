@@ -128,6 +128,10 @@ def test_clique_scores_match_a_dense_brute_force_with_any_threads():
         threaded = item_clique_scores(R, 4, min_common=min_common, n_jobs=2)
         np.testing.assert_array_equal(threaded, got)  # each item's sum is one thread's
     assert (item_clique_scores(sparse.csr_matrix((5, 3)), 4) == 0).all()
+    # Every item co-rated with every item: the kernel's list of touched items is full.
+    dense = sparse.csr_matrix(np.ones((7, 6)))
+    np.testing.assert_allclose(item_clique_scores(dense, 4, min_common=1),
+                               _brute_clique(dense, 4, 1))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
