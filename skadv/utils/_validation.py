@@ -283,6 +283,9 @@ def encode_ids(values):
     >>> uniques.tolist(), codes.tolist()
     ([7, 1000000000000], [1, 0, 1])
     """
+    dense = _dense_encoding(values)
+    if dense is not None:
+        return dense
     try:
         codes, uniques = pd.factorize(values, sort=True)
     except TypeError:  # ids of mutually incomparable types
@@ -291,6 +294,26 @@ def encode_ids(values):
     if uniques.shape[0] >= np.iinfo(np.int32).max:
         raise ValueError("more than 2**31 - 1 distinct ids are not supported.")
     return uniques, codes.astype(np.int32)
+
+
+def _dense_encoding(values):
+    """:func:`encode_ids` of integer ids spanning at most about twice their number, by a
+    table over the span (one pass, no hashing or sorting: 4 ms instead of pandas' 17 ms for
+    750 k ids); None for other ids."""
+    if values.dtype.kind not in "iu" or values.shape[0] == 0:
+        return None
+    low, high = values.min(), values.max()
+    span = int(high) - int(low) + 1
+    if span > 2 * values.shape[0] + 1024:
+        return None
+    # In 64 bits, where no offset (all below span) and no id can overflow.
+    wide = np.uint64 if values.dtype.kind == "u" else np.int64
+    offsets = values.astype(wide, copy=False) - wide(low)
+    present = np.zeros(span, dtype=bool)
+    present[offsets] = True
+    table = np.cumsum(present, dtype=np.int32) - 1
+    uniques = (np.flatnonzero(present).astype(wide) + wide(low)).astype(values.dtype)
+    return uniques, table[offsets]
 
 
 def lookup_ids(uniques, values):
@@ -393,6 +416,14 @@ def binary_csr(matrix):
     >>> binary_csr(m).toarray().tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
+    if sparse.issparse(matrix) and matrix.format == "csr" and matrix.has_canonical_format:
+        if np.all(matrix.data != 0):  # a fitted model's interactions_: no pass but the copy
+            out = sparse.csr_matrix(
+                (np.ones(matrix.nnz), matrix.indices.copy(), matrix.indptr.copy()),
+                shape=matrix.shape,
+            )
+            out.has_canonical_format = True
+            return out
     out = sparse.csr_matrix(matrix, dtype=np.float64, copy=True)
     out.sum_duplicates()
     out.eliminate_zeros()

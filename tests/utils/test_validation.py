@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import sparse
 
-from skadv.utils._validation import check_interactions, encode_ids, lookup_ids
+from skadv.utils._validation import binary_csr, check_interactions, encode_ids, lookup_ids
 
 
 def test_array_input_keeps_int_ids():
@@ -92,3 +92,33 @@ def test_encode_lookup_round_trip(ids):
 def test_lookup_unknown_is_minus_one():
     uniques, _ = encode_ids(np.array([3, 1, 2]))
     assert lookup_ids(uniques, np.array([2, 99])).tolist() == [1, -1]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([5, 3, 5, 9, 3]),
+        np.arange(-100, 100, 3).astype(np.int8),  # offsets past int8's range
+        np.array([2**64 - 1, 2**64 - 3, 2**64 - 1], dtype=np.uint64),
+        np.array([np.iinfo(np.int64).max - 1, np.iinfo(np.int64).max]),
+        np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max]),  # too sparse: hashed
+        np.random.RandomState(0).randint(0, 10**9, 50),  # too sparse: hashed
+        np.array([7], dtype=np.uint16),
+    ],
+)
+def test_encode_ids_of_integers_match_a_sorted_factorize(values):
+    want_codes, want_uniques = pd.factorize(values, sort=True)
+    uniques, codes = encode_ids(values)
+    assert uniques.dtype == values.dtype and codes.dtype == np.int32
+    np.testing.assert_array_equal(uniques, want_uniques)
+    np.testing.assert_array_equal(codes, want_codes)
+
+
+def test_binary_csr_of_a_canonical_matrix_is_a_new_matrix_of_ones():
+    m = sparse.csr_matrix(np.array([[2.0, 0.0], [0.0, 3.0]]))
+    out = binary_csr(m)
+    assert out.toarray().tolist() == [[1.0, 0.0], [0.0, 1.0]] and out.has_canonical_format
+    out.indices[:] = 0
+    assert m.indices.tolist() == [0, 1] and m.data.tolist() == [2.0, 3.0]
+    m.data[0] = 0.0  # an explicit zero is no interaction
+    assert binary_csr(m).nnz == 1
