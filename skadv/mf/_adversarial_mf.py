@@ -434,8 +434,10 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         coo = train.tocoo()
         pair_users = coo.row.astype(np.int32)
         pair_items = coo.col.astype(np.int32)
-        init_user = normal_matrix(rng, (self.n_users_, self.n_factors), self.init_std, dtype)
-        init_item = normal_matrix(rng, (self.n_items_, self.n_factors), self.init_std, dtype)
+        init_user, init_item = (
+            normal_matrix(rng, (n, self.n_factors), self.init_std, dtype, n_threads)
+            for n in (self.n_users_, self.n_items_)
+        )
         state = self._initial_state(init_user, init_item, dtype, previous)
 
         X_val = None
@@ -507,15 +509,11 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         self.user_ids_, u = extend_ids(self.user_ids_, users, "X (user column)")
         self.item_ids_, i = extend_ids(self.item_ids_, items, "X (item column)")
         self.n_users_, self.n_items_ = self.user_ids_.shape[0], self.item_ids_.shape[0]
-        state = self._grown_state(
-            normal_matrix(
-                rng, (self.n_users_ - n_old_users, self.n_factors), self.init_std, dtype
-            ),
-            normal_matrix(
-                rng, (self.n_items_ - n_old_items, self.n_factors), self.init_std, dtype
-            ),
-            dtype,
+        new_user, new_item = (
+            normal_matrix(rng, (n, self.n_factors), self.init_std, dtype, n_threads)
+            for n in (self.n_users_ - n_old_users, self.n_items_ - n_old_items)
         )
+        state = self._grown_state(new_user, new_item, dtype)
 
         shape = (self.n_users_, self.n_items_)
         old = self.interactions_.copy()

@@ -79,7 +79,7 @@ def _clique_scores(R, n_partners, min_common, n_jobs):
         return scores
 
     def csr(M):
-        return M.indptr.astype(np.int64), M.indices.astype(np.int32)
+        return M.indptr.astype(np.int64), np.asarray(M.indices, dtype=np.int32)
 
     clique_scores(*csr(R), *csr(RT), popularity, int(min_common), int(n_partners),
                   effective_n_threads(n_jobs), scores)  # fmt: skip
