@@ -270,7 +270,9 @@ def encode_ids(values):
     """Map ids to contiguous codes ``0..n_unique-1``.
 
     Unique ids are sorted when they are mutually comparable (ints, strings), otherwise kept in
-    order of first appearance. Hash based: huge sparse integer ids cost nothing extra.
+    order of first appearance. Integer ids that span at most about twice their count are
+    encoded through a table over their span; others are hashed (huge sparse integer ids cost
+    nothing extra).
 
     Returns
     -------
