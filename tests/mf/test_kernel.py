@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import sparse
 
-from skadv._ext import _mf_sgd
+from skadv._ext import _mf_sgd, _openmp_helpers
 from skadv.mf import AdversarialMFRecommender, _cython_backend
 from skadv.mf._cython_backend import KERNEL_ADVERSARY_CODES as ADVERSARIES
 from skadv.mf._cython_backend import ItemStrata, sampling_block, thread_offsets
@@ -603,6 +603,7 @@ def test_item_strata_are_redrawn_every_epoch():
     assert np.median(share) == pytest.approx(0.5, abs=0.05)
 
 
+@pytest.mark.skipif(_openmp_helpers.max_threads() < 2, reason="one OpenMP thread")
 @pytest.mark.parametrize("enabled", [True, False])
 def test_threaded_epochs_run_in_phases(monkeypatch, enabled):
     X = np.column_stack([np.repeat(np.arange(30), 20), np.tile(np.arange(200), 3)])
