@@ -12,6 +12,10 @@ per candidate: clean NDCG@10 / Recall@20 on the validation part and the clean fi
 
     python benchmarks/bench_defence.py --seeds 0 --sizes 0.05 --attacks surrogate-hit
     python benchmarks/bench_defence.py --candidates "BPR (tuned)" default --cache /tmp/dc
+    python benchmarks/bench_defence.py --attacks bandwagon-split surrogate-hit-split
+
+An attack name ending in ``-split`` gives each target its own fake users (one attack per
+target with a fifth of the fakes), which no fake user's two flagged items can reveal.
 """
 
 import argparse
@@ -54,6 +58,35 @@ CANDIDATES = {
 }
 
 
+#: Suffix of an attack name whose fake users each push one target (the same share of the
+#: fake users per target): the evasion of the suspect rule's "two flagged items" condition.
+SPLIT = "-split"
+
+
+def run_attack(name, X_train, targets, size, n_fillers, seed):
+    """``(X_poisoned, fake user ids)`` of attack ``name`` (with :data:`SPLIT`: one attack per
+    target, each on the data the previous ones poisoned, with its share of the fakes)."""
+    split = name.endswith(SPLIT)
+    cls, extra = ATTACKS[name.removesuffix(SPLIT)]
+    groups = [[t] for t in targets] if split else [targets]
+    n_real = len(np.unique(X_train[:, 0]))
+    X, fakes = X_train, []
+    for k, group in enumerate(groups):
+        n_users = len(np.unique(X[:, 0]))
+        params = dict(target_items=np.asarray(group), random_state=seed + 1000 * k,
+                      attack_size=size * n_real / len(groups) / n_users, **extra)  # fmt: skip
+        if cls is not CamouflageAttack:
+            params["filler_size"] = n_fillers
+        attack = cls(**params)
+        X, _ = attack.fit_resample(X)
+        fake = np.asarray(attack.fake_user_ids_)
+        if split:  # fillers that happen to be another target would pair the targets again
+            others = np.setdiff1d(targets, group)
+            X = X[~(np.isin(X[:, 0], fake) & np.isin(X[:, 1], others))]
+        fakes.append(fake)
+    return X, np.concatenate(fakes)
+
+
 def poisoned_sets(X_train, seed, sizes, attacks, n_fillers, cache=None):
     """{(size, attack): (X_poisoned, fake user ids)}; fitted once, cached under ``cache``."""
     targets = draw_targets(X_train, seed)
@@ -65,14 +98,8 @@ def poisoned_sets(X_train, seed, sizes, attacks, n_fillers, cache=None):
                 data = np.load(path)
                 out[(size, name)] = (data["X"], data["fake"])
                 continue
-            cls, extra = ATTACKS[name]
-            params = dict(target_items=targets, attack_size=size, random_state=seed, **extra)
-            if name != "camouflage":
-                params["filler_size"] = n_fillers
-            attack = cls(**params)
             start = time.perf_counter()
-            X_poisoned, _ = attack.fit_resample(X_train)
-            fake = np.asarray(attack.fake_user_ids_)
+            X_poisoned, fake = run_attack(name, X_train, targets, size, n_fillers, seed)
             seconds = time.perf_counter() - start
             print(f"seed {seed} {size:.0%} {name}: fit_resample {seconds:.1f} s, "
                   f"{len(fake)} fake users", flush=True)  # fmt: skip
@@ -155,7 +182,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[0.05])
-    parser.add_argument("--attacks", nargs="+", default=["surrogate-hit"], choices=list(ATTACKS))
+    parser.add_argument("--attacks", nargs="+", default=["surrogate-hit"],
+                        choices=[*ATTACKS, *(name + SPLIT for name in ATTACKS)])  # fmt: skip
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     parser.add_argument("--cache", type=Path, default=None, help="folder for poisoned data")
     args = parser.parse_args(argv)
