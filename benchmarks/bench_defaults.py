@@ -1,6 +1,6 @@
 """Every public recommender with its defaults, on data nobody tuned on.
 
-Each estimator is constructed with no arguments (only ``random_state``) and fitted on three
+Each estimator is constructed with no arguments (only ``random_state``) and fitted on four
 splits of MovieLens 100k and two synthetic shapes; NDCG@10 and Recall@20 (all items ranked,
 pessimistic ties) sit next to popularity, next to ``AdversarialMFRecommender()`` and next to
 the validation-tuned BPR of ``bench_apr.py`` (tuned on the ml100k-holdout validation part,
@@ -15,6 +15,9 @@ Splits (``--splits``):
     per user the latest 20 % of interactions held out (``TemporalSplit(test_size=0.2)``).
 ``ml100k-leave-last-out``
     per user the latest interaction held out (``TemporalSplit(test_size=1)``).
+``ml100k-ua``
+    the data set's own ``ua`` split: per user the first 10 interactions in u.data's file order
+    held out (``bench_baselines.ua_split``); fixed, only the model seed changes.
 ``synthetic-dense``
     ``make_interactions`` with 1 500 users, 1 000 items, rank 16, density 3 %, mild
     popularity skew (0.5); per-user holdout as above, data and split redrawn with each seed.
@@ -67,6 +70,7 @@ SPLITS = (
     "ml100k-holdout",
     "ml100k-temporal",
     "ml100k-leave-last-out",
+    "ml100k-ua",
     "synthetic-dense",
     "synthetic-sparse",
 )
@@ -123,6 +127,10 @@ def load_split(name, seed):
         X = make_interactions(**SYNTHETIC[name], random_state=seed)
         return train_test_split_interactions(X, test_size=0.2, min_interactions=5,
                                              random_state=seed)  # fmt: skip
+    if name == "ml100k-ua":
+        from bench_baselines import ua_split
+
+        return ua_split()
     frame = _movielens_frame()
     X = frame[["user", "item"]].to_numpy()
     if name == "ml100k-holdout":
