@@ -157,17 +157,6 @@ cdef inline Params _params(Step step, Py_ssize_t k, Py_ssize_t n_items) noexcept
 include "_rng.pxi"
 
 
-cdef inline Py_ssize_t _randint(uint64_t* state, Py_ssize_t n) noexcept nogil:
-    # Lemire's multiply-shift on the high 32 bits: uniform in [0, n) for n < 2**32 without
-    # a division (bias below n / 2**32).
-    return <Py_ssize_t>(((_next(state) >> 32) * <uint64_t>n) >> 32)
-
-
-cdef inline double _uniform_sym(uint64_t* state) noexcept nogil:
-    # Uniform in [-1, 1).
-    return <double>(_next(state) >> 11) * (2.0 / 9007199254740992.0) - 1.0
-
-
 # ----------------------------------------------------------------------------- scalar helpers
 cdef struct LossSum:
     # Sum of softplus(-x) = max(-x, 0) + log(1 + exp(-|x|)) over samples, without a log per

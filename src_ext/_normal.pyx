@@ -49,11 +49,6 @@ cdef void _tables() noexcept:
 _tables()
 
 
-cdef inline double _open_uniform(uint64_t* state) noexcept nogil:
-    # Uniform in (0, 1]: safe under log.
-    return (<double>(_next(state) >> 11) + 1.0) / _TWO53
-
-
 cdef inline double _standard_normal(uint64_t* state) noexcept nogil:
     cdef uint64_t r, u
     cdef int layer

@@ -418,14 +418,13 @@ def binary_csr(matrix):
     >>> binary_csr(m).toarray().tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
-    if sparse.issparse(matrix) and matrix.format == "csr" and matrix.has_canonical_format:
-        if np.all(matrix.data != 0):  # a fitted model's interactions_: no pass but the copy
-            out = sparse.csr_matrix(
-                (np.ones(matrix.nnz), matrix.indices.copy(), matrix.indptr.copy()),
-                shape=matrix.shape,
-            )
-            out.has_canonical_format = True
-            return out
+    canonical = sparse.issparse(matrix) and matrix.format == "csr" and matrix.has_canonical_format
+    if canonical and np.all(matrix.data != 0):  # a fitted model's interactions_: only a copy
+        out = sparse.csr_matrix(
+            (np.ones(matrix.nnz), matrix.indices.copy(), matrix.indptr.copy()), shape=matrix.shape
+        )
+        out.has_canonical_format = True
+        return out
     out = sparse.csr_matrix(matrix, dtype=np.float64, copy=True)
     out.sum_duplicates()
     out.eliminate_zeros()

@@ -5,6 +5,7 @@
 import numpy as np
 import pytest
 import sklearn
+from _ranking_reference import reference_top_k
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 
@@ -14,19 +15,11 @@ from skadv.utils._ranking import cosine_normalize, dot_top_k, top_k
 
 
 def reference(vectors, item, bias, k, excluded):
-    """NumPy: dense scores, full stable sort, excluded items appended lowest first."""
+    """NumPy: dense scores, then :func:`reference_top_k`."""
     scores = vectors @ item.T
     if bias is not None:
         scores = scores + bias
-    idx = np.empty((scores.shape[0], k), dtype=np.int64)
-    val = np.empty((scores.shape[0], k), dtype=scores.dtype)
-    for r in range(scores.shape[0]):
-        cand = np.flatnonzero(~excluded[r])
-        cand = cand[np.lexsort((cand, -scores[r, cand].astype(np.float64)))]
-        order = np.concatenate([cand, np.flatnonzero(excluded[r])])[:k]
-        idx[r] = order
-        val[r] = np.where(excluded[r, order], -np.inf, scores[r, order])
-    return idx, val
+    return reference_top_k(scores, k, excluded)
 
 
 def integer_case(dtype, n_rows=70, n_items=300, n_factors=5, seed=0):
