@@ -92,7 +92,9 @@ COLLAPSE_RATIO = 0.05
 class TrainingSchedule:
     """Hyper-parameters of one training run, read from an estimator's parameters.
 
-    ``optimizer``, ``reg`` and ``use_bias`` are read by the matrix-factorization backends
+    ``optimizer``, ``reg``, ``use_bias`` and ``n_negative_candidates`` (dynamic negative
+    sampling: the highest-scored of that many uniform negatives) are read by the
+    matrix-factorization backends
     only (the torch models keep their optimizer in torch); ``divergence_hint`` ends the
     error raised when training diverges (which parameters to lower). ``loss_names`` label the
     two sums of every epoch in the verbose log; ``two_player=True`` (a GAN: generator and
@@ -112,6 +114,7 @@ class TrainingSchedule:
     optimizer: str = "sgd"
     reg: float = 0.0
     use_bias: bool = False
+    n_negative_candidates: int = 1
     divergence_hint: str = "Lower learning_rate."
     loss_names: tuple = ("loss", "adversarial loss")
     two_player: bool = False

@@ -62,6 +62,9 @@ cdef enum:
     RING = 8   # slots for samples in flight: a power of two >= 3 * LAG + 2
     # Rejected negatives drawn in an item stratum before drawing among all items instead.
     STRATUM_TRIES = 32
+    # Most candidate negatives of one sample (keep in sync with
+    # skadv.mf._cython_backend.MAX_NEGATIVE_CANDIDATES).
+    MAX_CANDIDATES = 32
 
 
 cdef struct Pending:
@@ -72,6 +75,7 @@ cdef struct Pending:
     int u
     int i
     int j
+    int candidates[MAX_CANDIDATES]  # with step.n_candidates > 1: the candidate negatives
 
 
 cdef inline void _prefetch_lines(const void* first, Py_ssize_t nbytes) noexcept nogil:
@@ -143,6 +147,20 @@ cdef inline int _draw_negative(uint64_t* state, const ItemStratum* st,
     return st.items[_randint(state, st.n_items)]
 
 
+cdef inline int _negative_of(const int* indices, int64_t start, int64_t end, int j,
+                             uint64_t* state, const ItemStratum* st,
+                             Py_ssize_t n_items) noexcept nogil:
+    # ``j``, redrawn while it is one of the user's items (``indices[start:end]``).
+    cdef int tries = 0
+    while _contains(indices, start, end, j):
+        tries = tries + 1
+        if tries < STRATUM_TRIES:
+            j = _draw_negative(state, st, n_items)
+        else:
+            j = <int>_randint(state, n_items)
+    return j
+
+
 cdef struct Chunk:
     # One thread's share of an epoch: its positive pairs (grouped by user) and its draws.
     const int64_t* indptr       # the CSR rows of every user's positives (shared)
@@ -182,14 +200,18 @@ cdef void _epoch_chunk(floating* P, floating* Q, floating* b,
     Iteration ``s`` advances five samples in flight by one stage each:
 
     1. sample ``s``: draw a positive pair; prefetch it;
-    2. sample ``s - LAG``: read its user and item, draw a candidate negative item; prefetch
-       the user's CSR row bounds;
+    2. sample ``s - LAG``: read its user and item, draw a candidate negative item (or
+       ``n_candidates`` of them, prefetching their rows and the user's); prefetch the user's
+       CSR row bounds;
     3. sample ``s - 2 LAG``: read the bounds; prefetch the row for the binary search;
     4. sample ``s - 3 LAG``: redraw the negative while it is one of the user's items
-       (rejection sampling); prefetch the rows the update writes, for writing;
+       (rejection sampling; each candidate on its own, then the highest-scored one is kept);
+       prefetch the rows the update writes, for writing;
     5. sample ``s - 3 LAG - 1``: the update.
 
-    Each sample is one pair and one uniform negative. Pairs come from their own RNG stream,
+    Each sample is one pair and one uniform negative, or with ``step.n_candidates > 1`` the
+    highest-scored of that many uniform negatives (dynamic negative sampling; scores of the
+    factors as they are when the sample reaches stage 4). Pairs come from their own RNG stream,
     negatives and the random adversary's directions from another: the samples drawn do not
     depend on how the stages interleave (``LAG``). Samples of users who interacted with
     every item are skipped.
@@ -228,7 +250,8 @@ cdef void _epoch_chunk(floating* P, floating* Q, floating* b,
     cdef int* scratch = st.scratch
     cdef uint8_t stratum = <uint8_t>st.stratum
     cdef const int* block_items
-    cdef int tries
+    cdef int cand, n_candidates = prm.step.n_candidates
+    cdef Py_ssize_t row_bytes = k * sizeof(floating)
     # Blocks: block_pairs <= 0 or >= n_pairs is one block, plain uniform sampling (the
     # shuffle below then draws nothing from the pair stream).
     cdef Py_ssize_t n_blocks = 1, blk, r, visited = 0
@@ -291,6 +314,13 @@ cdef void _epoch_chunk(floating* P, floating* Q, floating* b,
             x.u = sample_users[x.pair]
             x.i = sample_items[x.pair]
             x.j = _draw_negative(&state, st, n_items)
+            if n_candidates > 1:
+                x.candidates[0] = x.j
+                _prefetch_lines(P + x.u * k, row_bytes)
+                _prefetch_lines(Q + x.j * k, row_bytes)
+                for cand in range(1, n_candidates):
+                    x.candidates[cand] = _draw_negative(&state, st, n_items)
+                    _prefetch_lines(Q + x.candidates[cand] * k, row_bytes)
             SKADV_PREFETCH(indptr + x.u)
             SKADV_PREFETCH(indptr + x.u + 1)  # on the next line when x.u ends its line
         t = s - 2 * LAG
@@ -303,13 +333,14 @@ cdef void _epoch_chunk(floating* P, floating* Q, floating* b,
         if 0 <= t < n_drawn:
             x = &ring[t & (RING - 1)]
             if x.end - x.start < n_items:  # else no negative exists: skipped below
-                tries = 0
-                while _contains(indices, x.start, x.end, x.j):
-                    tries = tries + 1
-                    if tries < STRATUM_TRIES:
-                        x.j = _draw_negative(&state, st, n_items)
-                    else:
-                        x.j = <int>_randint(&state, n_items)
+                x.j = _negative_of(indices, x.start, x.end, x.j, &state, st, n_items)
+                if n_candidates > 1:
+                    x.candidates[0] = x.j
+                    for cand in range(1, n_candidates):
+                        x.candidates[cand] = _negative_of(
+                            indices, x.start, x.end, x.candidates[cand], &state, st, n_items)
+                    x.j = _highest_scored(P + x.u * k, Q, b, x.candidates, n_candidates, k,
+                                          prm.step.use_bias)
                 _prefetch_rows_w(P, Q, b, GP, GQ, Gb, x, prm)
         t = s - 3 * LAG - 1
         s = s + 1

@@ -108,3 +108,11 @@ def row_contains(const int[::1] indices, int64_t start, int64_t end, int j):
     if end <= start:
         return False
     return bool(_contains(&indices[0], start, end, j))
+
+
+def highest_scored(floating[::1] p, floating[:, ::1] Q, floating[::1] bias,
+                   const int[::1] candidates, bint use_bias):
+    """The candidate negative that dynamic negative sampling keeps: the highest
+    ``p . Q[j] (+ bias[j])`` among ``candidates`` (the first one on ties)."""
+    return _highest_scored(&p[0], &Q[0, 0], &bias[0], &candidates[0],
+                           <int>candidates.shape[0], p.shape[0], use_bias)

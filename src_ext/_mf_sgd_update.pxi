@@ -125,6 +125,9 @@ cdef struct Step:
     bint adagrad
     bint use_bias
     Py_ssize_t item_start   # items with a smaller index are frozen (fold-in)
+    # Dynamic negative sampling: candidate negatives drawn per sample, the one the model
+    # scores highest is the sample's negative (1: the plain uniform negative).
+    int n_candidates
 
 
 cdef struct Params:
@@ -218,6 +221,39 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
         return sqrtf(x)
     else:
         return sqrt(x)
+
+
+cdef inline floating _item_score(const floating* p, const floating* q, const floating* b,
+                                 Py_ssize_t k, bint use_bias) noexcept nogil:
+    """``p . q (+ b)``: a candidate negative's score, in the factors' precision with four
+    partial sums (they vectorize; the candidates of a sample compare sums made alike)."""
+    cdef floating s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t f = 0
+    while f + 4 <= k:
+        s0 = s0 + p[f] * q[f]
+        s1 = s1 + p[f + 1] * q[f + 1]
+        s2 = s2 + p[f + 2] * q[f + 2]
+        s3 = s3 + p[f + 3] * q[f + 3]
+        f = f + 4
+    while f < k:
+        s0 = s0 + p[f] * q[f]
+        f = f + 1
+    s0 = (s0 + s1) + (s2 + s3)
+    return s0 + b[0] if use_bias else s0
+
+
+cdef inline int _highest_scored(const floating* p, const floating* Q, const floating* b,
+                                const int* candidates, int n_candidates, Py_ssize_t k,
+                                bint use_bias) noexcept nogil:
+    """The candidate with the highest score ``p . Q[j] (+ b[j])``; the first one on ties."""
+    cdef int c, best = candidates[0]
+    cdef floating score, top = _item_score(p, Q + best * k, b + best, k, use_bias)
+    for c in range(1, n_candidates):
+        score = _item_score(p, Q + candidates[c] * k, b + candidates[c], k, use_bias)
+        if score > top:
+            top = score
+            best = candidates[c]
+    return best
 
 
 cdef inline bint _contains(const int* indices, int64_t start, int64_t end, int j) noexcept nogil:

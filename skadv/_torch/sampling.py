@@ -5,7 +5,7 @@ import torch
 
 from skadv.utils._sampling import usable_samples
 
-__all__ = ["TripleSampler", "sample_negatives"]
+__all__ = ["TripleSampler", "hardest_negatives", "sample_negatives"]
 
 
 def sample_negatives(users, pair_keys, n_items, generator):
@@ -25,6 +25,21 @@ def sample_negatives(users, pair_keys, n_items, generator):
         if todo.shape[0] == 0:
             return neg
         neg[todo] = torch.randint(n_items, todo.shape, generator=generator, device=users.device)
+
+
+def hardest_negatives(users, pair_keys, n_items, generator, n_candidates, score):
+    """Dynamic negative sampling: per user, ``n_candidates`` negatives of
+    :func:`sample_negatives`, and the one ``score(users, items)`` rates highest (the first
+    drawn on ties).
+
+    ``score`` takes two equal-shaped tensors of user and item indexes and returns their
+    scores in that shape.
+    """
+    repeated = users.repeat_interleave(n_candidates)
+    candidates = sample_negatives(repeated, pair_keys, n_items, generator)
+    candidates = candidates.view(-1, n_candidates)
+    best = score(repeated.view(-1, n_candidates), candidates).argmax(dim=1, keepdim=True)
+    return candidates.gather(1, best).squeeze(1)
 
 
 class TripleSampler:
@@ -68,8 +83,12 @@ class TripleSampler:
         self.n_pairs = users.shape[0]
         self.device, self.generator = device, generator
 
-    def epoch(self, batch_size):
-        """Batches of one epoch: dicts of ``users``, ``pos``, ``neg`` and ``weight`` tensors."""
+    def epoch(self, batch_size, n_candidates=1, score=None):
+        """Batches of one epoch: dicts of ``users``, ``pos``, ``neg`` and ``weight`` tensors.
+
+        With ``n_candidates > 1`` each negative is the one of that many candidates that
+        ``score`` rates highest (:func:`hardest_negatives`), scored when its batch is drawn.
+        """
         for start in range(0, self.n_pairs, batch_size):
             n = min(batch_size, self.n_pairs - start)
             picked = torch.randint(self.n_pairs, (n,), generator=self.generator,
@@ -78,6 +97,12 @@ class TripleSampler:
             yield {
                 "users": users,
                 "pos": self.items.index_select(0, picked),
-                "neg": sample_negatives(users, self.pair_keys, self.n_items, self.generator),
+                "neg": (
+                    sample_negatives(users, self.pair_keys, self.n_items, self.generator)
+                    if n_candidates == 1
+                    else hardest_negatives(
+                        users, self.pair_keys, self.n_items, self.generator, n_candidates, score
+                    )  # fmt: skip
+                ),
                 "weight": self.weights.index_select(0, picked),
             }

@@ -355,4 +355,5 @@ def step_params(schedule, plan, *, item_start=0):
         adagrad=schedule.optimizer == "adagrad",
         use_bias=schedule.use_bias,
         item_start=item_start,
+        n_candidates=schedule.n_negative_candidates,
     )

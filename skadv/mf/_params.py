@@ -7,12 +7,21 @@ from skadv.utils._backend import BACKENDS
 from skadv.utils._params import BOOL, NONE, Interval, Options
 from skadv.utils._schedule import LR_SCHEDULES
 
-__all__ = ["MF_EPSILON_MODES", "PARAMETER_CONSTRAINTS", "check_training_options"]
+__all__ = [
+    "MAX_NEGATIVE_CANDIDATES",
+    "MF_EPSILON_MODES",
+    "PARAMETER_CONSTRAINTS",
+    "check_training_options",
+]
 
 #: The ``epsilon_mode`` values of matrix factorization: the shared
 #: :data:`skadv.training.EPSILON_MODES` and ``"vulnerability"`` (VAT: a radius per user from
 #: its training loss, which only the MF trainers record; see ``skadv.mf._vulnerability``).
 MF_EPSILON_MODES = (*EPSILON_MODES, "vulnerability")
+
+#: The most candidate negatives per sample (``n_negative_candidates``): the compiled kernel
+#: keeps a sample's candidates on the stack (``MAX_CANDIDATES`` in ``src_ext/_mf_sgd.pyx``).
+MAX_NEGATIVE_CANDIDATES = 32
 
 #: ``_parameter_constraints`` of :class:`~skadv.mf.AdversarialMFRecommender` (checked by
 #: ``_validate_params`` in ``fit``: a ``ValueError`` naming the parameter). Real intervals
@@ -32,6 +41,7 @@ PARAMETER_CONSTRAINTS = {
     "adversary": [Options("fgsm", "random", "none")],
     "adv_start": [Options("auto"), Interval("int", 0, None)],
     "suspect_weight": [Interval("real", 0, 1, closed="both")],
+    "n_negative_candidates": [Interval("int", 1, MAX_NEGATIVE_CANDIDATES, closed="both")],
     "item_bias": [BOOL],
     "init_std": [Interval("real", 0, None, closed="neither")],
     "warm_start": [BOOL],

@@ -471,12 +471,16 @@ def train(
 
     vat = _VulnerabilityTables(factors.user.shape[0], device) if vulnerability else None
 
+    def score(users, items):  # the candidates of dynamic negative sampling
+        scores = (factors.user[users] * factors.item[items]).sum(-1)
+        return scores + factors.bias[items] if schedule.use_bias else scores
+
     def run_epoch(plan):
         clean = torch.zeros((), dtype=torch.float64, device=device)
         adv = torch.zeros((), dtype=torch.float64, device=device)
         if vat is not None:
             vat.loss.zero_()
-        for batch in sampler.epoch(batch_size):
+        for batch in sampler.epoch(batch_size, schedule.n_negative_candidates, score):
             batch_clean, batch_adv = batch_step(
                 factors, batch["users"], batch["pos"], batch["neg"], eps_user=plan.eps_user,
                 eps_item=plan.eps_item, adversary=plan.adversary, lr=plan.learning_rate,

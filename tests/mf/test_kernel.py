@@ -225,7 +225,8 @@ def test_row_contains_is_membership(row, pad, j):
 
 
 def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, item_start=0,
-           seed=0, n_draws=None, block_pairs=0, item_stratum=None, phase=0):  # fmt: skip
+           seed=0, n_draws=None, block_pairs=0, item_stratum=None, phase=0,
+           n_candidates=1):  # fmt: skip
     """One sgd_epoch call; ``item_stratum`` (stratum of each item) makes it one phase."""
     matrix = sparse.csr_matrix(matrix)
     matrix.sort_indices()
@@ -248,22 +249,25 @@ def _epoch(P, Q, matrix, *, lr, n_threads=1, adversary="none", adagrad=False, it
     )  # fmt: skip
     clean, adv = _mf_sgd.sgd_epoch(
         P, Q, b, *accs, pairs, seeds,
-        step(lr, 0.0, 1.0, 0.1, 0.1, adversary, adagrad, False, item_start), strata,
+        step(lr, 0.0, 1.0, 0.1, 0.1, adversary, adagrad, False, item_start,
+             n_candidates=n_candidates),
+        strata,
     )  # fmt: skip
     return clean + adv  # adv_reg is 1
 
 
-def test_negatives_are_never_positives():
+@pytest.mark.parametrize("n_candidates", [1, 4])
+def test_negatives_are_never_positives(n_candidates):
     # Each user lacks exactly one item, so its only valid negative is known. With P rows the
     # unit vectors, Q = 0 and a tiny step (sigmoid(-x) stays 0.5), a draw of user u moves
     # Q[negative_u, u] down by lr / 2: the moves add up to n_draws * lr / 2 only if every
-    # draw picked the valid negative.
+    # draw picked the valid negative (every candidate of dynamic sampling, too).
     negative = np.array([7, 3, 0])
     matrix = np.ones((3, 8))
     matrix[np.arange(3), negative] = 0
     P, Q = np.eye(3), np.zeros((8, 3))
     n_draws, lr = 2000, 1e-9
-    _epoch(P, Q, matrix, lr=lr, n_draws=n_draws)
+    _epoch(P, Q, matrix, lr=lr, n_draws=n_draws, n_candidates=n_candidates)
     moved = -Q[negative, np.arange(3)]
     assert (moved > 0).all()
     assert moved.sum() == pytest.approx(n_draws * lr / 2, rel=1e-5)
