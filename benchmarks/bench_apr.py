@@ -56,6 +56,7 @@ BPR = dict(
     item_bias=True,
     adv_reg=0.0,
     suspect_weight=1.0,  # the plain published method: no fake-user damping (see bench_defence)
+    n_negative_candidates=1,  # and uniform negatives, as published
 )
 APR = dict(
     optimizer="adagrad",
@@ -68,6 +69,7 @@ APR = dict(
     adv_start=200,
     n_epochs=400,
     suspect_weight=1.0,
+    n_negative_candidates=1,
 )
 CONFIGS = {
     "BPR (tuned)": BPR,

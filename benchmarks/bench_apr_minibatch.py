@@ -53,7 +53,8 @@ from bench_apr import BPR, collapsed, drop, fit, mean_std, row_norms, table
 from skadv.model_selection import train_test_split_interactions
 
 # ------------------------------------------------------------------------------ recipes
-TORCH = dict(backend="torch", optimizer="adagrad", learning_rate=0.05, item_bias=True)
+TORCH = dict(backend="torch", optimizer="adagrad", learning_rate=0.05, item_bias=True,
+             n_negative_candidates=1)  # fmt: skip
 BATCH_SIZES = (512, 1024, 4096)
 BPR_REGS = (0.02, 0.03)
 BPR_EPOCHS = (200, 400)  # 400 = the 200-epoch fit continued by 200 more

@@ -72,8 +72,9 @@ from skadv.mf import AdversarialMFRecommender, _cython_backend
 N_FACTORS = 64
 THREADS = (1, 2)
 # Hyper-parameters of both libraries (see "Quality at equal epochs" in the module docstring).
-SKADV_SGD = dict(optimizer="sgd", learning_rate=0.05, reg=0.01)
-SKADV_ADAGRAD = dict(optimizer="adagrad", learning_rate=0.05, reg=0.0)
+# Plain BPR (uniform negatives), as implicit trains it.
+SKADV_SGD = dict(optimizer="sgd", learning_rate=0.05, reg=0.01, n_negative_candidates=1)
+SKADV_ADAGRAD = dict(optimizer="adagrad", learning_rate=0.05, reg=0.0, n_negative_candidates=1)
 IMPLICIT = dict(learning_rate=0.005, regularization=0.005)
 QUALITY_EPOCHS = 100
 # Epochs per fit in the speed runs: BPR epochs, then as many APR epochs (skadv).

@@ -155,7 +155,9 @@ def _demo(argv):
     common = dict(n_factors=32, n_epochs=epochs, n_jobs=args.n_jobs, random_state=args.seed)
     # Plain BPR needs an L2 penalty to be a fair baseline (APR regularizes through λ, ε), and
     # suspect_weight=1: the published method, without the default's push-group damping.
-    bpr = AdversarialMFRecommender(adv_reg=0.0, reg=0.02, suspect_weight=1.0, **common)
+    bpr = AdversarialMFRecommender(
+        adv_reg=0.0, reg=0.02, suspect_weight=1.0, n_negative_candidates=1, **common
+    )
     start = time.perf_counter()
     search = GridSearchCV(
         AdversarialMFRecommender(adv_start=epochs // 2, **common),

@@ -77,7 +77,10 @@ def _default(cls, name):
 
 
 @needs_torch
-@pytest.mark.parametrize("parameter", ["epsilon_mode", "adv_start", "adv_reg", "early_stopping"])
+# adv_reg is not shared: 0.3 for matrix factorization, whose hard negatives (4 candidates)
+# already sharpen the ranking (1.0 there: validation NDCG@10 0.2545 against 0.2762), 1.0 for
+# the neural families.
+@pytest.mark.parametrize("parameter", ["epsilon_mode", "adv_start", "early_stopping"])
 def test_shared_defaults_mean_the_same_across_families(parameter):
     from skadv.neural import AdversarialNeuralRecommender, AdversarialTextRecommender
 

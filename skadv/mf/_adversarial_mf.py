@@ -63,13 +63,12 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     warmup_epochs : int, default=0
         Epochs of linear warm-up at the start: epoch ``e < warmup_epochs`` trains at
         ``learning_rate * (e + 1) / (warmup_epochs + 1)``. Must be less than ``n_epochs``.
-    reg : float, default=0.0
-        L2 penalty on the embedding rows (and biases) of each sampled triple. APR needs none
-        (the adversarial term regularizes; ``reg=0.01`` ranked 1.6 % higher on a MovieLens
-        validation split but lost twice as much under a relative FGSM attack); plain BPR
-        (``adv_reg=0``) overfits without it: tune it (see ``benchmarks/README.md`` for values
-        on MovieLens).
-    adv_reg : float, default=1.0
+    reg : float, default=0.04
+        L2 penalty on the embedding rows (and biases) of each sampled triple. Hard negatives
+        (``n_negative_candidates``) overfit without it; plain BPR (``adv_reg=0``, one
+        candidate) also needs one: tune it (see ``benchmarks/README.md`` for values on
+        MovieLens).
+    adv_reg : float, default=0.3
         Weight λ of the adversarial BPR loss. ``0`` trains plain BPR.
     epsilon : float, default=0.15
         L2 norm ε of the perturbation of each embedding row (see ``epsilon_mode``). ``0``
@@ -104,6 +103,11 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         genuine items' do (``skadv.mf._trim.suspect_weights``, from the training data
         alone; ``suspected_users_``). Their own rows train as usual; ``0`` stops them moving
         items, ``1`` turns the check off. See the user guide's "Defaults" for what it catches.
+    n_negative_candidates : int in [1, 32], default=4
+        Dynamic negative sampling [5]_: each sample draws this many uniform negatives (among
+        the items its user did not interact with) and trains against the one the model
+        scores highest now; ``1`` is BPR's uniform negative. Each candidate costs a dot
+        product.
     item_bias : bool, default=True
         Learn one bias per item, added to the score (it carries item popularity, so the
         factors need not).
@@ -258,18 +262,19 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     both backends use the previous epoch, averaged per sample so that the coefficient
     measures how well the user is fitted rather than how active it is.
 
-    **Defaults.** 400 AdaGrad epochs: the first half plain BPR (``adv_start="auto"``), then
-    APR with ``epsilon=0.15`` relative and ``adv_reg=1``, with item biases and no L2
-    penalty. They were chosen on a validation part of MovieLens 100k, by ranking quality
-    and by the loss under a relative FGSM attack, and confirmed on other splits and
-    synthetic shapes (``benchmarks/bench_defaults.py``); the adversarial term is on by
-    default, ``adv_reg=0`` gives plain BPR.
+    **Defaults.** 400 AdaGrad epochs against the hardest of 4 uniform negatives: the first
+    half plain BPR (``adv_start="auto"``), then APR with ``epsilon=0.15`` relative and
+    ``adv_reg=0.3``, with item biases and ``reg=0.04``. They were chosen on a validation part
+    of MovieLens 100k, by ranking quality and by the loss under a relative FGSM attack, and
+    confirmed on other splits and synthetic shapes (``benchmarks/bench_defaults.py``);
+    ``adv_reg=0, n_negative_candidates=1`` gives plain BPR.
 
     The compiled kernel computes :math:`\Delta` per sampled triple (a mini-batch of one: the
     paper uses mini-batches) and takes one SGD or AdaGrad step (:math:`a \mathrel{+}= g^2`,
     :math:`\theta \mathrel{-}= \eta\, g / (\sqrt{a} + 10^{-8})`, per coordinate) per
     triple. An epoch draws one positive interaction uniformly per training interaction
-    (with replacement) and a negative item uniformly by rejection. With ``n_jobs > 1``,
+    (with replacement) and ``n_negative_candidates`` negative items uniformly by rejection,
+    keeping the highest-scored. With ``n_jobs > 1``,
     each thread owns a share of the users, and an epoch runs in ``n_jobs`` phases: the
     items are split into ``n_jobs`` random strata of about equal popularity (redrawn every
     epoch, in chunks of consecutive items), and in each phase each thread draws only its
@@ -281,14 +286,10 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     little more than a BPR epoch (``adversary="random"`` draws Gaussian directions and is
     slower).
 
-    The positive draws are stratified by user: each thread cuts its interactions, sorted by
-    user, into blocks of consecutive ones that hold about 256 KiB of user rows and
-    interactions (some 15,000 interactions with 64 float32 factors), visits the blocks in a
-    random order and draws each block's share of the epoch's samples uniformly within it.
-    Every interaction is still drawn once per epoch in expectation; only the order of the
-    updates changes, so that a block's user rows stay in the CPU cache. When a thread's
-    share fits in one block, sampling is plainly uniform. The measurements behind these
-    choices are in ``benchmarks/README.md``.
+    The positive draws are stratified by user (blocks of about 256 KiB of user rows and
+    interactions, visited in random order, each drawn its share of the epoch uniformly):
+    every interaction is still drawn once per epoch in expectation, and a block's user rows
+    stay in the CPU cache (measurements in ``benchmarks/README.md``).
 
     ``optimizer="adam"`` (``"torch"``) is lazy Adam, the arithmetic of
     ``torch.optim.SparseAdam``: a step updates the first and second moments :math:`m, v`
@@ -296,16 +297,12 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     :math:`\theta \mathrel{-}= \eta \sqrt{1 - \beta_2^t} / (1 - \beta_1^t) \cdot m /
     (\sqrt{v} + 10^{-8})` with :math:`t` the number of steps taken (one per batch, the same
     for all rows; it carries over with ``warm_start`` and ``partial_fit``). Rows outside the
-    batch keep their moments, so a rare row is not moved by stale momentum; in exchange a row
-    first seen late gets a large first step (its moments start at zero while the bias
-    correction is already near 1). The L2 penalty ``reg`` enters the gradient (not decoupled
-    weight decay). Adam's moments, like AdaGrad's accumulators, are NumPy arrays kept with
-    the fitted model.
+    batch keep their moments (no stale momentum; a row first seen late gets a large first
+    step). ``reg`` enters the gradient (not decoupled weight decay).
 
-    ``partial_fit`` folds in new data: unseen users and items get new rows (appended to
-    ``user_ids_``/``item_ids_`` and the factors), ``interactions_`` grows, and ``n_epochs``
-    epochs are run on the triples of X's interactions only, updating the rows of X's users
-    and of the new items while the factors and biases of previously known items stay fixed.
+    ``partial_fit`` folds in new data: unseen users and items get new rows, and ``n_epochs``
+    epochs run on X's interactions only, updating X's users and the new items; known items'
+    factors and biases stay fixed.
 
     References
     ----------
@@ -319,6 +316,8 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     .. [4] K. Zhang, Q. Cao, Y. Wu, F. Sun, H. Shen and X. Cheng, "Improving the Shortest
        Plank: Vulnerability-Aware Adversarial Training for Robust Recommender System",
        RecSys 2024. https://arxiv.org/abs/2409.17476
+    .. [5] W. Zhang, T. Chen, J. Wang and Y. Yu, "Optimizing Top-N Collaborative Filtering
+       via Dynamic Negative Item Sampling", SIGIR 2013. https://doi.org/10.1145/2484028.2484126
 
     Examples
     --------
@@ -352,13 +351,14 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         optimizer="adagrad",
         lr_schedule="constant",
         warmup_epochs=0,
-        reg=0.0,
-        adv_reg=1.0,
+        reg=0.04,
+        adv_reg=0.3,
         epsilon=0.15,
         epsilon_mode="relative",
         adversary="fgsm",
         adv_start="auto",
         suspect_weight=0.0,
+        n_negative_candidates=4,
         item_bias=True,
         init_std=0.1,
         early_stopping=False,
@@ -389,6 +389,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         self.adversary = adversary
         self.adv_start = adv_start
         self.suspect_weight = suspect_weight
+        self.n_negative_candidates = n_negative_candidates
         self.item_bias = item_bias
         self.init_std = init_std
         self.early_stopping = early_stopping
@@ -558,6 +559,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
             adversary=self.adversary,
             adv_start=self._adv_start(),
             use_bias=bool(self.item_bias),
+            n_negative_candidates=int(self.n_negative_candidates),
             lr_schedule=self.lr_schedule,
             warmup_epochs=int(self.warmup_epochs),
             divergence_hint="Lower learning_rate (or init_std, or epsilon).",

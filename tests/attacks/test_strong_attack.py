@@ -102,7 +102,8 @@ def test_memory_stays_well_below_a_users_by_items_matrix():
 def _tuned_bpr(X, seed):
     # The tuned BPR of benchmarks/bench_apr.py (the victim of the poisoning benchmarks).
     params = dict(optimizer="adagrad", learning_rate=0.05, reg=0.025, n_epochs=400,
-                  item_bias=True, adv_reg=0.0, suspect_weight=1.0)  # fmt: skip
+                  item_bias=True, adv_reg=0.0, suspect_weight=1.0,
+                  n_negative_candidates=1)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return AdversarialMFRecommender(n_jobs=1, random_state=seed, **params).fit(X)

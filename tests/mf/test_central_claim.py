@@ -10,10 +10,11 @@ from skadv.datasets import make_interactions
 from skadv.metrics import robustness_curve
 from skadv.model_selection import train_test_split_interactions
 
-# Pinned (not the defaults): BPR with its L2 against APR with none, neither with item biases.
+# Pinned (not the defaults): BPR with its L2 against APR with none, neither with item biases,
+# both with uniform negatives as published.
 COMMON = dict(n_factors=16, n_epochs=60, learning_rate=0.05, item_bias=False)
-BPR = dict(adv_reg=0.0, reg=0.01)
-APR = dict(adv_reg=1.0, epsilon=0.3, epsilon_mode="relative", reg=0.0)
+BPR = dict(adv_reg=0.0, reg=0.01, n_negative_candidates=1)
+APR = dict(adv_reg=1.0, epsilon=0.3, epsilon_mode="relative", reg=0.0, n_negative_candidates=1)
 
 
 @pytest.fixture(scope="module")

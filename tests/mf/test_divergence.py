@@ -20,6 +20,11 @@ def X():
     return make_interactions(n_users=50, n_items=40, random_state=0)
 
 
+# The settings the trajectories below were measured with (the defaults before dynamic
+# negative sampling).
+OLD_DEFAULTS = dict(reg=0.0, adv_reg=1.0, n_negative_candidates=1)
+
+
 def _backend(name):
     if name == "torch":
         pytest.importorskip("torch")
@@ -49,8 +54,9 @@ def test_finite_blow_up_raises():
     # Plain SGD at 0.5 on this data: every epoch finite, the mean BPR loss ~1e7 in epoch 7
     # and ~1e19 by epoch 10 (NaN and inf never appear).
     X = make_interactions(n_users=300, n_items=200, density=0.05, random_state=0)
+    # (measured with the defaults of that time: no L2, adv_reg 1, uniform negatives)
     model = AdversarialMFRecommender(16, n_epochs=10, optimizer="sgd", learning_rate=0.5,
-                                     random_state=0)  # fmt: skip
+                                     random_state=0, **OLD_DEFAULTS)  # fmt: skip
     with pytest.raises(ValueError, match="epoch 7: the mean BPR loss per sample is 7.8"):
         model.fit(X)
 
@@ -59,8 +65,9 @@ def test_a_fit_that_ends_worse_than_it_began_warns(X):
     # Plain SGD at 0.5 on this data: finite, but the loss ends 45 times above the first
     # epoch's.
     model = AdversarialMFRecommender(
-        **{**FAST, "n_epochs": 10}, optimizer="sgd", learning_rate=0.5, dtype=np.float64
-    )
+        **{**FAST, "n_epochs": 10, **OLD_DEFAULTS}, optimizer="sgd", learning_rate=0.5,
+        dtype=np.float64,
+    )  # fmt: skip
     with pytest.warns(ConvergenceWarning, match="ranking worse.*learning_rate"):
         model.fit(X)
 

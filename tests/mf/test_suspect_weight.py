@@ -165,7 +165,7 @@ def test_default_moves_the_targets_less_than_bpr_under_a_push_attack(planted, at
     targets = fake.target_items_
     shifts = {}
     for name, params in {
-        "bpr": dict(adv_reg=0.0, reg=0.01, suspect_weight=1.0),
+        "bpr": dict(adv_reg=0.0, reg=0.01, suspect_weight=1.0, n_negative_candidates=1),
         "undamped": dict(suspect_weight=1.0),
         "default": {},
     }.items():

@@ -447,12 +447,13 @@ def test_bad_device_or_batch_size(X, params, match):
 # ------------------------------------------------------------------------------ parity
 def test_ranking_quality_matches_cython():
     # 1000 users x 400 items, ~16,000 training pairs: 16 steps of 1,000 triples per epoch.
-    # Over 8 seeds NDCG@10 was 0.328 +- 0.004 (cython) and 0.325 +- 0.004 (torch), popularity
-    # 0.22: 0.02 is about 3 standard deviations of the difference of two fits.
+    # With the defaults (4 negative candidates, relative ε) and 20 epochs, model seeds 0-2:
+    # NDCG@10 0.384 / 0.383 / 0.387 (cython), 0.380 / 0.380 / 0.380 (torch); popularity 0.22.
+    # (Under a large absolute ε, 0.5, per-sample and mini-batch APR part with hard
+    # negatives: 0.297 against 0.374; with uniform ones both stay near 0.33.)
     X = make_interactions(n_users=1000, n_items=400, density=0.05, random_state=0)
     X_train, X_test = train_test_split_interactions(X, random_state=0)
-    # (measured with the settings of these figures: 20 epochs, absolute ε 0.5)
-    params = dict(n_factors=16, n_epochs=20, epsilon=0.5, epsilon_mode="absolute", random_state=0)
+    params = dict(n_factors=16, n_epochs=20, random_state=0)
     cython = AdversarialMFRecommender(backend="cython", **params).fit(X_train).score(X_test)
     torch_ = AdversarialMFRecommender(backend="torch", **params).fit(X_train).score(X_test)
     assert torch_ == pytest.approx(cython, abs=0.02)
