@@ -4,6 +4,7 @@
     python benchmarks/bench_mf_threads.py --skew 0     # uniform items, for comparison
     python benchmarks/bench_mf_threads.py --ids popularity --balance-only
     python benchmarks/bench_mf_threads.py --against-implicit   # issue 23 item 5, ~3 min
+    python benchmarks/bench_mf_threads.py --against-implicit --negative-candidates 1 4
 
 ``--against-implicit`` times whole fits instead: ``AdversarialMFRecommender()`` with its
 defaults but ``n_epochs=20`` (so 10 BPR then 10 APR epochs, ``adv_start="auto"``) and
@@ -34,6 +35,7 @@ second thread.
 
 import argparse
 import functools
+import itertools
 import time
 import warnings
 
@@ -172,8 +174,9 @@ def run(X, optimizer, n_threads, epochs, item_strata):
     )
 
 
-def against_implicit(X, n_epochs=20, repeats=2):
-    """Whole default fits against implicit's BPR at 1 and 2 threads (issue 23 item 5)."""
+def against_implicit(X, n_epochs=20, repeats=2, candidates=(None,)):
+    """Whole default fits against implicit's BPR at 1 and 2 threads (issue 23 item 5);
+    ``candidates``: values of ``n_negative_candidates`` to time (None: the default's)."""
     try:
         import implicit  # noqa: F401
     except ImportError:
@@ -181,16 +184,18 @@ def against_implicit(X, n_epochs=20, repeats=2):
         return
     matrix = _user_item_matrix(X)
     print(f"load average before: {_load_average()}")
-    print("| threads | skadv default M/s | implicit BPR M/s | x implicit | fixed overhead "
-          "(epochs) | per-epoch checks (% of epoch) | APR epoch / BPR epoch "
+    print("| negative candidates | threads | skadv default M/s | implicit BPR M/s | x implicit "
+          "| fixed overhead (epochs) | per-epoch checks (% of epoch) | APR epoch / BPR epoch "
           "| foreign load (cores) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
-    for n_threads in (1, 2):
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n_candidates, n_threads in itertools.product(candidates, (1, 2)):
+        extra = {} if n_candidates is None else {"n_negative_candidates": n_candidates}
+        label = "default" if n_candidates is None else n_candidates
         walls, overheads, checks, adv_ratios, ref_walls = [], [], [], [], []
         with ForeignLoad() as load:
             for _ in range(repeats):
                 model = AdversarialMFRecommender(n_epochs=n_epochs, n_jobs=n_threads,
-                                                 random_state=0)  # fmt: skip
+                                                 random_state=0, **extra)  # fmt: skip
                 with EpochLoopTimer() as loop, KernelTimer() as timer, \
                         warnings.catch_warnings():  # fmt: skip
                     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -209,7 +214,7 @@ def against_implicit(X, n_epochs=20, repeats=2):
         foreign = "n/a" if load.value is None else f"{load.value:.2f}"
         ours = X.shape[0] * n_epochs / np.median(walls) / 1e6
         ref = matrix.nnz * n_epochs / np.median(ref_walls) / 1e6
-        print(f"| {n_threads} | {ours:.2f} | {ref:.2f} | {ours / ref:.2f} | "
+        print(f"| {label} | {n_threads} | {ours:.2f} | {ref:.2f} | {ours / ref:.2f} | "
               f"{np.median(overheads):.2f} | {np.median(checks):.1f} | "
               f"{np.median(adv_ratios):.2f} | {foreign} |", flush=True)  # fmt: skip
 
@@ -223,6 +228,11 @@ def main():
     parser.add_argument(
         "--against-implicit", action="store_true",
         help="whole default fits (20 epochs) against implicit's BPR, 1 and 2 threads",
+    )  # fmt: skip
+    parser.add_argument(
+        "--negative-candidates", type=int, nargs="+", default=None,
+        help="with --against-implicit: n_negative_candidates values to time (default: the "
+        "default's)",
     )  # fmt: skip
     args = parser.parse_args()
     start = time.perf_counter()
@@ -240,7 +250,7 @@ def main():
             f"phase {np.mean(worst):.3f} (mean), {np.max(worst):.3f} (worst of 10 draws)"
         )
     if args.against_implicit:
-        against_implicit(X)
+        against_implicit(X, candidates=args.negative_candidates or (None,))
         return
     if args.balance_only:
         return
