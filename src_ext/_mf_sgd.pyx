@@ -63,7 +63,7 @@ cdef enum:
     # Rejected negatives drawn in an item stratum before drawing among all items instead.
     STRATUM_TRIES = 32
     # Most candidate negatives of one sample (keep in sync with
-    # skadv.mf._cython_backend.MAX_NEGATIVE_CANDIDATES).
+    # skadv.mf._params.MAX_NEGATIVE_CANDIDATES; sgd_epoch checks it).
     MAX_CANDIDATES = 32
 
 
@@ -492,6 +492,9 @@ def sgd_epoch(floating[:, ::1] P, floating[:, ::1] Q, floating[::1] bias,
     cdef Py_ssize_t tid, phase = 0
     cdef Py_ssize_t work_width = 3 * prm.k + 1 if step.adversary == ADV_RANDOM else 1
     cdef double clean = 0.0, adv = 0.0
+    if not 1 <= step.n_candidates <= MAX_CANDIDATES:  # a sample keeps them on the stack
+        raise ValueError(f"step['n_candidates'] must be in [1, {MAX_CANDIDATES}], got "
+                         f"{step.n_candidates}")
     if n_pairs == 0 or n_draws == 0:
         return 0.0, 0.0
     if strata is not None:

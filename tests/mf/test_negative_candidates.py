@@ -100,3 +100,14 @@ def test_bad_candidate_counts_are_rejected(value):
     X = make_interactions(n_users=20, n_items=15, density=0.2, random_state=0)
     with pytest.raises((ValueError, TypeError), match="n_negative_candidates"):
         AdversarialMFRecommender(n_negative_candidates=value, n_epochs=1).fit(X)
+
+
+@pytest.mark.parametrize("n_candidates", [0, 33])
+def test_kernel_rejects_candidate_counts_beyond_its_buffer(n_candidates):
+    # The kernel keeps a sample's candidates on the stack: a direct caller gets an error,
+    # not a write past the buffer.
+    matrix = np.zeros((1, 4))
+    matrix[0, 0] = 1
+    with pytest.raises(ValueError, match="n_candidates"):
+        test_kernel._epoch(np.ones((1, 2)), np.ones((4, 2)), matrix, lr=0.1,
+                           n_candidates=n_candidates)  # fmt: skip
