@@ -94,12 +94,11 @@ class TrainingSchedule:
 
     ``optimizer``, ``reg``, ``use_bias`` and ``n_negative_candidates`` (dynamic negative
     sampling: the highest-scored of that many uniform negatives) are read by the
-    matrix-factorization backends
-    only (the torch models keep their optimizer in torch); ``divergence_hint`` ends the
-    error raised when training diverges (which parameters to lower). ``loss_names`` label the
-    two sums of every epoch in the verbose log; ``two_player=True`` (a GAN: generator and
-    discriminator) records and logs the second sum in every epoch rather than in adversarial
-    epochs only.
+    matrix-factorization backends only (the torch models keep their optimizer in torch);
+    ``divergence_hint`` ends the error raised when training diverges (which parameters to
+    lower). ``loss_names`` label the two sums of every epoch in the verbose log;
+    ``two_player=True`` (a GAN: generator and discriminator) records and logs the second sum
+    in every epoch rather than in adversarial epochs only.
     """
 
     n_epochs: int
