@@ -1,23 +1,26 @@
-# src_ext/_cooccurrence.pyx: each item's mean Jaccard similarity to its closest items.
+# src_ext/_cooccurrence.pyx: the pairs of items rated together far beyond chance.
 #
-# Used by skadv.mf._trim.item_clique_scores (the fit-time suspect rule), which validates and
+# Used by skadv.mf._trim.co_rated_groups (the fit-time suspect rule), which validates and
 # converts the inputs first. Counting co-raters with a per-thread dense counter costs a few
-# nanoseconds per (user, item, item) step: the sparse matrix product it replaces spent
-# ten times that, single-threaded, and built the whole co-occurrence block.
+# nanoseconds per (user, item, item) step: a sparse matrix product spends ten times that,
+# single-threaded, and builds the whole co-occurrence block.
+import numpy as np
+
 from cython.parallel cimport prange, threadid
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 
-cdef void _item_score(Py_ssize_t item, const int64_t* user_ptr, const int32_t* user_items,
-                      const int64_t* item_ptr, const int32_t* item_users,
-                      const double* popularity, int min_common, int n_partners,
-                      int32_t* count, int32_t* touched, double* best,
-                      double* out) noexcept nogil:
-    cdef Py_ssize_t p, q, u, j, n_touched = 0, n_best = 0, b
-    cdef double jaccard, total = 0.0
-    cdef int32_t c
+cdef Py_ssize_t _linked(Py_ssize_t item, const int64_t* user_ptr, const int32_t* user_items,
+                        const int64_t* item_ptr, const int32_t* item_users,
+                        const double* popularity, const uint8_t* candidate, double n_users,
+                        int min_common, double min_lift, double min_share,
+                        int32_t* count, int32_t* touched, int32_t* out) noexcept nogil:
+    """The linked partners ``j > item`` of ``item``, written to ``out`` when it is not NULL;
+    returns how many. The count is reset for the next item."""
+    cdef Py_ssize_t p, q, u, j, n_touched = 0, n_out = 0
+    cdef double c, larger
     for p in range(item_ptr[item], item_ptr[item + 1]):
         u = item_users[p]
         for q in range(user_ptr[u], user_ptr[u + 1]):
@@ -31,32 +34,25 @@ cdef void _item_score(Py_ssize_t item, const int64_t* user_ptr, const int32_t* u
         j = touched[p]
         c = count[j]
         count[j] = 0
-        if j == item or c < min_common:
+        if j <= item or not candidate[j] or c < min_common:
             continue
-        jaccard = c / (popularity[item] + popularity[j] - c)
-        # Keep the n_partners largest, sorted decreasingly (n_partners is a handful).
-        if n_best < n_partners:
-            b = n_best
-            n_best = n_best + 1
-        elif jaccard > best[n_best - 1]:
-            b = n_best - 1
-        else:
+        larger = popularity[j] if popularity[j] > popularity[item] else popularity[item]
+        if c * n_users < min_lift * popularity[item] * popularity[j] or c < min_share * larger:
             continue
-        while b > 0 and best[b - 1] < jaccard:
-            best[b] = best[b - 1]
-            b = b - 1
-        best[b] = jaccard
-    for b in range(n_best):
-        total = total + best[b]
-    out[item] = total / n_partners
+        if out != NULL:
+            out[n_out] = <int32_t>j
+        n_out = n_out + 1
+    return n_out
 
 
-def clique_scores(const int64_t[::1] user_ptr, const int32_t[::1] user_items,
-                  const int64_t[::1] item_ptr, const int32_t[::1] item_users,
-                  const double[::1] popularity, int min_common, int n_partners,
-                  int n_threads, double[::1] out):
-    """``out[i]`` = the sum of item ``i``'s ``n_partners`` largest Jaccard similarities of
-    rater sets (other items with at least ``min_common`` co-raters) over ``n_partners``.
+def co_rated_pairs(const int64_t[::1] user_ptr, const int32_t[::1] user_items,
+                   const int64_t[::1] item_ptr, const int32_t[::1] item_users,
+                   const double[::1] popularity, const uint8_t[::1] candidate,
+                   int min_common, double min_lift, double min_share, int n_threads):
+    """``(pair_ptr, partners)``: item ``a``'s linked partners are
+    ``partners[pair_ptr[a]:pair_ptr[a + 1]]``, the items ``b > a`` (both candidates) with
+    ``c >= min_common`` co-raters, ``c * n_users >= min_lift * n_a * n_b`` and
+    ``c >= min_share * max(n_a, n_b)``, in the order the counter met them.
 
     Parameters
     ----------
@@ -66,54 +62,69 @@ def clique_scores(const int64_t[::1] user_ptr, const int32_t[::1] user_items,
         The same matrix as CSR of items x users.
     popularity : memoryview of shape (n_items,), float64
         Raters per item.
-    min_common, n_partners : int
-        ``n_partners >= 1``.
+    candidate : memoryview of shape (n_items,), uint8
+        1 for the items that may be linked (the others are skipped, and cost nothing as
+        the first item of a pair).
+    min_common, min_lift, min_share : thresholds, as above.
     n_threads : int
         OpenMP threads; items are split dynamically (popular items cost more).
-    out : memoryview of shape (n_items,), float64
-        Written in place.
 
     Notes
     -----
-    Each thread holds one int32 counter per item and a list of the items it touched; the
-    work is the sum over users of their profile length squared, as for the product
-    ``R.T @ R``, without holding any part of that product.
+    Two passes over the candidate items, each holding one int32 counter per item and a list
+    of the items it touched per thread: the first counts each item's links, the second
+    writes them at their offsets. The work is twice the sum, over the raters of candidate
+    items, of their profile lengths, without holding any part of the product ``R.T @ R``.
+    The output does not depend on ``n_threads``.
     """
-    cdef Py_ssize_t n_items = popularity.shape[0], item
+    cdef Py_ssize_t n_items = popularity.shape[0], n_users = user_ptr.shape[0] - 1, item
     cdef int t, failed = 0
+    pair_ptr = np.zeros(n_items + 1, dtype=np.int64)
+    cdef int64_t[::1] links = pair_ptr
+    cdef int32_t[::1] out
     cdef int32_t** counts = <int32_t**>malloc(n_threads * sizeof(int32_t*))
     cdef int32_t** touched = <int32_t**>malloc(n_threads * sizeof(int32_t*))
-    cdef double** best = <double**>malloc(n_threads * sizeof(double*))
-    if counts == NULL or touched == NULL or best == NULL:
+    if counts == NULL or touched == NULL:
         free(counts)
         free(touched)
-        free(best)
         raise MemoryError()
     for t in range(n_threads):
         counts[t] = <int32_t*>malloc(max(n_items, 1) * sizeof(int32_t))
         # One slot more than items: the branch-free loop writes one past the last new item.
         touched[t] = <int32_t*>malloc((n_items + 1) * sizeof(int32_t))
-        best[t] = <double*>malloc(n_partners * sizeof(double))
-        if counts[t] == NULL or touched[t] == NULL or best[t] == NULL:
+        if counts[t] == NULL or touched[t] == NULL:
             failed = 1
         else:
             memset(counts[t], 0, max(n_items, 1) * sizeof(int32_t))
     try:
         if failed:
             raise MemoryError()
-        if n_items:
-            with nogil:
-                for item in prange(n_items, num_threads=n_threads, schedule="dynamic",
-                                   chunksize=16):
-                    t = threadid()
-                    _item_score(item, &user_ptr[0], &user_items[0], &item_ptr[0],
-                                &item_users[0], &popularity[0], min_common, n_partners,
-                                counts[t], touched[t], best[t], &out[0])
+        with nogil:
+            for item in prange(n_items, num_threads=n_threads, schedule="dynamic",
+                               chunksize=16):
+                t = threadid()
+                if candidate[item]:
+                    links[item + 1] = _linked(
+                        item, &user_ptr[0], &user_items[0], &item_ptr[0], &item_users[0],
+                        &popularity[0], &candidate[0], <double>n_users, min_common,
+                        min_lift, min_share, counts[t], touched[t], NULL)
+        for item in range(n_items):
+            links[item + 1] = links[item + 1] + links[item]
+        partners = np.zeros(max(links[n_items], 1), dtype=np.int32)
+        out = partners
+        with nogil:
+            for item in prange(n_items, num_threads=n_threads, schedule="dynamic",
+                               chunksize=16):
+                t = threadid()
+                if links[item + 1] > links[item]:
+                    _linked(item, &user_ptr[0], &user_items[0], &item_ptr[0],
+                            &item_users[0], &popularity[0], &candidate[0],
+                            <double>n_users, min_common, min_lift, min_share, counts[t],
+                            touched[t], &out[links[item]])
     finally:
         for t in range(n_threads):
             free(counts[t])
             free(touched[t])
-            free(best[t])
         free(counts)
         free(touched)
-        free(best)
+    return pair_ptr, partners[:links[n_items]]

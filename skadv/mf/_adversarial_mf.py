@@ -66,8 +66,7 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     reg : float, default=0.04
         L2 penalty on the embedding rows (and biases) of each sampled triple. Hard negatives
         (``n_negative_candidates``) overfit without it; plain BPR (``adv_reg=0``, one
-        candidate) also needs one: tune it (see ``benchmarks/README.md`` for values on
-        MovieLens).
+        candidate) also needs one: tune it (``benchmarks/README.md`` has MovieLens values).
     adv_reg : float, default=0.3
         Weight λ of the adversarial BPR loss. ``0`` trains plain BPR.
     epsilon : float, default=0.15
@@ -100,9 +99,10 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
     suspect_weight : float in [0, 1], default=0.0
         Weight of the item-side gradients (item rows and biases) of users in a suspected
         push group: users who rated at least 2 items whose rater sets overlap like no
-        genuine items' do (``skadv.mf._trim.suspect_weights``, from the training data
-        alone; ``suspected_users_``). Their own rows train as usual; ``0`` stops them moving
-        items, ``1`` turns the check off. See the user guide's "Defaults" for what it catches.
+        genuine items' do, or all 4 items of a group co-rated far beyond chance
+        (``skadv.mf._trim.suspect_weights``, from the training data alone;
+        ``suspected_users_``). Their own rows train as usual; ``0`` stops them moving items,
+        ``1`` turns the checks off. The user guide's "Defaults" says what they catch.
     n_negative_candidates : int in [1, 32], default=4
         Dynamic negative sampling [5]_: each sample draws this many uniform negatives (among
         the items its user did not interact with) and trains against the one the model
