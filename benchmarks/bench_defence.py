@@ -15,7 +15,7 @@ per candidate: clean NDCG@10 / Recall@20 on the validation part and the clean fi
     python benchmarks/bench_defence.py --attacks bandwagon-split surrogate-hit-split
 
 An attack name ending in ``-split`` gives each target its own fake users (one attack per
-target with a fifth of the fakes), which no fake user's two flagged items can reveal.
+target with a fifth of the fakes), which no co-rated group of items can reveal.
 """
 
 import argparse

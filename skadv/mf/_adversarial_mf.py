@@ -98,11 +98,10 @@ class AdversarialMFRecommender(DeviceRankingMixin, BaseRecommender):
         be as large as the rows themselves. ``"auto"`` means ``n_epochs // 2``.
     suspect_weight : float in [0, 1], default=0.0
         Weight of the item-side gradients (item rows and biases) of users in a suspected
-        push group: users who rated at least 2 items whose rater sets overlap like no
-        genuine items' do, or all 4 items of a group co-rated far beyond chance
-        (``skadv.mf._trim.suspect_weights``, from the training data alone;
-        ``suspected_users_``). Their own rows train as usual; ``0`` stops them moving items,
-        ``1`` turns the checks off. The user guide's "Defaults" says what they catch.
+        push group: users who rated all 4 items of a group whose items share their raters
+        far beyond chance (``skadv.mf._trim.suspect_weights``, from the training data
+        alone; ``suspected_users_``). Their own rows train as usual; ``0`` stops them moving
+        items, ``1`` turns the check off. The user guide's "Defaults" says what it catches.
     n_negative_candidates : int in [1, 32], default=4
         Dynamic negative sampling [5]_: each sample draws this many uniform negatives (among
         the items its user did not interact with) and trains against the one the model
