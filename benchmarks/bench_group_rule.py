@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from bench_defaults import SPLITS, _movielens_frame, load_split, validation_split
 from bench_field_protocol import load_field_split
-from scipy import sparse
+from bench_mf import _user_item_matrix
 
 from skadv.attacks import AverageAttack, BandwagonAttack, RandomAttack, SegmentAttack
 from skadv.datasets import make_interactions
@@ -55,14 +55,9 @@ ONE_SEED = ("ml100k-ua", "ml100k-temporal", "ml100k-leave-last-out")
 
 
 def user_item_matrix(X):
-    """(user ids, binary users x items CSR) of an id-pair array."""
+    """(sorted user ids, the binary users x items CSR of bench_mf) of an id-pair array."""
     X = np.asarray(X)[:, :2]
-    users, user_codes = np.unique(X[:, 0], return_inverse=True)
-    items, item_codes = np.unique(X[:, 1], return_inverse=True)
-    R = sparse.csr_matrix((np.ones(len(X)), (user_codes, item_codes)),
-                          shape=(len(users), len(items)))  # fmt: skip
-    R.data[:] = 1
-    return users, R
+    return np.unique(X[:, 0]), _user_item_matrix(X)
 
 
 def clean_sets(seeds):

@@ -33,7 +33,6 @@ __all__ = [
     "MIN_SHARE",
     "co_rated_groups",
     "damping_weights",
-    "group_members",
     "suspect_weights",
 ]
 
@@ -96,20 +95,23 @@ def co_rated_groups(interactions, *, min_raters=GROUP_RATERS, min_lift=MIN_LIFT,
     >>> co_rated_groups(sparse.csr_matrix(np.vstack([genuine, fake])))
     [(70, 71, 72, 73), (70, 71, 72, 74), (70, 71, 73, 74), (70, 72, 73, 74), (71, 72, 73, 74)]
     """
-    return _co_rated_groups(binary_csr(interactions), int(min_raters), float(min_lift),
-                            float(min_share), n_jobs)  # fmt: skip
+    groups, _ = _co_rated_groups(binary_csr(interactions), int(min_raters), float(min_lift),
+                                 float(min_share), n_jobs)  # fmt: skip
+    return groups
 
 
 def _co_rated_groups(R, min_raters, min_lift, min_share, n_jobs):
-    """:func:`co_rated_groups` of an already binary CSR matrix ``R``."""
+    """``(groups, members)`` of an already binary CSR matrix ``R``: :func:`co_rated_groups`
+    and the mask of the users who rated every item of at least one group."""
     from skadv._ext._cooccurrence import co_rated_pairs
 
     n_users = R.shape[0]
     RT = R.T.tocsr()
     popularity = np.diff(RT.indptr).astype(np.float64)
     candidate = (popularity >= min_raters) & (popularity * min_lift <= n_users)
+    members = np.zeros(n_users, dtype=bool)
     if candidate.sum() < GROUP_SIZE:
-        return []
+        return [], members
 
     def csr(M):
         return M.indptr.astype(np.int64), np.asarray(M.indices, dtype=np.int32)
@@ -134,7 +136,7 @@ def _co_rated_groups(R, min_raters, min_lift, min_share, n_jobs):
                     RuntimeWarning,
                     stacklevel=3,
                 )
-                return sorted(groups)
+                return sorted(groups), members
             if not all(b in lookup.get(a, ()) for a, b in itertools.combinations(rest, 2)):
                 continue
             group = (first, *rest)
@@ -145,25 +147,8 @@ def _co_rated_groups(R, min_raters, min_lift, min_share, n_jobs):
                 )
             if raters.size >= max(min_raters, min_share * popularity[list(group)].max()):
                 groups.append(group)
-    return sorted(groups)
-
-
-def group_members(interactions, groups):
-    """Boolean mask of the users who rated every item of at least one of ``groups``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from scipy import sparse
-    >>> R = sparse.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1]]))
-    >>> group_members(R, [(0, 1)])
-    array([ True, False,  True])
-    """
-    R = binary_csr(interactions)
-    members = np.zeros(R.shape[0], dtype=bool)
-    for group in groups:
-        members |= np.asarray(R[:, list(group)].getnnz(axis=1)).ravel() == len(group)
-    return members
+                members[raters] = True
+    return sorted(groups), members
 
 
 def suspect_weights(interactions, weight=0.0, *, min_raters=GROUP_RATERS, min_lift=MIN_LIFT,
@@ -187,8 +172,8 @@ def suspect_weights(interactions, weight=0.0, *, min_raters=GROUP_RATERS, min_li
     (True, 0)
     """
     R = binary_csr(interactions)
-    groups = _co_rated_groups(R, int(min_raters), float(min_lift), float(min_share), n_jobs)
-    return np.where(group_members(R, groups), float(weight), 1.0)
+    _, members = _co_rated_groups(R, int(min_raters), float(min_lift), float(min_share), n_jobs)
+    return np.where(members, float(weight), 1.0)
 
 
 def damping_weights(interactions, weight, n_jobs=None):

@@ -25,7 +25,6 @@ from skadv.mf._trim import (
     MIN_SHARE,
     co_rated_groups,
     damping_weights,
-    group_members,
     suspect_weights,
 )
 from skadv.training import FactorState
@@ -173,28 +172,31 @@ def test_clean_planted_data_flags_nobody_and_the_fit_is_unchanged(planted):
 
 
 COMMON = dict(n_factors=16, n_epochs=60, learning_rate=0.05)
+BPR = dict(adv_reg=0.0, reg=0.01, suspect_weight=1.0, n_negative_candidates=1)
+
+
+def _shifts_under_push(X, attack, attack_size, configs):
+    """Push 5 unpopular targets of ``X`` with ``attack``; per configuration, the targets'
+    rank shift (its poisoned fit against its own clean fit) and both fits."""
+    fake = attack(n_targets=5, target_popularity="unpopular", attack_size=attack_size,
+                  filler_size=0.05, random_state=0)  # fmt: skip
+    X_poisoned, _ = fake.fit_resample(X)
+    users = np.unique(X[:, 0])
+    shifts, fits = {}, {}
+    for name, params in configs.items():
+        clean = AdversarialMFRecommender(**COMMON, **params, random_state=0).fit(X)
+        model = AdversarialMFRecommender(**COMMON, **params, random_state=0).fit(X_poisoned)
+        shifts[name] = average_rank_shift(clean, model, users, fake.target_items_)
+        fits[name] = clean, model
+    return fake, shifts, fits
 
 
 @pytest.mark.parametrize("attack", [AverageAttack, BandwagonAttack])
 def test_default_moves_the_targets_less_than_bpr_under_a_push_attack(planted, attack):
-    # 8 % fake users (32) push 5 unpopular targets; each model against its own clean fit.
-    users = np.unique(planted[:, 0])
-    fake = attack(n_targets=5, target_popularity="unpopular", attack_size=0.08,
-                  filler_size=0.05, random_state=0)  # fmt: skip
-    X_poisoned, _ = fake.fit_resample(planted)
-    targets = fake.target_items_
-    shifts = {}
-    for name, params in {
-        "bpr": dict(adv_reg=0.0, reg=0.01, suspect_weight=1.0, n_negative_candidates=1),
-        "undamped": dict(suspect_weight=1.0),
-        "default": {},
-    }.items():
-        clean = AdversarialMFRecommender(**COMMON, **params, random_state=0).fit(planted)
-        model = AdversarialMFRecommender(**COMMON, **params, random_state=0).fit(X_poisoned)
-        shifts[name] = average_rank_shift(clean, model, users, targets)
-        if name == "default":
-            flagged = set(model.suspected_users_)
-    assert set(fake.fake_user_ids_) <= flagged
+    # 8 % fake users (32) push 5 unpopular targets.
+    configs = {"bpr": BPR, "undamped": dict(suspect_weight=1.0), "default": {}}
+    fake, shifts, fits = _shifts_under_push(planted, attack, 0.08, configs)
+    assert set(fake.fake_user_ids_) <= set(fits["default"][1].suspected_users_)
     # Measured: BPR 68 / 56 (average / bandwagon), without the weighting 36 / 30, the
     # default 6 / 4.5 (every fake user flagged: the targets lose their fake votes).
     assert shifts["bpr"] > 20  # the attack works on the undefended models
@@ -284,35 +286,13 @@ def sparse_planted():
 
 @pytest.mark.parametrize("attack", [AverageAttack, BandwagonAttack])
 def test_default_damps_a_one_percent_push(sparse_planted, attack):
-    # 1 % fake users (15) push 5 unpopular targets, which form co-rated groups. Measured
-    # rank shifts: BPR 117 / 58 (average / bandwagon), the default -6 / -15.
-    users = np.unique(sparse_planted[:, 0])
-    fake = attack(n_targets=5, target_popularity="unpopular", attack_size=0.01,
-                  filler_size=0.05, random_state=0)  # fmt: skip
-    X_poisoned, _ = fake.fit_resample(sparse_planted)
-    R = binary_csr_of(X_poisoned)
-    by_groups = np.flatnonzero(group_members(R, co_rated_groups(R)))
-    fake_codes = np.searchsorted(np.unique(X_poisoned[:, 0]), fake.fake_user_ids_)
-    assert set(fake_codes) == set(by_groups)
-    fit = dict(n_factors=16, n_epochs=60, learning_rate=0.05, random_state=0)
-    shifts = {}
-    for name, params in {
-        "bpr": dict(adv_reg=0.0, reg=0.01, suspect_weight=1.0, n_negative_candidates=1),
-        "default": {},
-    }.items():
-        clean = AdversarialMFRecommender(**fit, **params).fit(sparse_planted)
-        model = AdversarialMFRecommender(**fit, **params).fit(X_poisoned)
-        shifts[name] = average_rank_shift(clean, model, users, fake.target_items_)
-        if name == "default":
-            assert clean.suspected_users_.shape == (0,)
-            assert set(fake.fake_user_ids_) <= set(model.suspected_users_)
-            assert len(model.suspected_users_) <= len(fake.fake_user_ids_) + 2
+    # 1 % fake users (15) push 5 unpopular targets, which form co-rated groups: exactly the
+    # fake users are damped. Measured rank shifts: BPR 117 / 58 (average / bandwagon), the
+    # default -6 / -15.
+    fake, shifts, fits = _shifts_under_push(sparse_planted, attack, 0.01,
+                                            {"bpr": BPR, "default": {}})  # fmt: skip
+    clean, poisoned = fits["default"]
+    assert clean.suspected_users_.shape == (0,)
+    assert set(poisoned.suspected_users_) == set(fake.fake_user_ids_)
     assert shifts["bpr"] > 40
     assert shifts["default"] < 0.3 * shifts["bpr"]
-
-
-def binary_csr_of(X):
-    users, user_codes = np.unique(X[:, 0], return_inverse=True)
-    items, item_codes = np.unique(X[:, 1], return_inverse=True)
-    return sparse.csr_matrix((np.ones(len(X)), (user_codes, item_codes)),
-                             shape=(len(users), len(items)))  # fmt: skip
