@@ -5,6 +5,7 @@
     python benchmarks/bench_mf_threads.py --ids popularity --balance-only
     python benchmarks/bench_mf_threads.py --against-implicit   # issue 23 item 5, ~3 min
     python benchmarks/bench_mf_threads.py --against-implicit --negative-candidates 1 4
+    python benchmarks/bench_mf_threads.py --candidate-cost     # the default's kernel, ~2 min
 
 ``--against-implicit`` times whole fits instead: ``AdversarialMFRecommender()`` with its
 defaults but ``n_epochs=20`` (so 10 BPR then 10 APR epochs, ``adv_start="auto"``) and
@@ -15,6 +16,14 @@ fit's fixed overhead (wall time outside the epoch loop, in epochs of that loop),
 the loop spent outside the compiled epochs (per-epoch norm and finiteness checks), and the
 median adversarial epoch over the median BPR epoch. ``pip install implicit`` first (the reference,
 never a skadv dependency).
+
+``--candidate-cost`` times the compiled epoch alone, on the state of a 2-epoch default fit
+(so 1 BPR then 1 APR epoch; the arguments of its last kernel call are replayed): the
+default's step with ``n_negative_candidates`` 4 and 1, as an APR and as a BPR epoch, with
+and without the item bias, at 1 and 2 threads (item strata: one call per phase), variants
+interleaved over ``--repeats`` rounds; M samples/s from the median time. The replays keep
+training the same factors, so later rounds run on slightly different ones: compare the
+rows of one run.
 
 Data: 100,000 users (log-normal activity), 40,000 items with Zipf(``--skew``, default 1.3)
 popularity over a random permutation of the ids (``--ids popularity``: ids numbered by
@@ -106,10 +115,12 @@ class ThreadTimes:
 
     def __init__(self):
         self.calls = []
+        self.last_call = None  # (args, kwargs) of the last kernel call, for replays
 
     def __enter__(self):
         self._real = real = _cython_backend._mf_sgd
         calls = self.calls
+        timer = self
 
         class _Proxy:
             def __getattr__(self, name):
@@ -118,6 +129,7 @@ class ThreadTimes:
             @staticmethod
             def sgd_epoch(*args, **kwargs):
                 seconds = np.zeros(len(args[7]))  # one per seed: one per thread
+                timer.last_call = (args, kwargs)
                 out = real.sgd_epoch(*args, **kwargs, thread_seconds=seconds)
                 calls.append(seconds)
                 return out
@@ -223,6 +235,51 @@ def against_implicit(X, n_epochs=20, repeats=2, candidates=(None,)):
               f"{np.median(adv_ratios):.2f} | {foreign} |", flush=True)  # fmt: skip
 
 
+def candidate_cost(X, repeats=7):
+    """M samples/s of the default's compiled epoch with 4 and 1 negative candidates."""
+    variants = {
+        "4, APR": {},
+        "1, APR": dict(n_candidates=1),
+        "4, BPR": dict(adversary=0, eps_user=0.0, eps_item=0.0),
+        "1, BPR": dict(n_candidates=1, adversary=0, eps_user=0.0, eps_item=0.0),
+        "4, APR, no item bias": dict(use_bias=False),
+        "1, APR, no item bias": dict(n_candidates=1, use_bias=False),
+    }
+    calls = {}
+    for n_threads in (1, 2):
+        with ThreadTimes() as timer, warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            AdversarialMFRecommender(n_epochs=2, adv_start=1, n_jobs=n_threads,
+                                     random_state=0).fit(X)  # fmt: skip
+        calls[n_threads] = timer.last_call
+    print(f"load average before: {_load_average()}")
+    seconds = {(name, n): [] for name in variants for n in calls}
+    with ForeignLoad() as load:
+        # Threads and variants interleaved: this machine's speed drifts between minutes.
+        names = list(variants)
+        for round_ in range(repeats):
+            for n_threads, (args, kwargs) in calls.items():
+                args, step, strata = list(args), dict(args[8]), args[9]
+                # A different variant first in each round (the first one after a switch of
+                # thread count ran slower).
+                for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                    args[8] = {**step, **variants[name]}
+                    start = time.perf_counter()
+                    for phase in range(n_threads if strata is not None else 1):
+                        if strata is not None:
+                            args[9] = (*strata[:3], phase)
+                        _cython_backend._mf_sgd.sgd_epoch(*args, **kwargs)
+                    seconds[name, n_threads].append(time.perf_counter() - start)
+    foreign = "n/a" if load.value is None else f"{load.value:.2f}"
+    print(f"foreign load during the timings: {foreign} cores")
+    print("| negative candidates, epoch | 1 thread M/s | 2 threads M/s | 2t / 1t |")
+    print("|---|---|---|---|")
+    n_draws = calls[1][0][6]["n_draws"]
+    for name in variants:
+        one, two = (n_draws / np.median(seconds[name, n]) / 1e6 for n in (1, 2))
+        print(f"| {name} | {one:.2f} | {two:.2f} | {two / one:.2f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skew", type=float, default=1.3)
@@ -238,6 +295,11 @@ def main():
         help="with --against-implicit: n_negative_candidates values to time (default: the "
         "default's)",
     )  # fmt: skip
+    parser.add_argument(
+        "--candidate-cost", action="store_true",
+        help="the default's compiled epoch with 4 and 1 negative candidates, 1 and 2 threads",
+    )  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     start = time.perf_counter()
     X = zipf_interactions(args.skew, ids=args.ids)
@@ -253,6 +315,9 @@ def main():
             f"strata balance, 2 threads, {chunk}-item chunks: max / mean thread share per "
             f"phase {np.mean(worst):.3f} (mean), {np.max(worst):.3f} (worst of 10 draws)"
         )
+    if args.candidate_cost:
+        candidate_cost(X, repeats=args.repeats)
+        return
     if args.against_implicit:
         against_implicit(X, candidates=args.negative_candidates or (None,))
         return
