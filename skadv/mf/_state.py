@@ -9,6 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from skadv.training import FactorState
+from skadv.utils._memory import aligned_empty, aligned_like, aligned_zeros
 from skadv.utils._validation import lookup_ids
 
 __all__ = ["OPTIMIZER_SLOTS", "factor_state", "grown_state", "initial_state", "pairs_matrix"]
@@ -30,13 +31,15 @@ def initial_state(init_user, init_item, dtype, optimizer, previous, user_ids, it
 
     ``previous`` (None: a cold start) holds the previous fit's ``user_ids``, ``item_ids``,
     ``user``, ``item``, ``bias`` (or None) and ``optimizer_state`` (or None);
-    ``user_ids``/``item_ids`` are the ids of the new rows.
+    ``user_ids``/``item_ids`` are the ids of the new rows. The row matrices start on cache
+    lines (:mod:`skadv.utils._memory`; one-thread epochs on a large catalogue ran about 10 %
+    faster, benchmarks/README).
     """
-    user = np.ascontiguousarray(init_user, dtype=dtype)
-    item = np.ascontiguousarray(init_item, dtype=dtype)
+    user = aligned_like(init_user, dtype)
+    item = aligned_like(init_item, dtype)
     bias = np.zeros(item.shape[0], dtype=dtype)
     slots = {
-        slot: [np.zeros(a.shape, a.dtype) for a in (user, item, bias)]  # calloc: no fill pass
+        slot: [aligned_zeros(a.shape, a.dtype) for a in (user, item, bias)]  # no fill pass
         for slot in OPTIMIZER_SLOTS[optimizer]
     }
     n_steps = 0
@@ -64,7 +67,10 @@ def grown_state(user, item, bias, old, new_user_rows, new_item_rows, dtype, opti
     None) with rows appended for new users and items (fold-in)."""
 
     def grow(rows, new_rows):
-        return np.ascontiguousarray(np.concatenate([rows, new_rows.astype(rows.dtype)]), dtype)
+        out = aligned_empty((rows.shape[0] + new_rows.shape[0], *rows.shape[1:]), dtype)
+        out[: rows.shape[0]] = rows
+        out[rows.shape[0] :] = new_rows.astype(rows.dtype)  # as the rows were stored
+        return out
 
     n_new_items = new_item_rows.shape[0]
     if bias is None:

@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils import check_random_state as sklearn_check_random_state
 
+from skadv.utils._memory import aligned_empty
+
 _SEED_MAX = np.iinfo(np.uint32).max
 
 
@@ -61,7 +63,7 @@ def normal_matrix(rng, shape, scale, dtype, n_threads=1):
         return out
     from skadv._ext._normal import fill_normal
 
-    out = np.empty(shape, dtype=dtype)
+    out = aligned_empty(shape, dtype)  # factor matrices: rows on cache lines
     fill_normal(out.reshape(-1), np.uint64(seed), float(scale), KERNEL_DRAW_CHUNK,
                 int(n_threads))  # fmt: skip
     return out

@@ -49,6 +49,20 @@ def test_fitted_state_is_numpy(X):
     assert not hasattr(_fit(X, item_bias=False), "item_bias_")
 
 
+def test_factor_rows_start_on_cache_lines(X):
+    # The kernel moves whole rows: rows that start mid-line span one line more each.
+    from skadv.utils._memory import CACHE_LINE_BYTES
+
+    model = _fit(X, n_factors=16)
+    assert model.user_factors_.ctypes.data % CACHE_LINE_BYTES == 0
+    assert model.item_factors_.ctypes.data % CACHE_LINE_BYTES == 0
+    new_user = np.array([[10**6, X[0, 1]], [10**6, X[1, 1]]])
+    model.partial_fit(new_user)  # fold-in grows the matrices: still aligned, rows kept
+    assert model.user_factors_.ctypes.data % CACHE_LINE_BYTES == 0
+    assert model.item_factors_.ctypes.data % CACHE_LINE_BYTES == 0
+    assert model.user_factors_.shape[0] == len(np.unique(X[:, 0])) + 1
+
+
 def test_learns_block_structure(tiny_interactions):
     # Each user's held-out in-block item is ranked first: popularity would rank the other
     # block's items first (see the fixture).
