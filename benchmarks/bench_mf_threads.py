@@ -5,17 +5,21 @@
     python benchmarks/bench_mf_threads.py --ids popularity --balance-only
     python benchmarks/bench_mf_threads.py --against-implicit   # issue 23 item 5, ~3 min
     python benchmarks/bench_mf_threads.py --against-implicit --negative-candidates 1 4
+    python benchmarks/bench_mf_threads.py --against-implicit --repeats 5   # paired ratios
     python benchmarks/bench_mf_threads.py --candidate-cost     # the default's kernel, ~2 min
+    python benchmarks/bench_mf_threads.py --alignment          # rows on cache lines or not
 
 ``--against-implicit`` times whole fits instead: ``AdversarialMFRecommender()`` with its
 defaults but ``n_epochs=20`` (so 10 BPR then 10 APR epochs, ``adv_start="auto"``) and
 ``n_jobs`` = 1 and 2, against implicit's CPU ``BayesianPersonalizedRanking(factors=63)``
 (+ its bias column = 64 values per row, as in ``bench_mf.py``) for 20 epochs, same data.
-Samples/s = interactions x 20 / fit wall time (what a user waits for); also printed: the
-fit's fixed overhead (wall time outside the epoch loop, in epochs of that loop), the share of
-the loop spent outside the compiled epochs (per-epoch norm and finiteness checks), and the
-median adversarial epoch over the median BPR epoch. ``pip install implicit`` first (the reference,
-never a skadv dependency).
+Samples/s = interactions x 20 / fit wall time (what a user waits for); "x implicit" is the
+ratio of the median fits, "paired" the median (and range) over ``--repeats`` of each skadv
+fit against the implicit fit run right after it (the two share the machine's drift); also
+printed: the fit's fixed overhead (wall time outside the epoch loop, in epochs of that
+loop), the share of the loop spent outside the compiled epochs (per-epoch norm and
+finiteness checks), and the median adversarial epoch over the median BPR epoch.
+``pip install implicit`` first (the reference, never a skadv dependency).
 
 ``--candidate-cost`` times the compiled epoch alone, on the state of a 2-epoch default fit
 (so 1 BPR then 1 APR epoch; the arguments of its last kernel call are replayed): the
@@ -24,6 +28,10 @@ and without the item bias, at 1 and 2 threads (item strata: one call per phase),
 interleaved over ``--repeats`` rounds; M samples/s from the median time. The replays keep
 training the same factors, so later rounds run on slightly different ones: compare the
 rows of one run.
+
+``--alignment`` replays the same kernel call with the factor and accumulator matrices
+as ``fit`` allocates them (rows on 64-byte cache lines) and with copies that start 16 bytes
+past a line (NumPy's own alignment: a 256-byte row then spans five lines), alternating.
 
 Data: 100,000 users (log-normal activity), 40,000 items with Zipf(``--skew``, default 1.3)
 popularity over a random permutation of the ids (``--ids popularity``: ids numbered by
@@ -201,9 +209,9 @@ def against_implicit(X, n_epochs=20, repeats=2, candidates=(None,)):
     matrix = _user_item_matrix(X)
     print(f"load average before: {_load_average()}")
     print("| negative candidates | threads | skadv default M/s | implicit BPR M/s | x implicit "
-          "| fixed overhead (epochs) | per-epoch checks (% of epoch) | APR epoch / BPR epoch "
-          "| foreign load (cores) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| x implicit, paired (min-max) | fixed overhead (epochs) | per-epoch checks "
+          "(% of epoch) | APR epoch / BPR epoch | foreign load (cores) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n_candidates, n_threads in itertools.product(candidates, (1, 2)):
         extra = {} if n_candidates is None else {"n_negative_candidates": n_candidates}
         label = "default" if n_candidates is None else n_candidates
@@ -230,7 +238,13 @@ def against_implicit(X, n_epochs=20, repeats=2, candidates=(None,)):
         foreign = "n/a" if load.value is None else f"{load.value:.2f}"
         ours = X.shape[0] * n_epochs / np.median(walls) / 1e6
         ref = matrix.nnz * n_epochs / np.median(ref_walls) / 1e6
+        # Each skadv fit against the implicit fit right after it: this machine's speed
+        # drifts over tens of seconds, and a pair of neighbouring fits shares the drift.
+        paired = [
+            (X.shape[0] / w) / (matrix.nnz / r) for w, r in zip(walls, ref_walls, strict=True)
+        ]
         print(f"| {label} | {n_threads} | {ours:.2f} | {ref:.2f} | {ours / ref:.2f} | "
+              f"{np.median(paired):.2f} ({min(paired):.2f}-{max(paired):.2f}) | "
               f"{np.median(overheads):.2f} | {np.median(checks):.1f} | "
               f"{np.median(adv_ratios):.2f} | {foreign} |", flush=True)  # fmt: skip
 
@@ -280,6 +294,58 @@ def candidate_cost(X, repeats=7):
         print(f"| {name} | {one:.2f} | {two:.2f} | {two / one:.2f} |")
 
 
+def _offset_copy(array, offset):
+    """A copy of ``array`` whose data starts ``offset`` bytes past a cache line."""
+    raw = np.empty(array.nbytes + 128, dtype=np.uint8)
+    start = -raw.ctypes.data % 64 + offset
+    out = raw[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
+    out[...] = array
+    return out
+
+
+def alignment_cost(X, repeats=7):
+    """M samples/s of the default's compiled epoch with its factor and accumulator rows on
+    cache lines (as ``fit`` allocates them) and 16 bytes past (NumPy's own alignment)."""
+    calls = {}
+    for n_threads in (1, 2):
+        with ThreadTimes() as timer, warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            AdversarialMFRecommender(n_epochs=2, adv_start=1, n_jobs=n_threads,
+                                     random_state=0).fit(X)  # fmt: skip
+        args, kwargs = timer.last_call
+        layouts = {"on cache lines": list(args), "16 bytes past": list(args)}
+        for position in (0, 1, 3, 4):  # P, Q and their AdaGrad accumulators
+            layouts["16 bytes past"][position] = _offset_copy(args[position], 16)
+            assert args[position].ctypes.data % 64 == 0
+        calls[n_threads] = layouts, kwargs
+    print(f"load average before: {_load_average()}")
+    seconds = {(name, n): [] for n in calls for name in calls[n][0]}
+    with ForeignLoad() as load:
+        for round_ in range(repeats):
+            for n_threads, (layouts, kwargs) in calls.items():
+                names = list(layouts)[:: 1 if round_ % 2 else -1]  # alternate which is first
+                for name in names:
+                    args = layouts[name]
+                    strata = args[9]
+                    start = time.perf_counter()
+                    for phase in range(n_threads if strata is not None else 1):
+                        if strata is not None:
+                            args[9] = (*strata[:3], phase)
+                        _cython_backend._mf_sgd.sgd_epoch(*args, **kwargs)
+                    seconds[name, n_threads].append(time.perf_counter() - start)
+    foreign = "n/a" if load.value is None else f"{load.value:.2f}"
+    print(f"foreign load during the timings: {foreign} cores")
+    print("| rows | 1 thread M/s | 2 threads M/s |")
+    print("|---|---|---|")
+    n_draws = calls[1][0]["on cache lines"][6]["n_draws"]
+    rates = {}
+    for name in calls[1][0]:
+        rates[name] = [n_draws / np.median(seconds[name, n]) / 1e6 for n in (1, 2)]
+        print(f"| {name} | {rates[name][0]:.2f} | {rates[name][1]:.2f} |")
+    gain = [a / b for a, b in zip(rates["on cache lines"], rates["16 bytes past"], strict=True)]
+    print(f"| ratio | {gain[0]:.2f} | {gain[1]:.2f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skew", type=float, default=1.3)
@@ -299,7 +365,14 @@ def main():
         "--candidate-cost", action="store_true",
         help="the default's compiled epoch with 4 and 1 negative candidates, 1 and 2 threads",
     )  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--alignment", action="store_true",
+        help="the default's compiled epoch with rows on cache lines and 16 bytes past",
+    )  # fmt: skip
+    parser.add_argument(
+        "--repeats", type=int, default=None,
+        help="rounds of --candidate-cost (default 7), fits per row of --against-implicit (2)",
+    )  # fmt: skip
     args = parser.parse_args()
     start = time.perf_counter()
     X = zipf_interactions(args.skew, ids=args.ids)
@@ -315,11 +388,16 @@ def main():
             f"strata balance, 2 threads, {chunk}-item chunks: max / mean thread share per "
             f"phase {np.mean(worst):.3f} (mean), {np.max(worst):.3f} (worst of 10 draws)"
         )
+    if args.alignment:
+        alignment_cost(X, repeats=args.repeats or 7)
+        return
     if args.candidate_cost:
-        candidate_cost(X, repeats=args.repeats)
+        candidate_cost(X, repeats=args.repeats or 7)
         return
     if args.against_implicit:
-        against_implicit(X, candidates=args.negative_candidates or (None,))
+        against_implicit(
+            X, repeats=args.repeats or 2, candidates=args.negative_candidates or (None,)
+        )
         return
     if args.balance_only:
         return
