@@ -62,6 +62,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skadv.mf import AdversarialMFRecommender, _cython_backend
 from skadv.mf._cython_backend import ItemStrata, thread_offsets
+from skadv.utils._memory import CACHE_LINE_BYTES, aligned_empty
 
 N_USERS, N_ITEMS, TARGET = 100_000, 40_000, 750_000
 # The kernel's thread scaling with uniform negatives, adv_reg 1 (as first measured; the whole
@@ -249,6 +250,30 @@ def against_implicit(X, n_epochs=20, repeats=2, candidates=(None,)):
               f"{np.median(adv_ratios):.2f} | {foreign} |", flush=True)  # fmt: skip
 
 
+def _default_kernel_calls(X):
+    """{n_threads: (args, kwargs)} of the last kernel call of a 2-epoch default fit (1 BPR
+    then 1 APR epoch) at 1 and 2 threads, to replay."""
+    calls = {}
+    for n_threads in (1, 2):
+        with ThreadTimes() as timer, warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            AdversarialMFRecommender(n_epochs=2, adv_start=1, n_jobs=n_threads,
+                                     random_state=0).fit(X)  # fmt: skip
+        calls[n_threads] = timer.last_call
+    return calls
+
+
+def _replay_epoch(args, kwargs, n_threads):
+    """Seconds of one epoch of the captured kernel call (one call per phase with strata)."""
+    strata = args[9]
+    start = time.perf_counter()
+    for phase in range(n_threads if strata is not None else 1):
+        if strata is not None:
+            args[9] = (*strata[:3], phase)
+        _cython_backend._mf_sgd.sgd_epoch(*args, **kwargs)
+    return time.perf_counter() - start
+
+
 def candidate_cost(X, repeats=7):
     """M samples/s of the default's compiled epoch with 4 and 1 negative candidates."""
     variants = {
@@ -259,13 +284,7 @@ def candidate_cost(X, repeats=7):
         "4, APR, no item bias": dict(use_bias=False),
         "1, APR, no item bias": dict(n_candidates=1, use_bias=False),
     }
-    calls = {}
-    for n_threads in (1, 2):
-        with ThreadTimes() as timer, warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            AdversarialMFRecommender(n_epochs=2, adv_start=1, n_jobs=n_threads,
-                                     random_state=0).fit(X)  # fmt: skip
-        calls[n_threads] = timer.last_call
+    calls = _default_kernel_calls(X)
     print(f"load average before: {_load_average()}")
     seconds = {(name, n): [] for name in variants for n in calls}
     with ForeignLoad() as load:
@@ -273,17 +292,12 @@ def candidate_cost(X, repeats=7):
         names = list(variants)
         for round_ in range(repeats):
             for n_threads, (args, kwargs) in calls.items():
-                args, step, strata = list(args), dict(args[8]), args[9]
+                args, step = list(args), dict(args[8])
                 # A different variant first in each round (the first one after a switch of
                 # thread count ran slower).
                 for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
                     args[8] = {**step, **variants[name]}
-                    start = time.perf_counter()
-                    for phase in range(n_threads if strata is not None else 1):
-                        if strata is not None:
-                            args[9] = (*strata[:3], phase)
-                        _cython_backend._mf_sgd.sgd_epoch(*args, **kwargs)
-                    seconds[name, n_threads].append(time.perf_counter() - start)
+                    seconds[name, n_threads].append(_replay_epoch(args, kwargs, n_threads))
     foreign = "n/a" if load.value is None else f"{load.value:.2f}"
     print(f"foreign load during the timings: {foreign} cores")
     print("| negative candidates, epoch | 1 thread M/s | 2 threads M/s | 2t / 1t |")
@@ -296,9 +310,8 @@ def candidate_cost(X, repeats=7):
 
 def _offset_copy(array, offset):
     """A copy of ``array`` whose data starts ``offset`` bytes past a cache line."""
-    raw = np.empty(array.nbytes + 128, dtype=np.uint8)
-    start = -raw.ctypes.data % 64 + offset
-    out = raw[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
+    raw = aligned_empty(array.nbytes + offset, np.uint8)
+    out = raw[offset:].view(array.dtype).reshape(array.shape)
     out[...] = array
     return out
 
@@ -306,40 +319,28 @@ def _offset_copy(array, offset):
 def alignment_cost(X, repeats=7):
     """M samples/s of the default's compiled epoch with its factor and accumulator rows on
     cache lines (as ``fit`` allocates them) and 16 bytes past (NumPy's own alignment)."""
-    calls = {}
-    for n_threads in (1, 2):
-        with ThreadTimes() as timer, warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            AdversarialMFRecommender(n_epochs=2, adv_start=1, n_jobs=n_threads,
-                                     random_state=0).fit(X)  # fmt: skip
-        args, kwargs = timer.last_call
-        layouts = {"on cache lines": list(args), "16 bytes past": list(args)}
+    layouts = {}
+    for n_threads, (args, kwargs) in _default_kernel_calls(X).items():
+        shifted = list(args)
         for position in (0, 1, 3, 4):  # P, Q and their AdaGrad accumulators
-            layouts["16 bytes past"][position] = _offset_copy(args[position], 16)
-            assert args[position].ctypes.data % 64 == 0
-        calls[n_threads] = layouts, kwargs
+            assert args[position].ctypes.data % CACHE_LINE_BYTES == 0
+            shifted[position] = _offset_copy(args[position], 16)
+        layouts[n_threads] = {"on cache lines": list(args), "16 bytes past": shifted}, kwargs
     print(f"load average before: {_load_average()}")
-    seconds = {(name, n): [] for n in calls for name in calls[n][0]}
+    names = ["on cache lines", "16 bytes past"]
+    seconds = {(name, n): [] for n in layouts for name in names}
     with ForeignLoad() as load:
         for round_ in range(repeats):
-            for n_threads, (layouts, kwargs) in calls.items():
-                names = list(layouts)[:: 1 if round_ % 2 else -1]  # alternate which is first
-                for name in names:
-                    args = layouts[name]
-                    strata = args[9]
-                    start = time.perf_counter()
-                    for phase in range(n_threads if strata is not None else 1):
-                        if strata is not None:
-                            args[9] = (*strata[:3], phase)
-                        _cython_backend._mf_sgd.sgd_epoch(*args, **kwargs)
-                    seconds[name, n_threads].append(time.perf_counter() - start)
+            for n_threads, (arrays, kwargs) in layouts.items():
+                for name in names[:: 1 if round_ % 2 else -1]:  # alternate which is first
+                    seconds[name, n_threads].append(_replay_epoch(arrays[name], kwargs, n_threads))
     foreign = "n/a" if load.value is None else f"{load.value:.2f}"
     print(f"foreign load during the timings: {foreign} cores")
     print("| rows | 1 thread M/s | 2 threads M/s |")
     print("|---|---|---|")
-    n_draws = calls[1][0]["on cache lines"][6]["n_draws"]
+    n_draws = layouts[1][0]["on cache lines"][6]["n_draws"]
     rates = {}
-    for name in calls[1][0]:
+    for name in names:
         rates[name] = [n_draws / np.median(seconds[name, n]) / 1e6 for n in (1, 2)]
         print(f"| {name} | {rates[name][0]:.2f} | {rates[name][1]:.2f} |")
     gain = [a / b for a, b in zip(rates["on cache lines"], rates["16 bytes past"], strict=True)]
